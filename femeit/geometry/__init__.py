@@ -1,0 +1,31 @@
+"""Geometry specifications, gmsh builders and the mesh cache."""
+
+from femeit.geometry.spec_io import load_spec, spec_from_dict, spec_to_dict
+from femeit.geometry.specs import (
+    BallRing,
+    BallSpec,
+    BoxInclusion,
+    CircleInclusion,
+    CircleSpec,
+    CylinderInclusion,
+    CylinderSpec,
+    ElectrodeRing,
+    HalfspaceLineSpec,
+    SphereInclusion,
+)
+
+__all__ = [
+    "BallRing",
+    "BallSpec",
+    "BoxInclusion",
+    "CircleInclusion",
+    "CircleSpec",
+    "CylinderInclusion",
+    "CylinderSpec",
+    "ElectrodeRing",
+    "HalfspaceLineSpec",
+    "SphereInclusion",
+    "load_spec",
+    "spec_from_dict",
+    "spec_to_dict",
+]

@@ -49,7 +49,9 @@ def main() -> None:
     rows.append(("cylinder, cache hit", f"{mesh.n_elements} tet", t, 0.2))
     print(f"{'case':24s} {'size':>12s} {'median s':>9s} {'target s':>9s}")
     for name, size, seconds, target in rows:
-        print(f"{name:24s} {size:>12s} {seconds:9.3f} {target:9.1f}{'' if seconds < target else '  SLOWER THAN TARGET'}")
+        print(
+            f"{name:24s} {size:>12s} {seconds:9.3f} {target:9.1f}{'' if seconds < target else '  SLOWER THAN TARGET'}"
+        )
 
 
 if __name__ == "__main__":

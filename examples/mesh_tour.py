@@ -30,8 +30,11 @@ def exact_sizes(spec) -> tuple[list[float], float]:
     if spec.kind == "cylinder":
         sizes = []
         for ring in spec.rings:
-            size = (circular_patch_area(spec.radius, ring.electrode_radius) if ring.shape == "circle"
-                    else ring.electrode_width * ring.electrode_height)
+            size = (
+                circular_patch_area(spec.radius, ring.electrode_radius)
+                if ring.shape == "circle"
+                else ring.electrode_width * ring.electrode_height
+            )
             sizes += [size] * ring.n_electrodes
         return sizes, math.pi * spec.radius**2 * spec.height
     if spec.kind == "ball":
@@ -60,8 +63,10 @@ def main() -> int:
         limit = 0.005 if mesh.dim == 2 else 0.02
         ok = electrode_err <= limit and domain_err <= 0.01
         failed |= not ok
-        print(f"{path.stem:24s} {mesh.n_elements:9d} {electrode_err:14.2e} {domain_err:11.2e} "
-              f"{mesh.info['seconds']:8.2f}{'' if ok else '  FAILED'}")
+        print(
+            f"{path.stem:24s} {mesh.n_elements:9d} {electrode_err:14.2e} {domain_err:11.2e} "
+            f"{mesh.info['seconds']:8.2f}{'' if ok else '  FAILED'}"
+        )
         if args.out:
             mesh.write(args.out / f"{path.stem}.vtu")
     return 1 if failed else 0

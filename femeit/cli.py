@@ -44,17 +44,134 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+PROTOCOLS = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
+
+
+def _protocol(args: argparse.Namespace, n_electrodes: int):
+    import numpy as np
+
+    from femeit.protocol import Protocol
+
+    if args.abmn:
+        try:
+            table = np.loadtxt(args.abmn, delimiter=",", ndmin=2)
+        except (OSError, ValueError) as exc:
+            raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
+        return Protocol.from_abmn(table, n_electrodes, args.current)
+    return getattr(Protocol, args.protocol)(n_electrodes, current=args.current)
+
+
+def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
+    values = {name: args.sigma for name in mesh.region_names}
+    for item in args.region or []:
+        name, _, value = item.partition("=")
+        if name not in values or not value:
+            raise FemeitError(f"--region takes NAME=VALUE with NAME one of {list(mesh.region_names)}, got {item!r}")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise FemeitError(f"--region {item!r}: {value!r} is not a number") from None
+    return values
+
+
+def _model(args: argparse.Namespace):
+    from femeit.forward import ForwardModel
+
+    mesh = _load_mesh(args)
+    protocol = _protocol(args, mesh.n_electrodes)
+    model = ForwardModel(mesh, protocol, args.z, order=args.order, electrode_model=args.electrode_model)
+    return model, _conductivity(args, mesh)
+
+
+def _save(path: str, **arrays) -> None:
+    import numpy as np
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        # A CSV holds one array: the readings, or the Jacobian.
+        value = arrays["voltages"] if "jacobian" not in arrays else arrays["jacobian"]
+        np.savetxt(out, np.atleast_2d(value).T if value.ndim == 1 else value, delimiter=",")
+    elif out.suffix == ".npz":
+        np.savez_compressed(out, **arrays)
+    else:
+        raise FemeitError(f"output must end in .npz or .csv, got {out.name}")
+    print(f"written: {out}")
+
+
+def _cmd_forward(args: argparse.Namespace) -> int:
+    import time
+
+    model, sigma = _model(args)
+    start = time.perf_counter()
+    solution = model.solve(sigma)
+    print(
+        f"{model.protocol.n_rows} readings in {time.perf_counter() - start:.3f} s "
+        f"(range {solution.voltages.min():.6g} .. {solution.voltages.max():.6g} V)"
+    )
+    if args.output:
+        abmn = model.protocol.abmn
+        _save(
+            args.output,
+            voltages=solution.voltages,
+            electrode_potentials=solution.electrode_potentials,
+            **({"abmn": abmn} if abmn is not None else {}),
+        )
+    return 0
+
+
+def _cmd_jacobian(args: argparse.Namespace) -> int:
+    import time
+
+    model, sigma = _model(args)
+    start = time.perf_counter()
+    jac = model.jacobian(sigma, log_conductivity=args.log)
+    print(f"Jacobian {jac.shape[0]} x {jac.shape[1]} in {time.perf_counter() - start:.3f} s")
+    if args.output:
+        _save(args.output, jacobian=jac, voltages=model.simulate(sigma))
+    return 0
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_mesh_arguments(parser)
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
+    parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
+    parser.add_argument("--current", type=float, default=1.0, help="injected current, A (default 1)")
+    parser.add_argument("--sigma", type=float, default=1.0, help="background conductivity, S/m (default 1)")
+    parser.add_argument(
+        "--region",
+        action="append",
+        metavar="NAME=VALUE",
+        help="conductivity of a mesh region, S/m (repeatable), e.g. inclusion_1=3.0",
+    )
+    parser.add_argument("--z", type=float, default=0.01, help="contact impedance, ohm m^2 (3D) or ohm m (2D)")
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1, help="element order")
+    parser.add_argument("--electrode-model", choices=("cem", "point", "shunt"), default="cem")
+    parser.add_argument("-o", "--output", help="write results to .npz (all arrays) or .csv (voltages)")
+
+
+def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="a TOML spec (see geometries/), or a gmsh .geo/.msh file")
+    parser.add_argument("--h", type=float, help="bulk element size, m (overrides the spec)")
+    parser.add_argument("--h-electrode", type=float, help="element size at the electrodes, m (overrides the spec)")
+    parser.add_argument("--no-cache", action="store_true", help="always mesh with gmsh, do not use the mesh cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``femeit`` command."""
     parser = argparse.ArgumentParser(prog="femeit", description="Finite-element EIT/ERT modelling.")
     sub = parser.add_subparsers(dest="command", required=True)
     mesh = sub.add_parser("mesh", help="mesh a geometry spec (TOML) or read a .geo/.msh, print a summary")
-    mesh.add_argument("spec", help="a TOML spec (see geometries/), or a gmsh .geo/.msh file")
+    _add_mesh_arguments(mesh)
     mesh.add_argument("-o", "--output", help="write the mesh (.msh through gmsh; .vtu, .xdmf... through meshio)")
-    mesh.add_argument("--h", type=float, help="bulk element size, m (overrides the spec)")
-    mesh.add_argument("--h-electrode", type=float, help="element size at the electrodes, m (overrides the spec)")
-    mesh.add_argument("--no-cache", action="store_true", help="always mesh with gmsh, do not use the mesh cache")
     mesh.set_defaults(func=_cmd_mesh)
+    forward = sub.add_parser("forward", help="simulate the readings of a protocol")
+    _add_model_arguments(forward)
+    forward.set_defaults(func=_cmd_forward)
+    jacobian = sub.add_parser("jacobian", help="compute the Jacobian d readings / d element conductivity")
+    _add_model_arguments(jacobian)
+    jacobian.add_argument("--log", action="store_true", help="with respect to log-conductivity")
+    jacobian.set_defaults(func=_cmd_jacobian)
     return parser
 
 

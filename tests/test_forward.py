@@ -219,3 +219,33 @@ def test_noise_levels_and_seeds():
     assert abs(ratio.mean() - 0.03) < 0.002
     with pytest.raises(fe.FemeitError, match="exactly one"):
         add_noise(v, seed=1)
+
+
+def test_ball_point_electrodes_p2_against_closed_form():
+    protocol = Protocol.adjacent(16)
+    spec = fe.BallSpec(radius=1.0, h=0.25, h_electrode=0.05, inner_radius=0.5)
+    mesh = fe.EITMesh.from_spec(spec)
+    pos = np.array(spec.electrode_centres())
+    model = ForwardModel(mesh, protocol, electrode_model="point", order=2)
+    v = model.simulate({"domain": 1.0, "inclusion_inner": 10.0})
+    ref = protocol_voltages(protocol, layered_ball_point_potentials(pos, 1.0, 1.0, 0.5, 10.0, protocol.injections))
+    assert np.abs(v - ref).max() / np.abs(ref).max() < 5e-3
+    v = model.simulate(2.0)
+    ref = protocol_voltages(protocol, ball_point_potentials(pos, 1.0, 2.0, protocol.injections))
+    assert np.abs(v - ref).max() / np.abs(ref).max() < 5e-3
+
+
+def test_sphere_anomaly_reference_properties():
+    from femeit.analytic import halfspace_sphere_anomaly
+
+    pos = np.c_[np.linspace(-7.5, 7.5, 16), np.zeros(16), np.zeros(16)]
+    eye = np.eye(16)
+    green = halfspace_sphere_anomaly(pos, (0.3, 0.1, -2.0), 0.5, 1.0, 50.0, eye)
+    np.testing.assert_allclose(green, green.T, rtol=1e-12)  # reciprocity
+    assert np.allclose(halfspace_sphere_anomaly(pos, (0, 0, -2.0), 0.5, 1.0, 1.0, eye), 0.0)
+    # A deep sphere acts as a dipole: the n = 1 term alone, -a^3 (s1-s0)/(2 s0 + s1) / (pi s0) cos / d^2 ...
+    deep = halfspace_sphere_anomaly(pos, (0, 0, -40.0), 0.5, 1.0, np.inf, eye, n_terms=1)
+    full = halfspace_sphere_anomaly(pos, (0, 0, -40.0), 0.5, 1.0, np.inf, eye)
+    np.testing.assert_allclose(full, deep, rtol=1e-3)
+    with pytest.raises(fe.FemeitError, match="below the surface"):
+        halfspace_sphere_anomaly(pos, (0, 0, -0.2), 0.5, 1.0, 2.0, eye)

@@ -1,0 +1,138 @@
+"""Forward-model and Jacobian speed (median wall time, one process).
+
+Run:  python benchmarks/forward.py [--repeat 5] [--big] [--pyeit]
+
+Cases:
+* the 16-electrode disk at about 10k triangles, P1 CEM, adjacent protocol:
+  a full forward solve (assembly, factorisation, 16 current patterns) for a
+  new conductivity, and the 208 x n_elements Jacobian at that conductivity;
+* the KGPSR-BB cylinder (geometries/kgpsr_cylinder.toml, about 70k tetrahedra), P1 CEM;
+* ``--big``: a cylinder of about 1M tetrahedra, forward plus Jacobian, with peak memory;
+* ``--pyeit``: pyEIT 1.2.4 (if installed; benchmark-only) on the identical disk
+  mesh with point electrodes, against femeit's point-electrode model.
+
+Times exclude the one-off set-up (element matrices, assembly plan), reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import femeit as fe
+from femeit.forward import ForwardModel
+from femeit.forward.linsolve import available_backends
+from femeit.protocol import Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+
+    def fresh() -> np.ndarray:
+        # A new conductivity every call, so nothing is reused from a cache.
+        return 1.0 + 0.1 * rng.random(model.mesh.n_elements)
+
+    sigmas = [fresh() for _ in range(repeat)]
+    it = iter(sigmas)
+    t_forward = median_time(lambda: model.simulate(next(it)), repeat)
+    model.simulate(sigmas[0])
+    t_jacobian = median_time(lambda: model.jacobian(sigmas[0]), repeat)
+    return t_forward, t_jacobian
+
+
+def report(name: str, size: str, setup: float, forward: float, jacobian: float, targets: tuple) -> None:
+    print(f"{name:34s} {size:>12s} {setup:8.3f} {forward:9.4f} {jacobian:9.4f}   targets {targets[0]}s / {targets[1]}s")
+
+
+def pyeit_comparison(mesh: fe.EITMesh, repeat: int) -> None:
+    try:
+        from pyeit.eit import protocol as pyeit_protocol
+        from pyeit.eit.fem import EITForward
+        from pyeit.mesh import PyEITMesh
+    except ImportError:
+        print("pyEIT not installed (pip install pyeit==1.2.4): comparison skipped")
+        return
+    el_pos = np.array([e.node for e in mesh.electrodes])
+    pm = PyEITMesh(
+        node=mesh.points, element=mesh.elements, perm=np.ones(mesh.n_elements), el_pos=el_pos, ref_node=int(el_pos[0])
+    )
+    fwd = EITForward(pm, pyeit_protocol.create(16, dist_exc=1, step_meas=1, parser_meas="std"))
+    perm = np.ones(mesh.n_elements)
+    t_py_fwd = median_time(lambda: fwd.solve_eit(perm=perm), max(1, repeat // 2))
+    t_py_jac = median_time(lambda: fwd.compute_jac(perm=perm), 1)
+    v_py = fwd.solve_eit(perm=perm)
+    # pyEIT's 'std' rows: drive (i, i+1), read (m, m+1) over all m not touching i, i+1, as U_N - U_M.
+    model = ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+    t_fe_fwd, t_fe_jac = forward_and_jacobian(model, repeat)
+    v_fe = model.simulate(1.0)
+    diff = min(np.abs(v_fe - v_py).max(), np.abs(v_fe + v_py).max()) / np.abs(v_fe).max()
+    print(f"pyEIT 1.2.4 on the identical mesh ({mesh.n_elements} tri, point electrodes):")
+    print(f"  forward  pyEIT {t_py_fwd:.3f} s, femeit {t_fe_fwd:.4f} s: {t_py_fwd / t_fe_fwd:.0f}x")
+    print(f"  Jacobian pyEIT {t_py_jac:.3f} s, femeit {t_fe_jac:.4f} s: {t_py_jac / t_fe_jac:.0f}x")
+    print(f"  voltages differ by {diff:.2e} relative (sign convention aside)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--big", action="store_true", help="also the 1M-tetrahedron cylinder")
+    parser.add_argument("--pyeit", action="store_true", help="compare with pyEIT 1.2.4 if installed")
+    args = parser.parse_args()
+    print(f"linear solver: {available_backends()[0]} (available: {available_backends()})")
+    print(f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s}")
+
+    disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+    start = time.perf_counter()
+    model = ForwardModel(disk, Protocol.adjacent(16), 0.01)
+    setup = time.perf_counter() - start
+    report(
+        "disk, 16 el., P1 CEM, 208 rows",
+        f"{disk.n_elements} tri",
+        setup,
+        *forward_and_jacobian(model, args.repeat),
+        (0.02, 0.05),
+    )
+
+    cylinder = fe.EITMesh.from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
+    start = time.perf_counter()
+    model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4)
+    setup = time.perf_counter() - start
+    fwd, jac = forward_and_jacobian(model, max(1, args.repeat // 2))
+    report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("2 (sum)", "2 (sum)"))
+
+    if args.big:
+        spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0029, h_electrode=0.0025)
+        start = time.perf_counter()
+        big = fe.EITMesh.from_spec(spec)
+        mesh_time = time.perf_counter() - start
+        start = time.perf_counter()
+        model = ForwardModel(big, Protocol.adjacent(16), 1e-4)
+        setup = time.perf_counter() - start
+        fwd, jac = forward_and_jacobian(model, 1)
+        report("big cylinder, P1 CEM", f"{big.n_elements} tet", setup, fwd, jac, ("-", "-"))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"  meshing {mesh_time:.1f} s; peak memory of the whole run {peak:.2f} GB")
+
+    if args.pyeit:
+        pyeit_disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=0.03, h_electrode=0.01))
+        pyeit_comparison(pyeit_disk, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -181,9 +181,12 @@ def test_ball_analytic_references_agree_with_each_other():
 
 def test_backends_agree(inhomogeneous):
     mesh, sigma = inhomogeneous
-    results = [ForwardModel(mesh, ADJ16, 0.01, solver=b).simulate(sigma) for b in available_backends()]
-    for r in results[1:]:
-        np.testing.assert_allclose(r, results[0], rtol=1e-10)
+    reference = ForwardModel(mesh, ADJ16, 0.01, solver="splu").simulate(sigma)
+    for backend in available_backends():
+        result = ForwardModel(mesh, ADJ16, 0.01, solver=backend).simulate(sigma)
+        # Direct solvers agree to rounding; CG stops at a 1e-10 relative residual.
+        np.testing.assert_allclose(result, reference, rtol=1e-6 if backend == "amg" else 1e-10)
+    assert "amg" in available_backends()  # pyamg is a dependency
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ class ForwardModel:
         Complete electrode model, point electrodes (one node each: the node of
         a one-node electrode, else the electrode node nearest its centre), or
         shunt (perfectly conducting electrodes, no contact impedance).
-    solver : {"auto", "cholmod", "pardiso", "splu"}
+    solver : {"auto", "cholmod", "pardiso", "splu", "amg"}
         Sparse direct solver (see :mod:`femeit.forward.linsolve`).
 
     Examples
@@ -160,6 +160,8 @@ class ForwardModel:
         # Unique measurement patterns: each needs one adjoint field.
         self._meas_patterns, self._row_meas = np.unique(protocol.measurements, axis=0, return_inverse=True)
         self._row_meas = self._row_meas.ravel()
+        self._meas_reuse = self._plan_adjoint_reuse()
+        self._solver_state: dict = {}
         self._cache_key: bytes | None = None
         self._cache: tuple | None = None
         self._plan_assembly()
@@ -337,15 +339,62 @@ class ForwardModel:
         return sp.csr_matrix((data, plan["indices"], plan["indptr"]), shape=(m, m))
 
     # ----------------------------------------------------------- solving
-    def _fields(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Potentials u (in dof space) for every injection and every measurement pattern.
+    def _solve_patterns(self, solve, patterns: np.ndarray) -> np.ndarray:
+        """Fields x (unknown space, ground 0) for current patterns of shape (n, L); returns (n, n_unknowns)."""
+        renumber = self._plan["renumber"]
+        rhs = np.zeros((self._plan["size"], len(patterns)))
+        targets = renumber[self._electrode_dofs]
+        # The ground electrode's current leaves through the fixed potential.
+        np.add.at(rhs, targets[1:], patterns[:, 1:].T)
+        x = np.zeros((self._n_unknowns, len(patterns)))
+        if len(patterns):
+            x[renumber >= 0] = np.asarray(solve(rhs)).reshape(-1, len(patterns))
+        return x.T
 
-        Returns (x_injections, x_measurements) in unknown space, grounded and
-        not yet shifted; cached for the last conductivity.
-        """
+    def _injection_fields(self, sigma: np.ndarray) -> np.ndarray:
+        """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
         key = hashlib.sha1(sigma.tobytes()).digest()
-        if key == self._cache_key:
-            return self._cache
+        if key != self._cache_key:
+            solve = factorize(self.grounded_system(sigma), self.solver, self._solver_state)
+            self._cache_key = key
+            self._cache = {"solve": solve, "injections": self._solve_patterns(solve, self.protocol.injections)}
+        return self._cache["injections"]
+
+    def _fields(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fields of the current patterns (P, n_unknowns) and of the measurement patterns (Q, n_unknowns).
+
+        A measurement pattern driven as a current gives the adjoint field.  When
+        it is a multiple of a current pattern (adjacent and opposite protocols)
+        the field is that pattern's field rescaled; the others are solved with
+        the factorisation already made for ``sigma``.
+        """
+        x_inj = self._injection_fields(sigma)
+        if "measurements" not in self._cache:
+            x_meas = np.empty((len(self._meas_patterns), self._n_unknowns))
+            missing = []
+            for q, p, scale in self._meas_reuse:
+                if p >= 0:
+                    x_meas[q] = scale * x_inj[p]
+                else:
+                    missing.append(q)
+            if missing:
+                x_meas[missing] = self._solve_patterns(self._cache["solve"], self._meas_patterns[missing])
+            self._cache["measurements"] = x_meas
+        return x_inj, self._cache["measurements"]
+
+    def _plan_adjoint_reuse(self) -> list[tuple[int, int, float]]:
+        """For each measurement pattern q: (q, injection p or -1, scale) with pattern_q = scale * injection_p."""
+        inj = self.protocol.injections
+        norms = np.linalg.norm(inj, axis=1)
+        lookup = {}
+        for p in range(len(inj)):
+            lookup.setdefault(np.round(inj[p] / norms[p], 12).tobytes(), p)
+        out = []
+        for q, pattern in enumerate(self._meas_patterns):
+            nq = np.linalg.norm(pattern)
+            p = lookup.get(np.round(pattern / nq, 12).tobytes(), -1) if nq > 0 else -1
+            out.append((q, p, nq / norms[p] if p >= 0 else 0.0))
+        return out
         solve = factorize(self.grounded_system(sigma), self.solver)
         patterns = np.vstack([self.protocol.injections, self._meas_patterns])  # (P + Q, L)
         renumber = self._plan["renumber"]
@@ -366,7 +415,7 @@ class ForwardModel:
     def solve(self, sigma: float | np.ndarray | Mapping[str, float]) -> Solution:
         """Fields and readings for ``sigma`` (see :class:`Solution`)."""
         s = self.conductivity(sigma)
-        x_inj, _ = self._fields(s)
+        x_inj = self._injection_fields(s)
         u_el = x_inj[:, self._electrode_dofs]
         shift = u_el.mean(axis=1, keepdims=True)
         voltages = np.einsum("ij,ij->i", self.protocol.measurements, u_el[self.protocol.row_injection])
@@ -481,5 +530,6 @@ class ForwardModel:
         new.contact_impedance = z
         new._electrode_block = new._cem_block(z)
         new._cache_key, new._cache = None, None
+        new._solver_state = {}
         new._plan_assembly()
         return new

@@ -28,6 +28,7 @@ from femeit.analytic import (
     protocol_voltages,
 )
 from femeit.forward import ForwardModel
+from femeit.forward.checks import tangent_linear, taylor_remainders
 from femeit.protocol import Protocol
 
 ROWS: list[dict] = []
@@ -200,11 +201,7 @@ def jacobian_checks() -> None:
             0.0,
         )
         direction = np.random.default_rng(2).standard_normal(mesh.n_elements) * sigma
-        rem = [
-            np.linalg.norm(model.simulate(sigma + t * direction) - v - t * jac @ direction)
-            for t in (1e-2, 5e-3, 2.5e-3, 1.25e-3)
-        ]
-        order_fit = np.polyfit(np.log([1e-2, 5e-3, 2.5e-3, 1.25e-3]), np.log(rem), 1)[0]
+        _, order_fit = taylor_remainders(model, sigma, direction)
         record(
             f"Taylor test: remainder decay order (P{order})",
             order_fit,
@@ -213,17 +210,7 @@ def jacobian_checks() -> None:
             0.0,
             lower_is_better=False,
         )
-        # Dot test: adjoint Jacobian against the tangent-linear derivative (a forward sensitivity solve).
-        import scipy.sparse.linalg as spla
-
-        a = model.grounded_system(sigma)
-        da = model.grounded_system(sigma + direction) - a
-        x_inj, _ = model._fields(sigma)
-        keep = model._plan["renumber"] >= 0
-        dx = np.zeros_like(x_inj)
-        dx[:, keep] = -spla.spsolve(a.tocsc(), da @ x_inj[:, keep].T).T
-        du = dx[:, model._electrode_dofs]
-        tangent = np.einsum("ij,ij->i", protocol.measurements, du[protocol.row_injection])
+        tangent = tangent_linear(model, sigma, direction)
         record(
             f"adjoint (dot) test: J d vs tangent-linear (P{order})",
             rel_max(jac @ direction, tangent),

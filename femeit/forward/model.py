@@ -395,18 +395,6 @@ class ForwardModel:
             p = lookup.get(np.round(pattern / nq, 12).tobytes(), -1) if nq > 0 else -1
             out.append((q, p, nq / norms[p] if p >= 0 else 0.0))
         return out
-        solve = factorize(self.grounded_system(sigma), self.solver)
-        patterns = np.vstack([self.protocol.injections, self._meas_patterns])  # (P + Q, L)
-        renumber = self._plan["renumber"]
-        rhs = np.zeros((self._plan["size"], len(patterns)))
-        targets = renumber[self._electrode_dofs]
-        # The ground electrode's current leaves through the fixed potential.
-        np.add.at(rhs, targets[1:], patterns[:, 1:].T)
-        x = np.zeros((self._n_unknowns, len(patterns)))
-        x[renumber >= 0] = np.asarray(solve(rhs)).reshape(-1, len(patterns))
-        n_inj = len(self.protocol.injections)
-        self._cache_key, self._cache = key, (x[:, :n_inj].T, x[:, n_inj:].T)
-        return self._cache
 
     def _to_dofs(self, x: np.ndarray) -> np.ndarray:
         """Unknowns -> finite-element coefficients, shape (n_patterns, n_dofs)."""

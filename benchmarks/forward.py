@@ -127,7 +127,7 @@ def main() -> None:
     report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("2 (sum)", "2 (sum)"))
 
     if args.big:
-        spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0029, h_electrode=0.0025)
+        spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0024, h_electrode=0.0024)
         start = time.perf_counter()
         big = fe.EITMesh.from_spec(spec)
         mesh_time = time.perf_counter() - start

@@ -1,0 +1,234 @@
+"""One-step least-squares reconstruction and the choice of its regularisation parameter.
+
+Notation of Gasulla & Pallas-Areny (IEEE Sensors J. 2005): sensitivity S
+(m x n), data change dz (m), conductivity change dsigma (n).
+
+* Marquardt / damped least squares / standard Tikhonov, eq. 18:
+  ``dsigma = (S'S + lam I)^-1 S' dz``.
+* Occam, eq. 17: ``dsigma = (S'S + lam L'L)^-1 S' dz`` with L a difference operator.
+* Truncated SVD, eqs. 14-15: ``dsigma = sum_{i<=r} v_i u_i' dz / s_i``.
+
+Everything goes through one SVD.  For Occam we bring the problem to standard
+form with the Cholesky factor R of ``L'L + eps I`` (S~ = S R^-1, x = R^-1 z);
+``eps`` (1e-8 times the mean diagonal of L'L, our choice) makes R exist, since
+a difference operator annihilates constants.  The SVD is computed once per
+Jacobian, so a new frame or a new lambda costs one small matrix product, and an
+L-curve or GCV sweep over 100 lambdas is vectorised over lambda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+from femeit.errors import FemeitError
+
+
+def _check_system(jac: np.ndarray, data: np.ndarray | None = None) -> np.ndarray:
+    jac = np.asarray(jac, dtype=float)
+    if jac.ndim != 2 or min(jac.shape) == 0:
+        raise FemeitError(f"the sensitivity matrix must be 2D (n_data, n_params), got shape {jac.shape}")
+    if not np.all(np.isfinite(jac)):
+        raise FemeitError("the sensitivity matrix contains NaN or infinite values")
+    if data is not None:
+        data = np.asarray(data, dtype=float)
+        if data.shape[0] != jac.shape[0]:
+            raise FemeitError(f"data has {data.shape[0]} values but the sensitivity matrix {jac.shape[0]} rows")
+        if not np.all(np.isfinite(data)):
+            raise FemeitError("data contain NaN or infinite values; drop missing rows explicitly")
+    return jac
+
+
+@dataclass(frozen=True, eq=False)
+class LinearSystem:
+    """The SVD of a (standard-form) sensitivity matrix, reused for every frame and parameter.
+
+    Build with :func:`prepare`.  Attributes: ``u`` (m, k), ``s`` (k,), ``v`` (n, k)
+    of the standard-form matrix, and ``back`` (n, n) or None, the map R^-1 from
+    standard-form to original parameters (None for L = I).
+    """
+
+    u: np.ndarray
+    s: np.ndarray
+    v: np.ndarray
+    back: np.ndarray | None = None
+
+    @property
+    def n_data(self) -> int:
+        """Number of data rows m."""
+        return self.u.shape[0]
+
+    def _to_params(self, z: np.ndarray) -> np.ndarray:
+        return z if self.back is None else self.back @ z
+
+    def filter_matrix(self, factors: np.ndarray) -> np.ndarray:
+        """Reconstruction matrix ``R = back V diag(factors / s) U'``, shape (n, m)."""
+        return self._to_params(self.v * (factors / self.s)) @ self.u.T
+
+    def tikhonov_matrix(self, lam: float) -> np.ndarray:
+        """Reconstruction matrix of Tikhonov (or Occam) regularisation with parameter ``lam``."""
+        if not (np.isfinite(lam) and lam >= 0):
+            raise FemeitError(f"lambda must be a non-negative number, got {lam}")
+        return self.filter_matrix(self.s**2 / (self.s**2 + lam))
+
+    def tsvd_matrix(self, rank: int) -> np.ndarray:
+        """Reconstruction matrix of the rank-``rank`` truncated SVD."""
+        if not 1 <= rank <= len(self.s):
+            raise FemeitError(f"rank must lie in 1..{len(self.s)}, got {rank}")
+        f = np.zeros_like(self.s)
+        f[:rank] = 1.0
+        return self.filter_matrix(f)
+
+    def _coefficients(self, data: np.ndarray) -> np.ndarray:
+        data = np.asarray(data, dtype=float)
+        if data.shape[0] != self.n_data:
+            raise FemeitError(f"data has {data.shape[0]} values, the system {self.n_data} rows")
+        if not np.all(np.isfinite(data)):
+            raise FemeitError("data contain NaN or infinite values; drop missing rows explicitly")
+        return self.u.T @ data
+
+    def lcurve(self, data: np.ndarray, lambdas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual norms ||S x - y|| and (standard-form) solution norms ||z|| for each lambda.
+
+        The part of the data outside the range of S adds a constant to the residual.
+        """
+        beta = self._coefficients(data)
+        outside = max(float(np.linalg.norm(data) ** 2 - np.linalg.norm(beta) ** 2), 0.0)
+        lam = np.asarray(lambdas, dtype=float)[:, None]
+        f = self.s**2 / (self.s**2 + lam)
+        residual = np.sqrt(np.sum(((1 - f) * beta) ** 2, axis=1) + outside)
+        solution = np.sqrt(np.sum((f * beta / self.s) ** 2, axis=1))
+        return residual, solution
+
+    def discrete_lcurve(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual and solution norms of the TSVD solution for ranks 1..k."""
+        beta = self._coefficients(data)
+        outside = max(float(np.linalg.norm(data) ** 2 - np.linalg.norm(beta) ** 2), 0.0)
+        solution = np.sqrt(np.cumsum((beta / self.s) ** 2))
+        residual = np.sqrt(np.maximum(np.sum(beta**2) - np.cumsum(beta**2), 0.0) + outside)
+        return residual, solution
+
+    def gcv(self, data: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+        """Generalised cross-validation function ||r||^2 / (m - trace(influence))^2 for each lambda."""
+        residual, _ = self.lcurve(data, lambdas)
+        f = self.s**2 / (self.s**2 + np.asarray(lambdas, dtype=float)[:, None])
+        return residual**2 / (self.n_data - f.sum(axis=1)) ** 2
+
+
+def prepare(jac: np.ndarray, regulariser: sp.spmatrix | np.ndarray | None = None) -> LinearSystem:
+    """SVD of the sensitivity matrix, in standard form for a regulariser L.
+
+    Parameters
+    ----------
+    jac : ndarray, shape (m, n)
+        Sensitivity (Jacobian) on the reconstruction grid.
+    regulariser : sparse or ndarray, shape (p, n), optional
+        L of Occam's method (e.g. ``grid.difference_operator(2)``); None for L = I.
+    """
+    jac = _check_system(jac)
+    back = None
+    if regulariser is not None:
+        if regulariser.shape[1] != jac.shape[1]:
+            raise FemeitError(f"the regulariser must have {jac.shape[1]} columns, got {regulariser.shape}")
+        ltl = regulariser.T @ regulariser
+        ltl = ltl.toarray() if sp.issparse(ltl) else np.asarray(ltl, dtype=float)
+        eps = 1e-8 * max(np.trace(ltl) / len(ltl), 1e-300)
+        r = sla.cholesky(ltl + eps * np.eye(len(ltl)), lower=False)  # L'L + eps I = R'R
+        back = sla.solve_triangular(r, np.eye(len(r)), lower=False)  # R^-1
+        jac = jac @ back
+    u, s, vt = np.linalg.svd(jac, full_matrices=False)
+    keep = s > s[0] * 1e-14 if s[0] > 0 else np.zeros_like(s, dtype=bool)
+    if not keep.any():
+        raise FemeitError("the sensitivity matrix is zero")
+    return LinearSystem(u[:, keep], s[keep], vt[keep].T, back)
+
+
+def lcurve_corner(residual: np.ndarray, solution: np.ndarray) -> int:
+    """Index of the L-curve corner: the point of maximum curvature of (log residual, log solution).
+
+    For a continuous parameter (lambda on a logarithmic grid) the curvature is
+    computed from finite differences along the curve (Hansen's definition); for
+    the discrete TSVD curve, from the circle through consecutive points (Menger
+    curvature).  Only convex corners (bending towards the origin) count.
+    """
+    x, y = np.log(np.asarray(residual, float)), np.log(np.asarray(solution, float))
+    if len(x) < 3:
+        raise FemeitError("an L-curve needs at least 3 points")
+    a = np.column_stack([x[:-2], y[:-2]])
+    b = np.column_stack([x[1:-1], y[1:-1]])
+    c = np.column_stack([x[2:], y[2:]])
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    sides = np.linalg.norm(b - a, axis=1) * np.linalg.norm(c - b, axis=1) * np.linalg.norm(c - a, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curvature = np.where(sides > 0, 2 * cross / sides, 0.0)
+    # Along increasing lambda the residual grows and the norm shrinks: a corner
+    # towards the origin turns clockwise, i.e. negative cross product when the
+    # points are ordered by decreasing lambda; normalise the orientation first.
+    if x[-1] < x[0]:
+        curvature = -curvature
+    return int(np.argmax(curvature)) + 1
+
+
+def tikhonov(jac: np.ndarray, data: np.ndarray, lam: float) -> np.ndarray:
+    """Marquardt / damped least squares / standard Tikhonov, Gasulla 2005 eq. 18.
+
+    ``x = (S'S + lam I)^-1 S' y``.  Shapes: jac (m, n), data (m,) or (m, frames); returns (n,) or (n, frames).
+    """
+    return prepare(jac).tikhonov_matrix(lam) @ _check_data(jac, data)
+
+
+def occam(jac: np.ndarray, data: np.ndarray, lam: float, regulariser) -> np.ndarray:
+    """Occam's method, Gasulla 2005 eq. 17: ``x = (S'S + lam L'L)^-1 S' y`` (see module docstring for eps)."""
+    return prepare(jac, regulariser).tikhonov_matrix(lam) @ _check_data(jac, data)
+
+
+def tsvd(jac: np.ndarray, data: np.ndarray, rank: int) -> np.ndarray:
+    """Truncated SVD of rank ``rank``, Gasulla 2005 eqs. 14-15."""
+    return prepare(jac).tsvd_matrix(rank) @ _check_data(jac, data)
+
+
+def _check_data(jac: np.ndarray, data: np.ndarray) -> np.ndarray:
+    _check_system(jac, data)
+    return np.asarray(data, dtype=float)
+
+
+def lambda_grid(system: LinearSystem, n: int = 100) -> np.ndarray:
+    """A logarithmic grid of lambdas spanning the squared singular values (n points)."""
+    s2 = system.s**2
+    return np.logspace(np.log10(s2[-1]) - 2, np.log10(s2[0]) + 1, n)
+
+
+def choose_lambda(system: LinearSystem, data: np.ndarray, method: str = "lcurve", n: int = 100) -> dict:
+    """Pick lambda automatically; returns the choice and the whole curve for plotting.
+
+    Parameters
+    ----------
+    method : {"lcurve", "gcv"}
+        L-curve corner by maximum curvature, or the minimum of GCV.
+
+    Returns
+    -------
+    dict
+        ``lam``, ``lambdas`` (n,), and ``residual``, ``solution`` (L-curve) or ``gcv``.
+    """
+    lambdas = lambda_grid(system, n)
+    residual, solution = system.lcurve(data, lambdas)
+    out = {"lambdas": lambdas, "residual": residual, "solution": solution}
+    if method == "lcurve":
+        out["lam"] = float(lambdas[lcurve_corner(residual, solution)])
+    elif method == "gcv":
+        g = system.gcv(data, lambdas)
+        out["gcv"] = g
+        out["lam"] = float(lambdas[int(np.argmin(g))])
+    else:
+        raise FemeitError(f"method must be 'lcurve' or 'gcv', got {method!r}")
+    return out
+
+
+def choose_rank(system: LinearSystem, data: np.ndarray) -> dict:
+    """TSVD rank at the corner of the discrete L-curve; returns ``rank``, ``residual``, ``solution``."""
+    residual, solution = system.discrete_lcurve(data)
+    return {"rank": lcurve_corner(residual, solution) + 1, "residual": residual, "solution": solution}

@@ -132,6 +132,84 @@ def _cmd_jacobian(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_voltages(path: str, n_rows: int, what: str):
+    import numpy as np
+
+    p = Path(path)
+    try:
+        values = np.load(p)["voltages"] if p.suffix == ".npz" else np.loadtxt(p, delimiter=",", ndmin=1)
+    except (OSError, KeyError, ValueError) as exc:
+        raise FemeitError(f"cannot read {what} from {p}: {exc}") from None
+    values = np.asarray(values, dtype=float).ravel()
+    if values.shape != (n_rows,):
+        raise FemeitError(f"{what} in {p} has {values.size} values; the protocol has {n_rows} rows")
+    if not np.all(np.isfinite(values)):
+        raise FemeitError(f"{what} in {p} contains NaN or infinite values")
+    return values
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from femeit.grids import ElementGrid, PixelGrid, SliceGrid
+    from femeit.inverse.registry import solve
+    from femeit.noise import add_noise
+
+    model, sigma = _model(args)
+    mesh, n_rows = model.mesh, model.protocol.n_rows
+    background = {name: args.sigma for name in mesh.region_names}
+    if args.data:
+        if not args.reference:
+            raise FemeitError("--data needs --reference (difference imaging)")
+        data = _read_voltages(args.data, n_rows, "data")
+        reference = _read_voltages(args.reference, n_rows, "reference data")
+    else:
+        if sigma == background:
+            raise FemeitError("give --data and --reference, or simulate an inclusion with --region NAME=VALUE")
+        reference, data = model.simulate(background), model.simulate(sigma)
+        if args.snr is not None:
+            data = add_noise(data, snr_db=args.snr, seed=args.seed)
+    if args.grid == "element":
+        grid = ElementGrid(mesh)
+    elif mesh.dim == 2:
+        grid = PixelGrid(mesh, shape=tuple(args.shape))
+    else:
+        lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
+        grid = SliceGrid(
+            mesh,
+            z=args.z_slice if args.z_slice is not None else (lo[2] + hi[2]) / 2,
+            thickness=(hi[2] - lo[2]) / 10,
+            shape=tuple(args.shape),
+        )
+    jac = model.jacobian(args.sigma, basis=grid.P)
+    lam = None if args.lam in (None, "auto") else float(args.lam)
+    x, info = solve(args.solver, jac, data - reference, reference, grid, lam=lam, rank=args.rank)
+    print(f"{args.solver} on {grid.n_params} parameters: " + ", ".join(f"{k} = {v:.4g}" for k, v in info.items()))
+    if args.output:
+        out = Path(args.output).with_suffix(".npz")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"x": x, "centres": grid.centres, "voltages": data, "reference": reference}
+        if grid.image_shape is not None:
+            arrays["image"] = grid.to_image(x)
+        np.savez_compressed(out, **arrays)
+        print(f"written: {out}")
+        if grid.image_shape is not None:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            img = grid.to_image(x).reshape(grid.image_shape[-2:])
+            fig, ax = plt.subplots(figsize=(4, 4))
+            lim = np.nanmax(np.abs(img))
+            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=grid.extent[:4])
+            ax.set_title(f"{args.solver}: conductivity change, S/m", fontsize=9)
+            fig.savefig(out.with_suffix(".png"), dpi=100)
+            plt.close(fig)
+            print(f"written: {out.with_suffix('.png')}")
+    return 0
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
@@ -172,6 +250,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(jacobian)
     jacobian.add_argument("--log", action="store_true", help="with respect to log-conductivity")
     jacobian.set_defaults(func=_cmd_jacobian)
+    recon = sub.add_parser(
+        "reconstruct",
+        help="difference image from data and reference data, or from data simulated with --region "
+        "on the same mesh (a demonstration only: that is the inverse crime)",
+    )
+    _add_model_arguments(recon)
+    recon.add_argument("--data", help="measured voltages (.npz with 'voltages', or .csv)")
+    recon.add_argument("--reference", help="reference (homogeneous) voltages, same format")
+    recon.add_argument("--solver", default="tikhonov", help="tikhonov, marquardt, occam, tsvd or backprojection")
+    recon.add_argument(
+        "--grid",
+        choices=("pixel", "element"),
+        default="pixel",
+        help="pixels (2D) or a mid-height slice (3D), or one parameter per element",
+    )
+    recon.add_argument("--shape", type=int, nargs=2, default=(32, 32), metavar=("NX", "NY"))
+    recon.add_argument("--z-slice", type=float, help="height of the slice in 3D (default mid-height)")
+    recon.add_argument("--lam", default="auto", help="regularisation parameter, or 'auto' (L-curve corner)")
+    recon.add_argument("--rank", type=int, help="TSVD rank (default: discrete L-curve corner)")
+    recon.add_argument("--snr", type=float, help="noise added to simulated data, dB")
+    recon.add_argument("--seed", type=int, default=0, help="seed of the simulated noise")
+    recon.set_defaults(func=_cmd_reconstruct)
     return parser
 
 

@@ -40,3 +40,27 @@ def test_forward_and_jacobian_commands(tmp_path, capsys):
     abmn.write_text("0,1,2,30\n")
     assert main(["forward", str(spec), "--abmn", str(abmn)]) == 2
     assert "outside 0..15" in capsys.readouterr().err
+
+
+def test_reconstruct_command(tmp_path, capsys):
+    spec = tmp_path / "disk.toml"
+    spec.write_text(
+        "kind = 'circle'\nradius = 1.0\nn_electrodes = 16\nelectrode_width = 0.1\nh = 0.1\n"
+        "[[inclusions]]\nx = 0.4\ny = 0.2\nradius = 0.2\n"
+    )
+    ref, dat = tmp_path / "ref.npz", tmp_path / "data.npz"
+    assert main(["forward", str(spec), "-o", str(ref)]) == 0
+    assert main(["forward", str(spec), "--region", "inclusion_1=2", "-o", str(dat)]) == 0
+    out = tmp_path / "rec"
+    assert main(["reconstruct", str(spec), "--data", str(dat), "--reference", str(ref), "-o", str(out)]) == 0
+    result = np.load(out.with_suffix(".npz"))
+    peak = result["centres"][np.argmax(result["x"])]
+    assert np.hypot(peak[0] - 0.4, peak[1] - 0.2) < 0.3
+    assert out.with_suffix(".png").exists()
+    capsys.readouterr()
+    assert main(["reconstruct", str(spec), "--data", str(dat)]) == 2
+    assert "--reference" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1.0\n2.0\n")
+    assert main(["reconstruct", str(spec), "--data", str(bad), "--reference", str(ref)]) == 2
+    assert "has 2 values; the protocol has 208 rows" in capsys.readouterr().err

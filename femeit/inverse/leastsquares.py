@@ -147,12 +147,11 @@ def prepare(jac: np.ndarray, regulariser: sp.spmatrix | np.ndarray | None = None
 
 
 def lcurve_corner(residual: np.ndarray, solution: np.ndarray) -> int:
-    """Index of the L-curve corner: the point of maximum curvature of (log residual, log solution).
+    """Index of the corner of a discrete L-curve (log residual, log solution), e.g. TSVD ranks.
 
-    For a continuous parameter (lambda on a logarithmic grid) the curvature is
-    computed from finite differences along the curve (Hansen's definition); for
-    the discrete TSVD curve, from the circle through consecutive points (Menger
-    curvature).  Only convex corners (bending towards the origin) count.
+    The curvature at each inner point is that of the circle through it and its
+    two neighbours (Menger curvature); only convex corners (bending towards the
+    origin) count.  For a continuous lambda use :func:`lcurve_curvature`.
     """
     x, y = np.log(np.asarray(residual, float)), np.log(np.asarray(solution, float))
     if len(x) < 3:
@@ -196,9 +195,28 @@ def _check_data(jac: np.ndarray, data: np.ndarray) -> np.ndarray:
 
 
 def lambda_grid(system: LinearSystem, n: int = 100) -> np.ndarray:
-    """A logarithmic grid of lambdas spanning the squared singular values (n points)."""
+    """A logarithmic grid of n lambdas from the smallest to the largest squared singular value.
+
+    This is the range of Hansen's regularisation tools (``l_corner``): below
+    s_min^2 the filter factors are all 1 and above s_max^2 the solution only
+    shrinks, so neither side holds a meaningful corner.
+    """
     s2 = system.s**2
-    return np.logspace(np.log10(s2[-1]) - 2, np.log10(s2[0]) + 1, n)
+    return np.logspace(np.log10(s2[-1]), np.log10(s2[0]), n)
+
+
+def lcurve_curvature(lambdas: np.ndarray, residual: np.ndarray, solution: np.ndarray) -> np.ndarray:
+    """Signed curvature of the L-curve (log residual, log solution) parametrised by log lambda.
+
+    Positive where the curve bends towards the origin (a convex corner).
+    """
+    t = np.log(np.asarray(lambdas, dtype=float))
+    x, y = np.log(residual), np.log(solution)
+    dx, dy = np.gradient(x, t), np.gradient(y, t)
+    ddx, ddy = np.gradient(dx, t), np.gradient(dy, t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = (dx * ddy - ddx * dy) / (dx**2 + dy**2) ** 1.5
+    return np.nan_to_num(k, nan=-np.inf)
 
 
 def choose_lambda(system: LinearSystem, data: np.ndarray, method: str = "lcurve", n: int = 100) -> dict:
@@ -207,18 +225,20 @@ def choose_lambda(system: LinearSystem, data: np.ndarray, method: str = "lcurve"
     Parameters
     ----------
     method : {"lcurve", "gcv"}
-        L-curve corner by maximum curvature, or the minimum of GCV.
+        L-curve corner by maximum curvature (Hansen), on the lambda range of
+        :func:`lambda_grid`, or the minimum of GCV.
 
     Returns
     -------
     dict
-        ``lam``, ``lambdas`` (n,), and ``residual``, ``solution`` (L-curve) or ``gcv``.
+        ``lam``, ``lambdas`` (n,), ``residual``, ``solution``, and ``curvature`` (L-curve) or ``gcv``.
     """
     lambdas = lambda_grid(system, n)
     residual, solution = system.lcurve(data, lambdas)
     out = {"lambdas": lambdas, "residual": residual, "solution": solution}
     if method == "lcurve":
-        out["lam"] = float(lambdas[lcurve_corner(residual, solution)])
+        out["curvature"] = lcurve_curvature(lambdas, residual, solution)
+        out["lam"] = float(lambdas[int(np.argmax(out["curvature"]))])
     elif method == "gcv":
         g = system.gcv(data, lambdas)
         out["gcv"] = g
@@ -228,7 +248,25 @@ def choose_lambda(system: LinearSystem, data: np.ndarray, method: str = "lcurve"
     return out
 
 
-def choose_rank(system: LinearSystem, data: np.ndarray) -> dict:
-    """TSVD rank at the corner of the discrete L-curve; returns ``rank``, ``residual``, ``solution``."""
+def choose_rank(system: LinearSystem, data: np.ndarray, lam: float | None = None) -> dict:
+    """TSVD rank: the corner of the discrete L-curve, or the rank equivalent to a Tikhonov lambda.
+
+    Parameters
+    ----------
+    lam : float, optional
+        If given, the rank is the number of singular values with s^2 >= lam, the
+        TSVD counterpart of Tikhonov with that lambda (its filter factor
+        s^2 / (s^2 + lam) passes 1/2 there).  Otherwise the rank at the
+        maximum-curvature corner of the discrete L-curve (:func:`lcurve_corner`).
+
+    Returns
+    -------
+    dict
+        ``rank``, ``residual`` and ``solution`` (the discrete L-curve, ranks 1..k).
+    """
     residual, solution = system.discrete_lcurve(data)
-    return {"rank": lcurve_corner(residual, solution) + 1, "residual": residual, "solution": solution}
+    if lam is None:
+        rank = lcurve_corner(residual, solution) + 1
+    else:
+        rank = max(1, int(np.sum(system.s**2 >= lam)))
+    return {"rank": rank, "residual": residual, "solution": solution}

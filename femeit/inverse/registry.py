@@ -1,0 +1,54 @@
+"""Solvers by name, with one calling convention, for the command line and batch studies.
+
+Every entry takes ``(jac, dz, z0, grid, lam, rank)`` (lam and rank may be
+``None`` for automatic choice) and returns ``(x, info)``, with x the
+conductivity change per grid parameter and info a dict of the choices made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from femeit.errors import FemeitError
+from femeit.inverse.backprojection import backprojection
+from femeit.inverse.leastsquares import choose_lambda, choose_rank, prepare
+
+
+def _tikhonov(jac, dz, z0, grid, lam, rank):
+    system = prepare(jac)
+    lam = choose_lambda(system, dz)["lam"] if lam is None else lam
+    return system.tikhonov_matrix(lam) @ dz, {"lambda": lam}
+
+
+def _occam(jac, dz, z0, grid, lam, rank):
+    system = prepare(jac, grid.difference_operator(2))
+    lam = choose_lambda(system, dz)["lam"] if lam is None else lam
+    return system.tikhonov_matrix(lam) @ dz, {"lambda": lam}
+
+
+def _tsvd(jac, dz, z0, grid, lam, rank):
+    system = prepare(jac)
+    rank = choose_rank(system, dz)["rank"] if rank is None else rank
+    return system.tsvd_matrix(rank) @ dz, {"rank": rank}
+
+
+def _backprojection(jac, dz, z0, grid, lam, rank):
+    return backprojection(jac, dz, z0), {"k": 1.0}
+
+
+SOLVERS: dict[str, Callable] = {
+    "tikhonov": _tikhonov,
+    "marquardt": _tikhonov,
+    "occam": _occam,
+    "tsvd": _tsvd,
+    "backprojection": _backprojection,
+}
+
+
+def solve(name: str, jac: np.ndarray, dz: np.ndarray, z0: np.ndarray, grid, lam=None, rank=None):
+    """Run solver ``name`` (see :data:`SOLVERS`)."""
+    if name not in SOLVERS:
+        raise FemeitError(f"unknown solver {name!r}; choose one of {sorted(SOLVERS)}")
+    return SOLVERS[name](jac, dz, z0, grid, lam, rank)

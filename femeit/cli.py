@@ -193,9 +193,12 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             arrays["image"] = grid.to_image(x)
         np.savez_compressed(out, **arrays)
         print(f"written: {out}")
-        if grid.image_shape is not None:
+        try:
             import matplotlib
-
+        except ImportError:
+            print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
+            return 0
+        if grid.image_shape is not None:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
 

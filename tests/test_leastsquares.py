@@ -93,3 +93,22 @@ def test_bad_solver_input():
         prepare(jac).tikhonov_matrix(-1.0)
     with pytest.raises(fe.FemeitError, match="rank must lie"):
         tsvd(jac, np.ones(4), 9)
+
+
+def test_normalised_system_recovers_relative_change_with_calibration_errors():
+    # A model whose absolute scale is wrong by 20 % (e.g. an unknown geometry factor):
+    # relative data and the normalised system still give the relative conductivity change.
+    from femeit.inverse import normalize_system
+
+    rng = np.random.default_rng(4)
+    jac = -np.abs(rng.standard_normal((30, 5)))
+    sigma0, z0_model = 2.0, np.abs(rng.standard_normal(30)) + 1.0
+    x_rel = np.array([0.0, 0.1, 0.0, -0.05, 0.0])
+    z0_measured = 1.2 * z0_model
+    z = z0_measured + 1.2 * jac @ (x_rel * sigma0)
+    s_rel = normalize_system(jac, z0_model, sigma0)
+    np.testing.assert_allclose(
+        np.linalg.lstsq(s_rel, (z - z0_measured) / z0_measured, rcond=None)[0], x_rel, atol=1e-12
+    )
+    with pytest.raises(fe.FemeitError, match="non-zero"):
+        normalize_system(jac, np.zeros(30), sigma0)

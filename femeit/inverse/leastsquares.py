@@ -270,3 +270,33 @@ def choose_rank(system: LinearSystem, data: np.ndarray, lam: float | None = None
     else:
         rank = max(1, int(np.sum(system.s**2 >= lam)))
     return {"rank": rank, "residual": residual, "solution": solution}
+
+
+def normalize_system(jac: np.ndarray, z0_model: np.ndarray, sigma0: float) -> np.ndarray:
+    """Sensitivity of relative data to relative conductivity, Gasulla 2005 eqs. 24-25.
+
+    With measured data normalised as ``dz_rel = (z - z0) / z0`` (z0 the measured
+    reference) and the image as ``x_rel = dsigma / sigma0``, the sensitivity is
+    ``s_rel = sigma0 / z0_model * s``, where z0_model is the model's (theoretical)
+    reference; errors common to z and z0 (electrode positions, tank size) cancel.
+
+    Parameters
+    ----------
+    jac : ndarray, shape (m, n)
+        Sensitivity dz/dsigma of the model, V per S/m.
+    z0_model : ndarray, shape (m,)
+        The model's reference readings, V (no zeros).
+    sigma0 : float
+        Reference conductivity, S/m.
+
+    Returns
+    -------
+    ndarray, shape (m, n)
+    """
+    jac = _check_system(jac)
+    z0_model = np.asarray(z0_model, dtype=float)
+    if z0_model.shape != (jac.shape[0],) or np.any(z0_model == 0) or not np.all(np.isfinite(z0_model)):
+        raise FemeitError(f"z0_model must hold {jac.shape[0]} finite non-zero values")
+    if not (np.isfinite(sigma0) and sigma0 > 0):
+        raise FemeitError(f"sigma0 must be positive, got {sigma0}")
+    return jac * (sigma0 / z0_model)[:, None]

@@ -241,3 +241,24 @@ def test_sphere_anomaly_reference_properties():
     np.testing.assert_allclose(full, deep, rtol=1e-3)
     with pytest.raises(fe.FemeitError, match="below the surface"):
         halfspace_sphere_anomaly(pos, (0, 0, -0.2), 0.5, 1.0, 2.0, eye)
+
+
+def test_halfspace_lead_field_sensitivity():
+    from femeit.analytic import halfspace_sensitivity
+
+    pos = np.c_[np.linspace(-1.5, 1.5, 4), np.zeros(4), np.zeros(4)]
+    protocol = Protocol.from_abmn([[0, 3, 1, 2], [0, 1, 2, 3]], 4)
+    centre, half = np.array([0.3, 0.2, -3.0]), 0.05
+    s = halfspace_sensitivity(pos, protocol, [centre - half], [centre + half])[:, 0]
+    # A small, far box: the integral is the volume times the integrand at its centre.
+    d = centre - pos
+    grad = -d / (2 * np.pi * np.linalg.norm(d, axis=1)[:, None] ** 3)
+    g_inj = protocol.injections @ grad
+    g_meas = protocol.measurements @ grad
+    midpoint = -np.einsum("md,md->m", g_inj[protocol.row_injection], g_meas) * (2 * half) ** 3
+    np.testing.assert_allclose(s, midpoint, rtol=1e-3)
+    # Reciprocity: swapping current and measurement pairs gives the same sensitivity.
+    swapped = Protocol.from_abmn([[1, 2, 0, 3], [2, 3, 0, 1]], 4)
+    np.testing.assert_allclose(
+        halfspace_sensitivity(pos, swapped, [centre - half], [centre + half])[:, 0], s, rtol=1e-12
+    )

@@ -40,3 +40,61 @@ def halfspace_point_potentials(positions: np.ndarray, sigma: float, injections: 
         return -np.log(r) / (np.pi * sigma)
 
     return point_source_potentials(green, positions, np.atleast_2d(injections))
+
+
+def halfspace_sensitivity(
+    positions: np.ndarray,
+    protocol,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    sigma: float = 1.0,
+    subdivisions: int = 4,
+    order: int = 4,
+) -> np.ndarray:
+    """Lead-field sensitivity of a homogeneous half-space over boxes, Gasulla 2005 eqs. 7-8.
+
+    ``s_ij = -int_box_j grad phi_i . grad psi_i dv / I^2`` with phi the potential of
+    row i's current pattern and psi that of its measurement pattern driven as a
+    current, both for point electrodes on the surface of a half-space of
+    conductivity ``sigma`` (phi = I / (2 pi sigma r)).  This is dZ_i / dsigma_j
+    for a small change of conductivity in box j, independent of any mesh.
+
+    Each box is split into ``subdivisions^3`` sub-boxes with an ``order^3``
+    Gauss-Legendre rule; the integrand is singular (but integrable) at an
+    electrode on a box face, where the rule converges slowly.
+
+    Parameters
+    ----------
+    positions : ndarray, shape (L, 3)
+        Electrodes on z = 0, m.
+    protocol : Protocol
+    lower, upper : ndarray, shape (n_boxes, 3)
+        Box corners, m (z <= 0).
+
+    Returns
+    -------
+    ndarray, shape (n_rows, n_boxes)
+        V per S/m at the protocol's currents.
+    """
+    positions = np.asarray(positions, dtype=float)
+    lower, upper = np.atleast_2d(lower).astype(float), np.atleast_2d(upper).astype(float)
+    nodes, weights = np.polynomial.legendre.leggauss(order)
+    # Points and weights of the composite rule on the unit cube.
+    cells = (np.arange(subdivisions)[:, None] + (nodes[None, :] + 1) / 2).ravel() / subdivisions
+    w1 = np.tile(weights / 2, subdivisions) / subdivisions
+    gx, gy, gz = np.meshgrid(cells, cells, cells, indexing="ij")
+    unit = np.column_stack([gx.ravel(), gy.ravel(), gz.ravel()])
+    w = np.einsum("i,j,k->ijk", w1, w1, w1).ravel()
+    out = np.empty((protocol.n_rows, len(lower)))
+    for j in range(len(lower)):
+        size = upper[j] - lower[j]
+        pts = lower[j] + unit * size  # (q, 3)
+        wj = w * np.prod(size)
+        d = pts[None, :, :] - positions[:, None, :]  # (L, q, 3)
+        r3 = np.linalg.norm(d, axis=2) ** 3
+        # Gradient of 1 / (2 pi sigma r) for a unit current at each electrode.
+        unit_grad = -d / (2 * np.pi * sigma * r3[:, :, None])  # (L, q, 3)
+        grad_inj = np.einsum("pl,lqd->pqd", protocol.injections, unit_grad)
+        grad_meas = np.einsum("ml,lqd->mqd", protocol.measurements, unit_grad)
+        out[:, j] = -np.einsum("mqd,mqd,q->m", grad_inj[protocol.row_injection], grad_meas, wj)
+    return out

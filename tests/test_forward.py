@@ -248,7 +248,7 @@ def test_halfspace_lead_field_sensitivity():
 
     pos = np.c_[np.linspace(-1.5, 1.5, 4), np.zeros(4), np.zeros(4)]
     protocol = Protocol.from_abmn([[0, 3, 1, 2], [0, 1, 2, 3]], 4)
-    centre, half = np.array([0.3, 0.2, -3.0]), 0.05
+    centre, half = np.array([0.3, 0.2, -3.0]), 0.01
     s = halfspace_sensitivity(pos, protocol, [centre - half], [centre + half])[:, 0]
     # A small, far box: the integral is the volume times the integrand at its centre.
     d = centre - pos

@@ -228,17 +228,35 @@ def test_ball_point_electrodes_p2_against_closed_form():
 
 
 def test_sphere_anomaly_reference_properties():
+    from scipy.special import eval_legendre
+
     from femeit.analytic import halfspace_sphere_anomaly
 
     pos = np.c_[np.linspace(-7.5, 7.5, 16), np.zeros(16), np.zeros(16)]
     eye = np.eye(16)
-    green = halfspace_sphere_anomaly(pos, (0.3, 0.1, -2.0), 0.5, 1.0, 50.0, eye)
-    np.testing.assert_allclose(green, green.T, rtol=1e-12)  # reciprocity
-    assert np.allclose(halfspace_sphere_anomaly(pos, (0, 0, -2.0), 0.5, 1.0, 1.0, eye), 0.0)
-    # A deep sphere acts as a dipole: the n = 1 term alone, -a^3 (s1-s0)/(2 s0 + s1) / (pi s0) cos / d^2 ...
-    deep = halfspace_sphere_anomaly(pos, (0, 0, -40.0), 0.5, 1.0, np.inf, eye, n_terms=1)
-    full = halfspace_sphere_anomaly(pos, (0, 0, -40.0), 0.5, 1.0, np.inf, eye)
-    np.testing.assert_allclose(full, deep, rtol=1e-3)
+    centre, a = np.array([0.3, 0.1, -2.0]), 0.5
+    green = halfspace_sphere_anomaly(pos, centre, a, 1.0, 50.0, eye)
+    np.testing.assert_allclose(green, green.T, rtol=1e-10, atol=1e-14)  # reciprocity
+    assert np.allclose(halfspace_sphere_anomaly(pos, centre, a, 1.0, 1.0, eye), 0.0)
+    # Without the sphere-image interaction the multipole solution is the classical
+    # Legendre series for a 2I source, doubled for the image sphere.
+    rel = pos - centre
+    d = np.linalg.norm(rel, axis=1)
+    cos_gamma = np.clip((rel / d[:, None]) @ (rel / d[:, None]).T, -1, 1)
+    series = sum(
+        n
+        * (1.0 - 50.0)
+        / ((n + 1) + 50.0 * n)
+        * a ** (2 * n + 1)
+        / np.outer(d, d) ** (n + 1)
+        * eval_legendre(n, cos_gamma)
+        for n in range(1, 60)
+    )
+    first_order = halfspace_sphere_anomaly(pos, centre, a, 1.0, 50.0, eye, interaction=False)
+    np.testing.assert_allclose(first_order, 4 / (4 * np.pi) * series, rtol=1e-10, atol=1e-15)
+    # The interaction is a correction of order (a / 2h)^3.
+    effect = np.abs(green - first_order).max() / np.abs(green).max()
+    assert 0.1 * (a / 4.0) ** 3 < effect < 3 * (a / 4.0) ** 3
     with pytest.raises(fe.FemeitError, match="below the surface"):
         halfspace_sphere_anomaly(pos, (0, 0, -0.2), 0.5, 1.0, 2.0, eye)
 

@@ -16,7 +16,7 @@ exact (each child is counted once).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -84,15 +84,21 @@ class Grid:
         Area or volume of each parameter inside the mesh, m^2 or m^3.
     neighbours : ndarray of int, shape (n_pairs, 2)
         Pairs of parameters that share a face (for difference regularisers).
+    element_measures : ndarray, shape (n_elements,)
+        Area or volume of each mesh element (to average element values onto parameters).
+    image_shape, image_index, extent
+        For pixel and voxel grids: the image array shape, each parameter's flat
+        index in it, and the bounds (xmin, xmax, ymin, ymax[, zmin, zmax]).
     """
 
     P: sp.csr_matrix
     centres: np.ndarray
     measures: np.ndarray
     neighbours: np.ndarray
+    element_measures: np.ndarray
     image_shape: tuple[int, ...] | None = None
     image_index: np.ndarray | None = None
-    extent: tuple[float, ...] | None = field(default=None)
+    extent: tuple[float, ...] | None = None
 
     @property
     def n_params(self) -> int:
@@ -116,7 +122,7 @@ class Grid:
         values = np.asarray(values, dtype=float)
         if values.shape != (self.P.shape[0],):
             raise FemeitError(f"expected {self.P.shape[0]} element values, got shape {values.shape}")
-        return (self.P.T @ (values * self._element_measures)) / self.measures
+        return (self.P.T @ (values * self.element_measures)) / self.measures
 
     def to_image(self, x: np.ndarray) -> np.ndarray:
         """The parameters as an image array (NaN where a cell has no parameter); pixel and voxel grids only."""
@@ -157,9 +163,6 @@ class Grid:
         if x.shape != (self.n_params,):
             raise FemeitError(f"expected {self.n_params} parameter values, got shape {x.shape}")
         return x
-
-    # Set by the constructors below (kept off the dataclass fields for brevity).
-    _element_measures: np.ndarray = field(default=None, repr=False)
 
 
 def _regular_grid(mesh: EITMesh, lower, upper, shape, level: int, min_fraction: float) -> Grid:
@@ -205,17 +208,16 @@ def _regular_grid(mesh: EITMesh, lower, upper, shape, level: int, min_fraction: 
     flipped = idx.copy()
     flipped[:, -1] = shape[-1] - 1 - idx[:, -1]
     image_index = np.ravel_multi_index(tuple(flipped[:, ::-1].T), image_shape)
-    grid = Grid(
+    return Grid(
         P,
         centres,
         np.asarray(cell_measure[active]),
         np.concatenate(pairs),
+        vol,
         image_shape,
         image_index,
         tuple(np.ravel(np.column_stack([lower, upper]))),
     )
-    object.__setattr__(grid, "_element_measures", vol)
-    return grid
 
 
 def PixelGrid(
@@ -311,9 +313,7 @@ def ElementGrid(mesh: EITMesh) -> Grid:
     n = mesh.n_elements
     pairs = _element_neighbours(mesh.mesh)
     vol = mesh.element_measures()
-    grid = Grid(sp.identity(n, format="csr"), mesh.points[mesh.elements].mean(axis=1), vol, pairs)
-    object.__setattr__(grid, "_element_measures", vol)
-    return grid
+    return Grid(sp.identity(n, format="csr"), mesh.points[mesh.elements].mean(axis=1), vol, pairs, vol)
 
 
 def _element_neighbours(m: skfem.Mesh) -> np.ndarray:
@@ -357,8 +357,5 @@ def CoarseMeshGrid(mesh: EITMesh, coarse: EITMesh | skfem.Mesh, level: int = 2) 
     n = coarse_mesh.t.shape[1]
     P = overlap_matrix(mesh, locate, n, level)
     vol = mesh.element_measures()
-    grid = Grid(
-        P, coarse_mesh.p[:, coarse_mesh.t].mean(axis=1).T, np.asarray(P.T @ vol), _element_neighbours(coarse_mesh)
-    )
-    object.__setattr__(grid, "_element_measures", vol)
-    return grid
+    centres = coarse_mesh.p[:, coarse_mesh.t].mean(axis=1).T
+    return Grid(P, centres, np.asarray(P.T @ vol), _element_neighbours(coarse_mesh), vol)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+from timing import median_time
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -30,15 +30,6 @@ from femeit.forward.linsolve import available_backends
 from femeit.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float]:

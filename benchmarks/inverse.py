@@ -12,25 +12,16 @@ clipped to the disk; times:
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
+from timing import median_time
 
 import femeit as fe
 from femeit.forward import ForwardModel
 from femeit.grids import PixelGrid
 from femeit.inverse import choose_lambda, prepare
 from femeit.protocol import Protocol
-
-
-def median_time(fn, repeat: int = 50) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import skfem
 
-from femeit.errors import MeshContractError
+from femeit.errors import FemeitError, MeshContractError
 
 if TYPE_CHECKING:
     from femeit.geometry.gmsh_session import MeshGroups
@@ -256,7 +256,13 @@ class EITMesh:
         """
         from femeit.geometry.build import build_groups
         from femeit.geometry.cache import MeshCache
+        from femeit.geometry.specs import SPEC_TYPES
 
+        if not isinstance(spec, tuple(SPEC_TYPES.values())):
+            raise FemeitError(
+                f"from_spec needs a geometry spec ({', '.join(c.__name__ for c in SPEC_TYPES.values())}), "
+                f"got {type(spec).__name__}; use load_spec() for a TOML file"
+            )
         start = time.perf_counter()
         store = MeshCache(cache_dir) if cache else None
         if store is not None:

@@ -71,6 +71,11 @@ def test_scaling_laws(disk_reference):
     v1 = model.simulate(1.0)
     # V scales as 1/sigma when the contact impedance scales with it, and linearly with the current.
     np.testing.assert_allclose(model.with_contact_impedance(0.005).simulate(2.0), v1 / 2, rtol=1e-10)
+    # A copy with new contact impedances equals a model built with them.
+    z = np.linspace(0.005, 0.03, 16)
+    np.testing.assert_allclose(
+        model.with_contact_impedance(z).simulate(1.0), ForwardModel(mesh, ADJ16, z).simulate(1.0), rtol=1e-12
+    )
     doubled = ForwardModel(mesh, Protocol.adjacent(16, current=2.0), 0.01).simulate(1.0)
     np.testing.assert_allclose(doubled, 2 * v1, rtol=1e-10)
 

@@ -176,3 +176,11 @@ def test_from_arrays_rejects_bad_input(kwargs, words):
     args = {"nodes": nodes, "elements": elements, "electrodes": [[0, 1]], **kwargs}
     with pytest.raises(fe.MeshContractError, match=words):
         fe.EITMesh.from_arrays(**args)
+
+
+def test_bad_write_target_and_bad_spec_type(tmp_path):
+    mesh = fe.EITMesh.from_spec(fe.CircleSpec(h=0.3))
+    with pytest.raises(fe.FemeitError, match="meshio cannot write"):
+        mesh.write(tmp_path / "mesh.unknownformat")
+    with pytest.raises(fe.FemeitError, match="needs a geometry spec"):
+        fe.EITMesh.from_spec("geometries/smdr_disk.toml")

@@ -136,22 +136,7 @@ class ForwardModel:
         self.electrode_model = electrode_model
         self.solver = solver
         L = mesh.n_electrodes
-        if electrode_model == "cem":
-            z = (
-                np.broadcast_to(np.asarray(contact_impedance, dtype=float), (L,)).copy()
-                if np.ndim(contact_impedance) <= 1 and np.size(contact_impedance) in (1, L)
-                else None
-            )
-            if z is None:
-                raise FemeitError(f"contact_impedance must be a number or an array of {L} values")
-            if not np.all(np.isfinite(z)) or np.any(z <= 0):
-                raise FemeitError(
-                    "contact_impedance must be positive and finite for the complete electrode model "
-                    f"(got {z.min():.3g}); use electrode_model='shunt' for perfectly conducting electrodes"
-                )
-            self.contact_impedance = z
-        else:
-            self.contact_impedance = None
+        self.contact_impedance = _contact_impedance(contact_impedance, L) if electrode_model == "cem" else None
         for e in mesh.electrodes:
             if e.is_point and electrode_model != "point":
                 raise FemeitError(f"electrode {e.name} is a point electrode (one node); use electrode_model='point'")
@@ -200,6 +185,8 @@ class ForwardModel:
             "indices": (unique % m).astype(np.int32),
             "indptr": np.searchsorted(unique // m, np.arange(m + 1)).astype(np.int64),
             "const_data": const_data,
+            "const_rows": const_rows,
+            "const_cols": const_cols,
             "size": m,
             "renumber": renumber,
         }
@@ -507,17 +494,36 @@ class ForwardModel:
         return out
 
     def with_contact_impedance(self, contact_impedance: float | np.ndarray) -> ForwardModel:
-        """A copy with other contact impedances, sharing the mesh precomputation."""
+        """A copy with other contact impedances, sharing the mesh precomputation and assembly plan.
+
+        Only the electrode block's values change (its sparsity does not), so the
+        copy is cheap enough for calibration loops.
+        """
         if self.electrode_model != "cem":
             raise FemeitError("contact impedance applies only to the complete electrode model")
         new = object.__new__(ForwardModel)
         new.__dict__.update(self.__dict__)
-        z = np.broadcast_to(np.asarray(contact_impedance, dtype=float), (self.mesh.n_electrodes,)).copy()
-        if not np.all(np.isfinite(z)) or np.any(z <= 0):
-            raise FemeitError("contact_impedance must be positive and finite for the complete electrode model")
-        new.contact_impedance = z
-        new._electrode_block = new._cem_block(z)
+        new.contact_impedance = _contact_impedance(contact_impedance, self.mesh.n_electrodes)
+        new._electrode_block = new._cem_block(new.contact_impedance)
+        coo = new._electrode_block.tocoo()
         new._cache_key, new._cache = None, None
-        new._solver_state = {}
-        new._plan_assembly()
+        if np.array_equal(coo.row, self._plan["const_rows"]) and np.array_equal(coo.col, self._plan["const_cols"]):
+            new._plan = {**self._plan, "const_data": coo.data}
+        else:  # pragma: no cover - the block's pattern does not depend on z
+            new._solver_state = {}
+            new._plan_assembly()
         return new
+
+
+def _contact_impedance(value: float | np.ndarray, n_electrodes: int) -> np.ndarray:
+    """Contact impedances as an array of one positive value per electrode, or a clear error."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1 or arr.size not in (1, n_electrodes):
+        raise FemeitError(f"contact_impedance must be a number or an array of {n_electrodes} values")
+    z = np.broadcast_to(arr.ravel() if arr.ndim else arr, (n_electrodes,)).copy()
+    if not np.all(np.isfinite(z)) or np.any(z <= 0):
+        raise FemeitError(
+            "contact_impedance must be positive and finite for the complete electrode model "
+            f"(got minimum {np.nanmin(z):.3g}); use electrode_model='shunt' for perfectly conducting electrodes"
+        )
+    return z

@@ -108,5 +108,5 @@ def _write_meshio(mesh: EITMesh, path: Path) -> None:
             str(path),
             meshio.Mesh(points, cells, cell_data={"region": region, "electrode": electrode}),
         )
-    except (KeyError, meshio.WriteError) as exc:
+    except (KeyError, meshio.ReadError, meshio.WriteError) as exc:  # meshio reports an unknown suffix as ReadError
         raise FemeitError(f"meshio cannot write {path}: {exc}") from None

@@ -11,26 +11,29 @@ dipole-dipole arrays (104 rows each).
   sigma_sphere = inf) and the analytic homogeneous transfer impedances: no FEM is
   involved in the data, so there is no inverse crime.
 * Sensitivity on the paper's 17 x 5 vertical slice of unit voxels under the
-  array (x in [-8.5, 8.5], y in [-0.5, 0.5], z in [-5, 0]), two ways:
+  array (x in [-8.5, 8.5], y in [-0.5, 0.5], z in [-5, 0]), three ways:
   "lead field", the analytic lead-field integral of the homogeneous half-space
-  (eqs. 7-8, the paper's method; ``femeit.analytic.halfspace_sensitivity``), and
-  "FEM", femeit's adjoint Jacobian of the homogeneous half-space (point
-  electrodes, graded P1 mesh) projected onto the voxels.  The acceptance checks
-  apply to the paper's method; the FEM table shows what the mesh costs (its
-  Jacobian differs from the lead field by 12 % in the top voxel row, which
-  touches the point electrodes, and by 1-4 % below).
-* Solvers: Marquardt and Occam (2nd-difference L) with lambda = 10 c (depth 1.5)
-  or 100 c (depth 2.5), c the L-curve corner, as the paper chose; TSVD with the
-  rank equivalent to Marquardt's lambda (singular values with s^2 >= lambda; the
-  corner of our discrete L-curve was unreliable on these data); total and equipotential
-  backprojection (k = 1; the equipotentials are those of the homogeneous half-space).
+  (eqs. 7-8, the paper's method; ``femeit.analytic.halfspace_sensitivity``) with
+  a converged Gauss rule; the same with a 1-point Gauss rule (the paper
+  integrates "using the Gauss method" without giving the order), and "FEM",
+  femeit's adjoint Jacobian of the homogeneous half-space (point electrodes,
+  graded P1 mesh, about 300k tetrahedra; skip with ``--no-fem``) projected onto
+  the voxels.  The FEM Jacobian differs from the lead field by 12 % in the top
+  voxel row, which touches the point electrodes, and by 1-4 % below.
+* Parameters, three rules (see :func:`reconstruct_all`): femeit's automatic
+  choice (lambda = 10 c at depth 1.5 or 100 c at depth 2.5 with c the L-curve
+  corner, as the paper chose; TSVD rank equivalent to that lambda), the paper's
+  published parameters (lambdas of the Fig. 7 caption, ranks 35 and 50), and an
+  oracle (the best NCE over lambda or rank).
+* Backprojection: total and equipotential (k = 1; the equipotentials are those
+  of the homogeneous half-space).
 * NCE (eq. 23) with the ideal image 1 in the sphere's voxel (numbers 26 and 43
   of the paper, 1-based, row by row from the surface).
 
-Prints femeit's table beside the published one, writes ``gasulla2005.md`` and one
-PNG per case, and exits non-zero if a least-squares NCE exceeds the paper's
-(Marquardt 0.030, TSVD 0.036, Occam 0.105) or least squares does not beat both
-backprojections.
+Prints femeit's tables beside the published one, writes ``gasulla2005.md`` and
+one PNG per case, and exits non-zero if, with the converged lead field and the
+paper's parameters, a least-squares NCE exceeds the paper's (Marquardt 0.030,
+TSVD 0.036, Occam 0.105) or least squares does not beat both backprojections.
 """
 
 from __future__ import annotations
@@ -87,28 +90,65 @@ def homogeneous_potential(points: np.ndarray, positions: np.ndarray, injections:
     return injections @ (1.0 / (2 * np.pi * r))
 
 
-def reconstruct_all(jac: np.ndarray, dz: np.ndarray, z0: np.ndarray, grid, mask: np.ndarray, depth: float) -> dict:
+# The paper's own parameters (section IV and the captions of Figs. 7 and 9):
+# Marquardt and Occam lambda at depth 1.5 (Schlumberger, dipole-dipole), TSVD
+# rank 35 at depth 1.5 and 50 at depth 2.5; at depth 2.5 it gives only the rule
+# lambda = 100 c, so there we apply the rule to femeit's L-curve corner c.
+PAPER_LAMBDA = {("Schlumberger", 1.5): (1.50e-8, 1.51e-9), ("dipole-dipole", 1.5): (1.83e-8, 2.21e-9)}
+PAPER_RANK = {1.5: 35, 2.5: 50}
+RULES = ("femeit", "paper", "best")
+
+
+def reconstruct_all(jac, dz, z0, grid, mask, case, ideal) -> dict:
+    """Images of the five methods under three parameter rules.
+
+    * ``femeit``: lambda = 10 c (depth 1.5) or 100 c (depth 2.5), c femeit's L-curve
+      corner, and the TSVD rank equivalent to that lambda (s^2 >= lambda);
+    * ``paper``: the published lambdas and ranks where the paper states them
+      (:data:`PAPER_LAMBDA`, :data:`PAPER_RANK`), else femeit's rule;
+    * ``best``: the lambda (of femeit's 100-point L-curve grid, widened by two decades
+      each side) or rank with the smallest NCE, an oracle that shows what the
+      method can reach on these data whatever the parameter choice.
+    """
+    depth = case[1]
     factor = 10.0 if depth < 2 else 100.0
-    out = {}
     plain = prepare(jac)
-    c = choose_lambda(plain, dz)["lam"]
-    out["Marquardt"] = (plain.tikhonov_matrix(factor * c) @ dz, f"lambda = {factor:g} c = {factor * c:.3g}")
-    # Our discrete L-curve corner is unreliable on these noise-free data (see
-    # the closing note); we take the rank equivalent to Marquardt's lambda.
-    rank = choose_rank(plain, dz, lam=factor * c)["rank"]
-    out["TSVD"] = (plain.tsvd_matrix(rank) @ dz, f"r = {rank}")
     smooth = prepare(jac, grid.difference_operator(2))
-    c = choose_lambda(smooth, dz)["lam"]
-    out["Occam"] = (smooth.tikhonov_matrix(factor * c) @ dz, f"lambda = {factor:g} c = {factor * c:.3g}")
-    out["total BP"] = (backprojection(jac, dz, z0), "k = 1")
-    out["equipotential BP"] = (backprojection(jac, dz, z0, mask=mask), "k = 1")
+    out = {rule: {} for rule in RULES}
+    for method, system in (("Marquardt", plain), ("Occam", smooth)):
+        curve = choose_lambda(system, dz)
+        lam = factor * curve["lam"]
+        out["femeit"][method] = (system.tikhonov_matrix(lam) @ dz, f"lambda = {factor:g} c = {lam:.3g}")
+        paper = PAPER_LAMBDA.get(case, (lam, lam))[0 if method == "Marquardt" else 1]
+        out["paper"][method] = (system.tikhonov_matrix(paper) @ dz, f"lambda = {paper:.3g}")
+        lambdas = np.logspace(np.log10(curve["lambdas"][0]) - 2, np.log10(curve["lambdas"][-1]) + 2, 300)
+        out["best"][method] = _best((system.tikhonov_matrix(v) @ dz for v in lambdas), lambdas, ideal, "lambda")
+    rank = choose_rank(plain, dz, lam=factor * choose_lambda(plain, dz)["lam"])["rank"]
+    out["femeit"]["TSVD"] = (plain.tsvd_matrix(rank) @ dz, f"r = {rank}")
+    out["paper"]["TSVD"] = (plain.tsvd_matrix(PAPER_RANK[depth]) @ dz, f"r = {PAPER_RANK[depth]}")
+    ranks = np.arange(1, len(plain.s) + 1)
+    out["best"]["TSVD"] = _best((plain.tsvd_matrix(r) @ dz for r in ranks), ranks, ideal, "r")
+    for rule in RULES:
+        out[rule]["total BP"] = (backprojection(jac, dz, z0), "k = 1")
+        out[rule]["equipotential BP"] = (backprojection(jac, dz, z0, mask=mask), "k = 1")
     return out
+
+
+def _best(images, parameters, ideal, label) -> tuple[np.ndarray, str]:
+    scored = [(_nce(ideal, x), i, x) for i, x in enumerate(images)]
+    _, i, x = min(scored, key=lambda t: t[0])
+    return x, f"{label} = {parameters[i]:.3g}"
+
+
+def _nce(ideal: np.ndarray, x: np.ndarray) -> float:
+    return metrics.nce(ideal, x) if x.max() > 0 else np.inf
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--order", type=int, default=1, choices=(1, 2), help="element order of the Jacobian")
+    parser.add_argument("--no-fem", action="store_true", help="skip the FEM Jacobian (about 300k tetrahedra)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -119,16 +159,21 @@ def main() -> int:
     positions = np.c_[spec.electrode_x(), np.zeros(16), np.zeros(16)]
     protocols = {"Schlumberger": Protocol.schlumberger(), "dipole-dipole": Protocol.dipole_dipole()}
     print(f"mesh {mesh.n_elements} tetrahedra, P{args.order}; voxel grid 17 x 5")
-    jacobians = {"FEM": {}, "lead field": {}}
+    jacobians = {"lead field": {}, "lead field, 1-point Gauss": {}}
+    if not args.no_fem:
+        jacobians["FEM"] = {}
     for name, protocol in protocols.items():
-        model = ForwardModel(mesh, protocol, electrode_model="point", order=args.order)
-        jacobians["FEM"][name] = model.jacobian(1.0, basis=grid.P)
-        jacobians["lead field"][name] = halfspace_sensitivity(
-            positions, protocol, grid.centres - 0.5, grid.centres + 0.5
+        lower, upper = grid.centres - 0.5, grid.centres + 0.5
+        jacobians["lead field"][name] = halfspace_sensitivity(positions, protocol, lower, upper)
+        jacobians["lead field, 1-point Gauss"][name] = halfspace_sensitivity(
+            positions, protocol, lower, upper, subdivisions=1, order=1
         )
+        if not args.no_fem:
+            model = ForwardModel(mesh, protocol, electrode_model="point", order=args.order)
+            jacobians["FEM"][name] = model.jacobian(1.0, basis=grid.P)
     print(f"sensitivities in {time.perf_counter() - start:.1f} s")
 
-    tables = {source: {k: [] for k in PUBLISHED} for source in jacobians}
+    tables = {source: {rule: {k: [] for k in PUBLISHED} for rule in RULES} for source in jacobians}
     images = {}
     for name, depth in CASES:
         protocol = protocols[name]
@@ -143,11 +188,12 @@ def main() -> int:
         ideal = np.zeros(85)
         ideal[int(np.argmin(np.linalg.norm(grid.centres - [0.0, 0.0, -depth], axis=1)))] = 1.0
         for source, jacs in jacobians.items():
-            results = reconstruct_all(jacs[name], dz, z0, grid, mask, depth)
-            for method, (x, note) in results.items():
-                tables[source][method].append(metrics.nce(ideal, x) if x.max() > 0 else np.inf)
-                if source == "lead field":
-                    images[(name, depth, method)] = (grid.to_image(x)[:, 0, :], note)
+            results = reconstruct_all(jacs[name], dz, z0, grid, mask, (name, depth), ideal)
+            for rule, by_method in results.items():
+                for method, (x, note) in by_method.items():
+                    tables[source][rule][method].append((_nce(ideal, x), note))
+                    if source == "lead field" and rule == "paper":
+                        images[(name, depth, method)] = (grid.to_image(x)[:, 0, :], note)
     failures = write_report(tables, images, args.out)
     print(f"total {time.perf_counter() - start:.0f} s")
     return 1 if failures else 0
@@ -162,23 +208,35 @@ def phi_electrodes(positions: np.ndarray, injections: np.ndarray) -> np.ndarray:
 def write_report(tables: dict, images: dict, out: Path) -> list[str]:
     header = "| method | " + " | ".join(f"{n} z={d}" for n, d in CASES) + " |"
     lines = ["# Gasulla & Pallas-Areny 2005, Table I: NCE (femeit / published)", ""]
-    for source, table in tables.items():
-        lines += [f"## Sensitivity: {source}", "", header, "|---|" + "---|" * len(CASES)]
-        for method, values in table.items():
-            cells = [f"{v:.4f} / {p:.4f}" for v, p in zip(values, PUBLISHED[method], strict=True)]
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        lines.append("")
+    rules = {
+        "femeit": "lambda = 10 c or 100 c from femeit's L-curve corner c; TSVD rank equivalent to that lambda",
+        "paper": "the paper's published lambdas (depth 1.5) and ranks (35, 50); 100 c at depth 2.5",
+        "best": "oracle: the lambda or rank with the smallest NCE (what the method can reach)",
+    }
+    for source, by_rule in tables.items():
+        for rule, table in by_rule.items():
+            lines += [f"## Sensitivity: {source}; parameters: {rule}", "", f"({rules[rule]})", ""]
+            lines += [header, "|---|" + "---|" * len(CASES)]
+            for method, values in table.items():
+                cells = [f"{v:.4f} / {p:.4f}" for (v, _), p in zip(values, PUBLISHED[method], strict=True)]
+                lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            for method in ("Marquardt", "TSVD", "Occam"):
+                lines.append(f"| ({method}) | " + " | ".join(note for _, note in table[method]) + " |")
+            lines.append("")
     text = "\n".join(lines) + "\n"
     print(text)
-    table = tables["lead field"]
+    # The acceptance check: the paper's method (lead-field sensitivity, converged
+    # quadrature) with the paper's parameters.
+    table = tables["lead field"]["paper"]
     failures = []
     for method, limit in LIMITS.items():
-        for (name, depth), value in zip(CASES, table[method], strict=True):
+        for (name, depth), (value, _) in zip(CASES, table[method], strict=True):
             if value > limit:
-                failures.append(f"{method} {name} z={depth}: NCE {value:.4f} > {limit}")
+                best = tables["lead field"]["best"][method][CASES.index((name, depth))][0]
+                failures.append(f"{method} {name} z={depth}: NCE {value:.4f} > {limit} (best attainable {best:.4f})")
     for i, (name, depth) in enumerate(CASES):
-        worst_ls = max(table[m][i] for m in LIMITS)
-        best_bp = min(table["total BP"][i], table["equipotential BP"][i])
+        worst_ls = max(table[m][i][0] for m in LIMITS)
+        best_bp = min(table["total BP"][i][0], table["equipotential BP"][i][0])
         if worst_ls >= best_bp:
             failures.append(f"{name} z={depth}: least squares ({worst_ls:.3f}) not ahead of backprojection")
     text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "All checks pass.") + "\n"

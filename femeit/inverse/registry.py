@@ -13,6 +13,7 @@ import numpy as np
 
 from femeit.errors import FemeitError
 from femeit.inverse.backprojection import backprojection
+from femeit.inverse.landweber import landweber
 from femeit.inverse.leastsquares import choose_lambda, choose_rank, prepare
 
 
@@ -38,12 +39,20 @@ def _backprojection(jac, dz, z0, grid, lam, rank):
     return backprojection(jac, dz, z0), {"k": 1.0}
 
 
+def _landweber(jac, dz, z0, grid, lam, rank):
+    # Early stopping is the regularisation; 500 iterations at step 1/||S||^2 is
+    # the ERT paper's first pass.  No bounds: the registry images changes.
+    result = landweber(jac, dz, 500)
+    return result.x, {"iterations": 500, "step": result.step}
+
+
 SOLVERS: dict[str, Callable] = {
     "tikhonov": _tikhonov,
     "marquardt": _tikhonov,
     "occam": _occam,
     "tsvd": _tsvd,
     "backprojection": _backprojection,
+    "landweber": _landweber,
 }
 
 

@@ -16,6 +16,7 @@ exact (each child is counted once).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,12 @@ from femeit.errors import FemeitError
 from femeit.mesh import EITMesh, element_measures
 
 
+@functools.lru_cache(maxsize=16)
 def _reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
-    """Barycentric coordinates (n_children, dim + 1) and measure fractions of the refined reference simplex."""
+    """Barycentric coordinates (n_children, dim + 1) and measure fractions of the refined reference simplex.
+
+    Cached (the arrays are read-only): phantoms sample thousands of meshes with it.
+    """
     if dim == 2:
         # MeshTri() is the unit square split in two; keep the triangle x + y <= 1.
         ref = skfem.MeshTri(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), np.array([[0], [1], [2]])).refined(level)
@@ -37,7 +42,9 @@ def _reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
     centroids = ref.p[:, ref.t].mean(axis=1).T  # (n_children, dim)
     weights = element_measures(ref.p.T, ref.t.T)
     bary = np.column_stack([1.0 - centroids.sum(axis=1), centroids])
-    return bary, weights / weights.sum()
+    weights = weights / weights.sum()
+    bary.flags.writeable = weights.flags.writeable = False
+    return bary, weights
 
 
 def overlap_matrix(mesh: EITMesh, locate, n_cells: int, level: int = 2, chunk: int = 20000) -> sp.csr_matrix:

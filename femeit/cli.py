@@ -213,6 +213,59 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_generate(args: argparse.Namespace) -> int:
+    from femeit import datasets
+
+    config = datasets.load_config(args.config)
+    try:
+        report = datasets.generate(
+            config,
+            args.output,
+            args.n,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+        )
+    except KeyboardInterrupt:
+        return 130
+    print(
+        f"{report.path}: {report.n_samples} samples ({report.computed} computed now, {report.skipped} already "
+        f"stored) in {report.seconds:.1f} s, {report.rate:.0f} samples/s"
+    )
+    return 0
+
+
+def _cmd_dataset_verify(args: argparse.Namespace) -> int:
+    from femeit import datasets
+
+    report = datasets.verify(args.store, n_check=args.samples, seed=args.seed)
+    print(f"{args.store}: {report.n_samples} samples; recomputed {len(report.checked)}: {report.checked}")
+    for problem in report.problems:
+        print(f"  problem: {problem}")
+    print("OK: complete, and recomputed samples match" if report.ok else "FAILED")
+    return 0 if report.ok else 1
+
+
+def _add_dataset_parser(sub) -> None:
+    dataset = sub.add_parser("dataset", help="generate and verify synthetic datasets (zarr)")
+    dsub = dataset.add_subparsers(dest="dataset_command", required=True)
+    gen = dsub.add_parser("generate", help="simulate a dataset from a TOML config (resumes an interrupted run)")
+    gen.add_argument("config", help="dataset config (TOML), e.g. datasets/cnn_eim.toml")
+    gen.add_argument("-o", "--output", required=True, help="zarr directory to create or resume")
+    gen.add_argument("--n", type=int, default=None, help="number of samples (default: fixed by the config)")
+    gen.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    gen.add_argument("--chunk-size", type=int, default=128, help="samples per chunk (storage and work unit)")
+    gen.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=_cmd_dataset_generate)
+    ver = dsub.add_parser("verify", help="check completeness and recompute samples")
+    ver.add_argument("store", help="zarr directory")
+    ver.add_argument("--samples", type=int, default=8, help="random samples to recompute (plus first and last)")
+    ver.add_argument("--seed", type=int, default=0, help="seed of the choice of samples")
+    ver.set_defaults(func=_cmd_dataset_verify)
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
@@ -275,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--snr", type=float, help="noise added to simulated data, dB")
     recon.add_argument("--seed", type=int, default=0, help="seed of the simulated noise")
     recon.set_defaults(func=_cmd_reconstruct)
+    _add_dataset_parser(sub)
     return parser
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from femeit.errors import SpecError
+from femeit.errors import FemeitError, SpecError
 from femeit.geometry.specs import (
     SPEC_TYPES,
     BallRing,
@@ -26,11 +26,6 @@ from femeit.geometry.specs import (
     Spec,
     SphereInclusion,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 _INCLUSION_TYPES: dict[str, type] = {
     "circle": CircleInclusion,
@@ -133,6 +128,17 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: str | Path, what: str, error: type[FemeitError] = FemeitError) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or a syntax error raises ``error`` naming ``what`` and the path."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path} is not valid TOML: {exc}") from None
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read a geometry spec from a TOML file.
 
@@ -146,13 +152,7 @@ def load_spec(path: str | Path) -> Spec:
     SpecError
         If the file is missing, is not valid TOML, or describes an invalid spec.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"spec file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "spec file", SpecError)
     try:
         return spec_from_dict(data)
     except SpecError as exc:

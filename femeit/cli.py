@@ -169,6 +169,8 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
         reference, data = model.simulate(background), model.simulate(sigma)
         if args.snr is not None:
             data = add_noise(data, snr_db=args.snr, seed=args.seed)
+    if args.solver in LEARNED_SOLVERS or args.model:
+        return _reconstruct_learned(args, model.protocol, data, reference)
     if args.grid == "element":
         grid = ElementGrid(mesh)
     elif mesh.dim == 2:
@@ -211,6 +213,135 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             plt.close(fig)
             print(f"written: {out.with_suffix('.png')}")
     return 0
+
+
+LEARNED_SOLVERS = ("cnn-eim", "cnn-reim", "fcnn-eiv")
+
+
+def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) -> int:
+    """A trained network (``femeit learn train``) as the solver."""
+    import numpy as np
+
+    if not args.model:
+        raise FemeitError(f"--solver {args.solver} needs --model RUN (a directory written by `femeit learn train`)")
+    try:
+        from femeit.learn import Reconstructor
+    except ImportError:
+        raise FemeitError("learned solvers need PyTorch: pip install 'femeit[learn]'") from None
+    rec = Reconstructor(args.model)
+    if args.solver in LEARNED_SOLVERS and args.solver != rec.meta["network"]:
+        raise FemeitError(f"--model {args.model} holds a {rec.meta['network']} network, not {args.solver}")
+    image = rec(data, reference, protocol)
+    print(f"{rec.meta['network']}: a {image.shape[0]} x {image.shape[1]} conductivity image, S/m")
+    if args.output:
+        out = Path(args.output).with_suffix(".npz")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, image=image, voltages=data, reference=reference)
+        print(f"written: {out}")
+        _save_image_png(out.with_suffix(".png"), image, f"{rec.meta['network']}: conductivity, S/m")
+    return 0
+
+
+def _save_image_png(path: Path, image, title: str) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    shown = ax.imshow(image, cmap="viridis")
+    fig.colorbar(shown, ax=ax, shrink=0.8)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"written: {path}")
+
+
+def _cmd_learn_train(args: argparse.Namespace) -> int:
+    from femeit.learn import TrainConfig, evaluate, train
+
+    config = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    history = train(args.dataset, args.output, config, progress=not args.quiet)
+    scores = evaluate(args.output, args.dataset)
+    print(
+        f"{args.network}: {len(history['epoch'])} epochs in {sum(history['seconds']):.0f} s; per-pixel MSE "
+        + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+    )
+    return 0
+
+
+def _cmd_learn_eval(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from femeit import datasets
+    from femeit.learn import Reconstructor, evaluate
+
+    scores = evaluate(args.run, args.dataset)
+    out = Path(args.output or args.run)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(scores, indent=1))
+    print("per-pixel MSE: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+    rec = Reconstructor(args.run)
+    ds = datasets.open(args.dataset)
+    from femeit.protocol import Protocol
+
+    protocol = Protocol.from_abmn(ds.abmn, ds.group["reference/eim"].shape[0])
+    for split in ("test", "heldout"):
+        idx = ds.indices(split)[: args.examples]
+        if len(idx) == 0:
+            continue
+        truth = ds.images.get_orthogonal_selection((idx, slice(None), slice(None)))
+        images = rec(ds.voltages.get_orthogonal_selection((idx, slice(None))), ds.reference, protocol)
+        _save_examples(out / f"examples_{split}.png", truth, images, f"{rec.meta['network']}, {split} split")
+    print(f"written: {out / 'metrics.json'} and example PNGs")
+    return 0 if all(np.isfinite(v) for v in scores.values()) else 1
+
+
+def _save_examples(path: Path, truth, images, title: str) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(truth)
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
+    lo, hi = float(min(truth.min(), images.min())), float(max(truth.max(), images.max()))
+    for k in range(n):
+        for row, img in enumerate((truth[k], images[k])):
+            axes[row, k].imshow(img, vmin=lo, vmax=hi, cmap="viridis")
+            axes[row, k].axis("off")
+    axes[0, 0].set_title("truth (top) / network (bottom)", fontsize=7, loc="left")
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _add_learn_parser(sub) -> None:
+    learn = sub.add_parser("learn", help="train and evaluate CNN-EIM and its baselines (needs femeit[learn])")
+    lsub = learn.add_subparsers(dest="learn_command", required=True)
+    tr = lsub.add_parser("train", help="train a network on a dataset's train split (resumes from a checkpoint)")
+    tr.add_argument("dataset", help="a dataset from `femeit dataset generate` (adjacent protocol)")
+    tr.add_argument("-o", "--output", required=True, help="run directory")
+    tr.add_argument("--network", default="cnn-eim", choices=LEARNED_SOLVERS)
+    tr.add_argument("--epochs", type=int, default=20, help="training epochs (the paper: 200)")
+    tr.add_argument("--batch-size", type=int, default=128)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--quiet", action="store_true")
+    tr.set_defaults(func=_cmd_learn_train)
+    ev = lsub.add_parser("eval", help="MSE per split and example reconstructions as PNG")
+    ev.add_argument("run", help="run directory from `femeit learn train`")
+    ev.add_argument("dataset")
+    ev.add_argument("-o", "--output", help="where to write metrics.json and PNGs (default: the run directory)")
+    ev.add_argument("--examples", type=int, default=6, help="examples per split in the PNGs")
+    ev.set_defaults(func=_cmd_learn_eval)
 
 
 def _cmd_dataset_generate(args: argparse.Namespace) -> int:
@@ -314,7 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(recon)
     recon.add_argument("--data", help="measured voltages (.npz with 'voltages', or .csv)")
     recon.add_argument("--reference", help="reference (homogeneous) voltages, same format")
-    recon.add_argument("--solver", default="tikhonov", help="tikhonov, marquardt, occam, tsvd or backprojection")
+    recon.add_argument(
+        "--solver",
+        default="tikhonov",
+        help="a name of femeit.inverse.registry.SOLVERS (tikhonov, occam, tsvd, ...) or a learned solver "
+        "(cnn-eim, cnn-reim, fcnn-eiv) with --model",
+    )
+    recon.add_argument("--model", help="run directory of a trained network (femeit learn train)")
     recon.add_argument(
         "--grid",
         choices=("pixel", "element"),
@@ -329,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--seed", type=int, default=0, help="seed of the simulated noise")
     recon.set_defaults(func=_cmd_reconstruct)
     _add_dataset_parser(sub)
+    _add_learn_parser(sub)
     return parser
 
 

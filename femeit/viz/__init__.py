@@ -1,0 +1,11 @@
+"""Pictures: matplotlib for 2D figures, pyvista (off-screen) for 3D renderings.
+
+Both are optional (``pip install 'femeit[viz]'``) and imported only inside the
+functions.  Every function returns the figure (matplotlib) or the image array
+(pyvista) and, given ``path``, also saves a PNG.
+"""
+
+from femeit.viz.plots import plot_conductivity, plot_convergence, plot_image, plot_lcurve, plot_mesh
+from femeit.viz.render import render3d
+
+__all__ = ["plot_conductivity", "plot_convergence", "plot_image", "plot_lcurve", "plot_mesh", "render3d"]

@@ -1,6 +1,6 @@
 """Reproduce Table I of Gasulla & Pallas-Areny (IEEE Sensors J. 2005): NCE of five one-step algorithms.
 
-Run:  python validation/gasulla2005.py [-o validation/out] [--order 1|2]
+Run:  python validation/gasulla2005.py [-o validation/out] [--order 1|2] [--no-fem] [--quick]
 
 Set-up (ALGORITHMS.md section 1): 16 point electrodes on the surface of a
 half-space, spacing 1, electrode 1 at x = -7.5; a perfectly conducting sphere
@@ -149,12 +149,15 @@ def main() -> int:
     parser.add_argument("-o", "--out", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--order", type=int, default=1, choices=(1, 2), help="element order of the Jacobian")
     parser.add_argument("--no-fem", action="store_true", help="skip the FEM Jacobian (about 300k tetrahedra)")
+    parser.add_argument("--quick", action="store_true", help="lead-field sensitivities only, on a coarse mesh's grid")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.no_fem = args.no_fem or args.quick
     start = time.perf_counter()
-    spec = sensor(args.order)
+    spec = sensor(2 if args.quick else args.order)
     mesh = fe.EITMesh.from_spec(spec)
-    grid = VoxelGrid(mesh, (-8.5, 8.5, -0.5, 0.5, -5.0, 0.0), (17, 1, 5), level=3)
+    # Without the FEM Jacobian the mesh only carries the voxel geometry.
+    grid = VoxelGrid(mesh, (-8.5, 8.5, -0.5, 0.5, -5.0, 0.0), (17, 1, 5), level=1 if args.no_fem else 3)
     assert grid.n_params == 85
     positions = np.c_[spec.electrode_x(), np.zeros(16), np.zeros(16)]
     protocols = {"Schlumberger": Protocol.schlumberger(), "dipole-dipole": Protocol.dipole_dipole()}

@@ -397,6 +397,26 @@ def _add_dataset_parser(sub) -> None:
     ver.set_defaults(func=_cmd_dataset_verify)
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from femeit.validate import validate
+
+    return validate(args.output, mode="full" if args.full else "quick", only=args.only, timeout=args.timeout)
+
+
+def _add_validate_parser(sub) -> None:
+    val = sub.add_parser(
+        "validate",
+        help="run the validation studies (analytic solutions, published tables) and write a report with figures",
+    )
+    mode = val.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="quick modes of the studies (default; minutes)")
+    mode.add_argument("--full", action="store_true", help="the published set-ups at full size (hours on 2 cores)")
+    val.add_argument("-o", "--output", default="validation-report", help="report folder (default validation-report)")
+    val.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (names of validation/*.py)")
+    val.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to each study")
+    val.set_defaults(func=_cmd_validate)
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
@@ -467,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.set_defaults(func=_cmd_reconstruct)
     _add_dataset_parser(sub)
     _add_learn_parser(sub)
+    _add_validate_parser(sub)
     return parser
 
 

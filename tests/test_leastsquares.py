@@ -47,6 +47,23 @@ def test_tsvd_equals_numpy_svd(problem):
     np.testing.assert_allclose(tsvd(jac, y, r), expected, rtol=1e-10)
 
 
+def test_solution_paths_match_the_matrices(problem):
+    jac, _, y = problem
+    d = np.diff(np.eye(90), 2, axis=0)
+    lambdas = np.array([1e-7, 1e-4, 0.1])
+    for system in (prepare(jac), prepare(jac, d)):
+        path = system.tikhonov_path(y, lambdas)
+        for k, lam in enumerate(lambdas):
+            np.testing.assert_allclose(path[k], system.tikhonov_matrix(lam) @ y, rtol=1e-9, atol=1e-12)
+    plain = prepare(jac)
+    ranks = plain.tsvd_path(y)
+    assert ranks.shape == (len(plain.s), 90)
+    for r in (1, 20, len(plain.s)):
+        np.testing.assert_allclose(ranks[r - 1], plain.tsvd_matrix(r) @ y, rtol=1e-9, atol=1e-12)
+    with pytest.raises(fe.FemeitError, match="non-negative"):
+        plain.tikhonov_path(y, [-1.0])
+
+
 def test_lcurve_corner_on_a_known_curve():
     # Two straight log-log branches meeting at index 30: the corner is found there.
     t = np.arange(61)

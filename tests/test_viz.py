@@ -54,3 +54,8 @@ def test_render3d(tmp_path):
         pytest.skip(f"off-screen rendering unavailable: {exc}")
     assert image.shape == (240, 320, 3) and image.std() > 1
     assert (tmp_path / "cyl.png").exists()
+    # A box round half the tank: fewer cells drawn, still a picture; a box the wrong way round is refused.
+    half = viz.render3d(mesh, bounds=(0.0, 0.1, -0.1, 0.1, 0.0, 0.1), window_size=(320, 240))
+    assert half.shape == image.shape and not np.array_equal(half, image)
+    with pytest.raises(fe.FemeitError, match="bounds"):
+        viz.render3d(mesh, bounds=(0.1, 0.0, -0.1, 0.1, 0.0, 0.1))

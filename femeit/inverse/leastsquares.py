@@ -82,6 +82,24 @@ class LinearSystem:
         f[:rank] = 1.0
         return self.filter_matrix(f)
 
+    def tikhonov_path(self, data: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+        """Tikhonov (or Occam) solutions for many lambdas at once, shape (n_lambdas, n_params).
+
+        Cheaper than one :meth:`tikhonov_matrix` per lambda: the data are
+        projected on the singular vectors once and only the filter changes.
+        """
+        lambdas = np.atleast_1d(np.asarray(lambdas, dtype=float))
+        if not np.all(np.isfinite(lambdas) & (lambdas >= 0)):
+            raise FemeitError("lambdas must be non-negative numbers")
+        coefficients = self._coefficients(data) / self.s
+        factors = self.s**2 / (self.s[None, :] ** 2 + lambdas[:, None])
+        return self._to_params(self.v @ (factors * coefficients).T).T
+
+    def tsvd_path(self, data: np.ndarray) -> np.ndarray:
+        """TSVD solutions of every rank 1..r, shape (r, n_params)."""
+        terms = self.v * (self._coefficients(data) / self.s)
+        return self._to_params(np.cumsum(terms, axis=1)).T
+
     def _coefficients(self, data: np.ndarray) -> np.ndarray:
         data = np.asarray(data, dtype=float)
         if data.shape[0] != self.n_data:

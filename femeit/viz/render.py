@@ -30,6 +30,11 @@ def _grid(mesh, cell_values=None, name="sigma"):
     return grid
 
 
+def _inside(points: np.ndarray, bounds) -> np.ndarray:
+    lo, hi = np.asarray(bounds[0::2], dtype=float), np.asarray(bounds[1::2], dtype=float)
+    return np.all((points >= lo) & (points <= hi), axis=1)
+
+
 def render3d(
     mesh,
     sigma=None,
@@ -38,6 +43,7 @@ def render3d(
     path: str | Path | None = None,
     window_size: tuple[int, int] = (800, 640),
     title: str | None = None,
+    bounds: tuple[float, float, float, float, float, float] | None = None,
 ) -> np.ndarray:
     """Render a 3D model off-screen: the boundary, the electrodes and optional conductivity slices.
 
@@ -50,6 +56,9 @@ def render3d(
         "auto": a horizontal slice through the electrode centres and a vertical one.
     path : str or Path, optional
         Save a PNG there.
+    bounds : (xmin, xmax, ymin, ymax, zmin, zmax), optional
+        Show only the elements inside this box, m (a half-space model's padding
+        is mostly far field; this keeps the picture on the survey).
 
     Returns
     -------
@@ -63,9 +72,13 @@ def render3d(
     if values.shape != (mesh.n_elements,):
         raise FemeitError(f"expected {mesh.n_elements} element values, got shape {values.shape}")
     grid = _grid(mesh, values)
+    if bounds is not None:
+        if len(bounds) != 6 or not all(bounds[2 * i] < bounds[2 * i + 1] for i in range(3)):
+            raise FemeitError(f"bounds must be (xmin, xmax, ymin, ymax, zmin, zmax) with min < max, got {bounds}")
+        grid = grid.extract_cells(np.flatnonzero(_inside(grid.cell_centers().points, bounds)))
     plotter = pv.Plotter(off_screen=True, window_size=list(window_size))
     plotter.add_mesh(grid.extract_surface(algorithm="dataset_surface"), style="wireframe", color="gray", opacity=0.15)
-    lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
+    lo, hi = np.asarray(grid.bounds[0::2]), np.asarray(grid.bounds[1::2])
     if slices == "auto":
         centres = np.array([e.centre for e in mesh.electrodes])
         z = float(np.median(centres[:, 2])) if len(centres) else float((lo[2] + hi[2]) / 2)
@@ -81,6 +94,10 @@ def render3d(
     for electrode in mesh.electrodes:
         if len(electrode.facets):
             nodes = np.unique(electrode.facets)
+            if bounds is not None:
+                nodes = nodes[_inside(mesh.points[nodes], bounds)]
+            if not len(nodes):
+                continue
             plotter.add_points(mesh.points[nodes], color="orange", point_size=4, render_points_as_spheres=True)
         else:
             plotter.add_points(mesh.points[[electrode.node]], color="red", point_size=10, render_points_as_spheres=True)

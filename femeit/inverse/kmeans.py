@@ -7,7 +7,9 @@ the assignment no longer changes.  The paper leaves the initialisation open
 (random starts make the result depend on the seed); we offer
 
 * :func:`kmeans_1d` with ``method="lloyd"`` (the default): Lloyd's iteration
-  from a deterministic start, the centres evenly spaced over the value range.
+  from a deterministic start, the centres evenly spaced over the value range;
+  a cluster left empty restarts at the value farthest from its centre (while
+  there are more distinct values than filled clusters).
   In 1D the clusters of Lloyd's iteration are intervals of the sorted values,
   so one sort, prefix sums and ``searchsorted`` give every iteration in
   O(k log n): microseconds for an image of a few thousand pixels.
@@ -95,6 +97,7 @@ def _lloyd(v: np.ndarray, k: int, init: str | np.ndarray, max_iter: int) -> Clus
     n = len(sorted_v)
     s1 = np.r_[0.0, np.cumsum(sorted_v)]
     lo, hi = sorted_v[0], sorted_v[-1]
+    n_distinct = 1 + int(np.count_nonzero(np.diff(sorted_v)))
     if isinstance(init, str):
         if init == "range":
             centres = lo + (np.arange(k) + 0.5) / k * (hi - lo)
@@ -107,23 +110,25 @@ def _lloyd(v: np.ndarray, k: int, init: str | np.ndarray, max_iter: int) -> Clus
         if centres.shape != (k,) or not np.all(np.isfinite(centres)):
             raise FemeitError(f"init must hold {k} finite centres, got {init!r}")
     cuts = None
+    edges = np.empty(k + 1, dtype=np.intp)  # segment j is sorted_v[edges[j]:edges[j + 1]]
+    edges[0], edges[-1] = 0, n
     iterations = 0
     while iterations < max_iter:
         iterations += 1
         # Nearest centre: the midpoints between consecutive centres split the
         # sorted values; a value exactly on a midpoint goes to the lower centre.
-        mids = 0.5 * (centres[:-1] + centres[1:])
-        new_cuts = np.searchsorted(sorted_v, mids, side="right")
+        new_cuts = np.searchsorted(sorted_v, 0.5 * (centres[:-1] + centres[1:]), side="right")
         if cuts is not None and np.array_equal(new_cuts, cuts):
             break
-        cuts = new_cuts
-        starts, ends = np.r_[0, cuts], np.r_[cuts, n]
-        sizes = ends - starts
-        filled = sizes > 0
-        centres = centres.copy()
-        centres[filled] = (s1[ends] - s1[starts])[filled] / sizes[filled]
-        # An empty cluster keeps its centre; keep the centres ordered for the midpoints.
-        centres = np.sort(centres)
+        cuts = edges[1:-1] = new_cuts
+        sizes = np.diff(edges)
+        centres = np.where(sizes > 0, np.diff(s1[edges]) / np.maximum(sizes, 1), centres)
+        if not sizes.all() and np.count_nonzero(sizes) < n_distinct:
+            # An empty cluster restarts at the value farthest from its own centre
+            # (deterministic; it splits the cluster that fits worst).
+            distance = np.abs(sorted_v - np.repeat(centres, sizes))
+            centres[np.flatnonzero(sizes == 0)[0]] = sorted_v[np.argmax(distance)]
+        centres.sort()  # keep the centres ordered for the midpoints
     return _finish(v, sorted_v, cuts, centres, iterations)
 
 
@@ -167,11 +172,19 @@ def _exact(v: np.ndarray, k: int, chunk: int = 512) -> Clusters:
         end = int(arg[end])
         cuts.append(end)
     cuts = np.array(sorted(cuts), dtype=np.intp)
-    centres = np.zeros(k_eff)  # replaced by the segment means in _finish
-    if k_eff < k:  # fewer distinct values than clusters: empty clusters above the largest value
-        extra = sorted_v[-1] + np.arange(1, k - k_eff + 1) * max(1.0, abs(sorted_v[-1]))
-        centres = np.r_[centres, extra]
-        cuts = np.r_[cuts, np.full(k - k_eff, n, dtype=np.intp)]
+    starts, ends = np.r_[0, cuts], np.r_[cuts, n]
+    centres = (s1[ends] - s1[starts]) / (ends - starts)
+    if k_eff < k:
+        # Fewer distinct values than clusters: the empty clusters get centres
+        # between the two lowest filled ones (below a single one), so that the
+        # largest and smallest values keep the first and last labels, as Lloyd's.
+        if k_eff == 1:
+            extra = centres[0] - np.arange(k - 1, 0, -1) * max(1.0, abs(centres[0]))
+            centres, cuts = np.r_[extra, centres], np.zeros(k - 1, dtype=np.intp)
+        else:
+            extra = np.linspace(centres[0], centres[1], k - k_eff + 2)[1:-1]
+            centres = np.r_[centres[:1], extra, centres[1:]]
+            cuts = np.r_[np.full(k - k_eff, cuts[0], dtype=np.intp), cuts]
     return _finish(v, sorted_v, cuts, centres, 0)
 
 

@@ -37,7 +37,8 @@ Speed: the restricted solves use the dual form ``R_lam(S_W) y = S_W'
 (S_W S_W' + lam I_m)^-1 y``, an m x m system (m = 208 for 16 electrodes)
 whatever the number of pixels.  ``S_W S_W'`` is a symmetric rank-k update
 (BLAS ``syrk``) over the pixels of W, or ``S S' -`` the update over the pixels
-outside W when those are fewer; ``S S'`` is computed once by :class:`SMDR`.
+outside W when those are fewer; ``S S'`` is computed once by :class:`SMDR`, and
+``S_A S_A'`` reuses ``S_R S_R'`` (R is part of A).
 """
 
 from __future__ import annotations
@@ -237,20 +238,32 @@ class SMDR:
         return self._restricted(area, self._check(data))
 
     def _restricted(self, area: np.ndarray, y: np.ndarray) -> np.ndarray:
-        m, n = self.shape
-        x = np.zeros(n)
-        inside = np.flatnonzero(area)
-        if len(inside) == 0:
-            return x
-        if len(inside) <= n // 2:
-            gram = dsyrk(1.0, self._st[inside].T)
+        if not area.any():
+            return np.zeros(self.shape[1])
+        if np.count_nonzero(area) <= self.shape[1] // 2:
+            gram = self._update(area, 1.0)
         else:
-            gram = dsyrk(-1.0, self._st[~area].T, beta=1.0, c=self._gram)
-        gram[np.diag_indices(m)] += self.lam
+            gram = self._update(~area, -1.0, self._gram)
+        return self._solve(gram, area, y)
+
+    def _update(self, rows: np.ndarray, sign: float, base: np.ndarray | None = None) -> np.ndarray:
+        """Upper triangle of ``base + sign * S_rows S_rows'`` (a new array), BLAS syrk."""
+        m = self.shape[0]
+        if not rows.any():
+            return np.zeros((m, m), order="F") if base is None else base.copy(order="F")
+        block = self._st[rows].T  # (m, n_rows), Fortran-ordered
+        if base is None:
+            return dsyrk(sign, block)
+        return dsyrk(sign, block, beta=1.0, c=base)
+
+    def _solve(self, gram: np.ndarray, area: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``S_W' (gram + lam I)^-1 y`` on the pixels of ``area``, 0 elsewhere; overwrites ``gram``."""
+        gram[np.diag_indices(self.shape[0])] += self.lam
         _, z, info = dposv(gram, y, lower=0, overwrite_a=1)
         if info != 0:
             raise FemeitError(f"the restricted Tikhonov system is not positive definite (LAPACK info {info})")
-        x[inside] = self._st[inside] @ z
+        x = self._st @ z  # a full product is cheaper than gathering the rows of the area
+        x[~area] = 0.0
         return x
 
     def _check(self, data: np.ndarray) -> np.ndarray:
@@ -277,10 +290,18 @@ class SMDR:
         y = self._check(data)
         x0 = self._r0 @ y
         clusters0 = kmeans_1d(x0, 4, method=self.kmeans)
-        area_a = clusters0.labels != BACKGROUND
-        area_r = clusters0.labels == ARTIFACT
-        x_a = self._restricted(area_a, y)
-        x_r = self._restricted(area_r, y)
+        labels = clusters0.labels
+        area_a, area_r = labels != BACKGROUND, labels == ARTIFACT
+        # S_A S_A' = S_R S_R' + (the Object and Mixture pixels' update), or
+        # S S' - (the Background pixels' update): whichever touches fewer pixels.
+        gram_r = self._update(area_r, 1.0)
+        object_mixture, background = labels <= MIXTURE, labels == BACKGROUND
+        if np.count_nonzero(object_mixture) <= np.count_nonzero(background):
+            gram_a = self._update(object_mixture, 1.0, gram_r)
+        else:
+            gram_a = self._update(background, -1.0, self._gram)
+        x_a = self._solve(gram_a, area_a, y)
+        x_r = self._solve(gram_r, area_r, y) if area_r.any() else np.zeros_like(x_a)
         x_d = x_a - x_r
         x_n = filter_normalise(x_d)
         x, clusters_post = suppress_artifacts(x_n, self.kmeans)

@@ -95,6 +95,16 @@ def test_fewer_distinct_values_than_clusters():
         assert len(set(c.labels[v == 0.0])) == 1 and c.labels[0] != 0
 
 
+def test_lloyd_restarts_an_empty_cluster():
+    # From centres spread over [0, 1], 0 and 0.15 first share a cluster and the
+    # second centre has no values; restarting it gives the optimum.
+    v = np.repeat([0.0, 0.15, 0.6, 1.0], [40, 8, 5, 3])
+    lloyd, exact = kmeans_1d(v, 4), kmeans_1d(v, 4, method="exact")
+    assert lloyd.iterations > 1
+    np.testing.assert_array_equal(lloyd.labels, exact.labels)
+    np.testing.assert_allclose(lloyd.centres, [1.0, 0.6, 0.15, 0.0])
+
+
 def test_kmeans_rejects_bad_input():
     with pytest.raises(FemeitError, match="NaN"):
         kmeans_1d(np.array([0.0, np.nan]), 2)
@@ -202,8 +212,12 @@ def test_bad_input_is_refused(blur):
     solver = SMDR(jac, 1.0)
     with pytest.raises(FemeitError, match="576 values"):
         solver(y[:-1])
+    with pytest.raises(FemeitError, match="one frame"):
+        solver(np.column_stack([y, y]))
     with pytest.raises(FemeitError, match="NaN"):
         solver(np.where(np.arange(len(y)) == 3, np.nan, y))
+    with pytest.raises(FemeitError, match="mask"):
+        solver.restricted(np.ones(5, bool), y)
     with pytest.raises(FemeitError, match="lambda"):
         SMDR(jac, 0.0)
     with pytest.raises(FemeitError, match="compensation"):

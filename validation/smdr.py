@@ -33,6 +33,16 @@ simulates in COMSOL and does not say).
   precomputation (SVD, Gram matrix, reconstruction matrices); the other
   solvers, one registry call each (setup included).  One process.
 
+Results (1 BLAS thread): mean CC / RE, SMDR 0.809 / 0.612 against Tikhonov
+0.730 / 0.724 noise-free, 0.744 / 0.622 against 0.682 / 0.730 at 30 dB; SMDR's
+CC is higher on 5 of 6 phantoms in both.  Losses: the circle at the edge,
+noise-free (Tikhonov is already sharp near the electrodes and the
+post-process cuts the object's lower-valued rim: 152 pixels kept for 189),
+and the ten circles at 30 dB (the ring of eight merges into one band, the two
+central circles fall into the Artifact area and vanish).  RE is higher than
+Tikhonov's where SMDR's full-amplitude (normalised) image covers false pixels:
+ten circles (both), two circles at 30 dB.  About 3 ms per SMDR image.
+
 Acceptance check (exit status): SMDR's CC above Tikhonov's on at least five of
 the six phantoms, noise-free and at 30 dB.  Writes ``smdr.md`` and PNGs of the
 images (with SMDR's intermediate products) and of CC / RE per phantom.
@@ -201,6 +211,19 @@ def report(results, times, grid, mesh, fine_mesh, lam, system, precompute, out: 
             + (f" (not on: {', '.join(losses)})." if losses else "."),
             "",
         ]
+        lines += [
+            "SMDR's support (pixels > 0) against the true objects (area in pixels):",
+            "",
+            "| phantom | true area | SMDR pixels | true area covered | false pixels (truth < 1/2) |",
+            "|---|---|---|---|---|",
+        ]
+        for name in PHANTOMS:
+            truth, kept = results[(noise, name)]["truth"], results[(noise, name)]["smdr"].x > 0
+            lines.append(
+                f"| {name} | {truth.sum():.0f} | {kept.sum()} | {truth[kept].sum():.0f} | "
+                f"{np.count_nonzero(kept & (truth < 0.5))} |"
+            )
+        lines.append("")
         if len(wins) < 5:
             failures.append(f"{label}: SMDR beats Tikhonov's CC on only {len(wins)} of 6 phantoms")
     lines += [
@@ -253,9 +276,9 @@ def plot(results: dict, grid, out: Path) -> None:
                 elif key == "clusters":
                     values, cmap, lim = 3.0 - smdr.clusters0.labels, "viridis", (0, 3)
                 elif key in ("x_a", "x_r", "x_n"):
-                    values = getattr(smdr, key)
-                    peak = max(np.abs(smdr.x_a).max(), 1e-30) if key != "x_n" else 1.0
-                    values, cmap, lim = values / peak, "RdBu_r", (-1, 1)
+                    # x_A and x_R on one scale, so that their difference shows.
+                    peak = max(np.abs(smdr.x_a).max(), np.abs(smdr.x_r).max(), 1e-30) if key != "x_n" else 1.0
+                    values, cmap, lim = getattr(smdr, key) / peak, "RdBu_r", (-1, 1)
                 else:
                     values = res["images"][key]
                     peak = max(np.abs(values).max(), 1e-30)

@@ -180,6 +180,21 @@ def test_restricted_solves_equal_dense_tikhonov():
     np.testing.assert_array_equal(solver.restricted(np.zeros(80, bool), y), 0.0)
 
 
+def test_tiny_lambda_on_a_rank_deficient_sensitivity():
+    # Reciprocal rows (as in the adjacent protocol) make S S' singular; a tiny
+    # lambda must still give the SVD's Tikhonov solution, not a Cholesky failure.
+    rng = np.random.default_rng(7)
+    half = rng.standard_normal((20, 60)) * np.logspace(0, -3, 60)
+    jac = np.vstack([half, half])
+    y = jac @ rng.random(60)
+    lam = 1e-14 * np.linalg.norm(jac, 2) ** 2
+    solver = SMDR(jac, lam)
+    area = rng.random(60) < 0.6
+    expected = prepare(jac * area).tikhonov_matrix(lam) @ y
+    np.testing.assert_allclose(solver.restricted(area, y), expected, rtol=1e-6, atol=1e-8 * np.abs(expected).max())
+    assert np.all(np.isfinite(solver(y).x))
+
+
 def test_smdr_is_deterministic_and_chooses_lambda_by_lcurve(blur):
     jac, _, y = blur
     a, b = smdr(jac, y), smdr(jac, y.copy())

@@ -15,7 +15,7 @@ the assignment no longer changes.  The paper leaves the initialisation open
   O(k log n): microseconds for an image of a few thousand pixels.
 * ``method="exact"``: the global minimum of the within-cluster sum of squares
   (eq. 11) by dynamic programming over the sorted values (optimal 1D clusters
-  are contiguous), O(k n^2) time in chunks of O(n * 512) memory; about 0.1 s
+  are contiguous), O(k n^2) time in chunks of O(n * 512) memory; a few tenths of a second
   for 3000 values.
 
 Both are deterministic.  Clusters are returned sorted by centre, largest first
@@ -157,8 +157,8 @@ def _exact(v: np.ndarray, k: int, chunk: int = 512) -> Clusters:
         targets = np.array([n]) if j == k_eff - 1 else idx
         for start in range(0, len(targets), chunk):
             i = targets[start : start + chunk]
-            m = idx[:, None]  # candidate start of the last cluster
-            total = best[:, None] + _segment_cost(s1, s2, np.broadcast_to(m, (n + 1, len(i))), i[None, :])
+            m = idx[: i[-1], None]  # candidate starts of the last cluster (m < i)
+            total = best[: i[-1], None] + _segment_cost(s1, s2, np.broadcast_to(m, (len(m), len(i))), i[None, :])
             total = np.where(m < i[None, :], total, np.inf)
             pick = np.argmin(total, axis=0)
             new[i] = total[pick, np.arange(len(i))]

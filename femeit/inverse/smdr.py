@@ -38,7 +38,10 @@ Speed: the restricted solves use the dual form ``R_lam(S_W) y = S_W'
 whatever the number of pixels.  ``S_W S_W'`` is a symmetric rank-k update
 (BLAS ``syrk``) over the pixels of W, or ``S S' -`` the update over the pixels
 outside W when those are fewer; ``S S'`` is computed once by :class:`SMDR`, and
-``S_A S_A'`` reuses ``S_R S_R'`` (R is part of A).
+``S_A S_A'`` reuses ``S_R S_R'`` (R is part of A).  The m x m systems are
+solved by Cholesky; for lam below 1e-10 s_max^2 (or if Cholesky fails) by a
+symmetric eigendecomposition that drops the eigenvalues below rounding level
+(slower, but the dual form stays accurate).
 """
 
 from __future__ import annotations
@@ -219,9 +222,11 @@ class SMDR:
         # transpose is the Fortran-ordered (m, n_W) block BLAS wants.
         self._st = np.ascontiguousarray(jac.T)
         self._gram = dsyrk(1.0, self._st.T)  # upper triangle of S S', (m, m)
-        gram = np.triu(self._gram) + np.triu(self._gram, 1).T
-        factor = sla.cho_factor(gram + self.lam * np.eye(m))
-        self._r0 = self._st @ sla.cho_solve(factor, np.eye(m))  # R_lam(S) = S'(S S' + lam I)^-1, (n, m)
+        system = prepare(jac)  # the SVD: step 1 is exact for any lambda
+        self._r0 = system.tikhonov_matrix(self.lam)  # R_lam(S), (n, m)
+        # Cholesky of S_W S_W' + lam I is accurate while lam is well above the
+        # rounding level of S S' (an adjacent protocol's S S' is singular).
+        self._cholesky = self.lam >= 1e-10 * system.s[0] ** 2
 
     def tikhonov(self, data: np.ndarray) -> np.ndarray:
         """Step 1: ``x0 = R_lam(S) y``, shape (n,)."""
@@ -257,11 +262,21 @@ class SMDR:
         return dsyrk(sign, block, beta=1.0, c=base)
 
     def _solve(self, gram: np.ndarray, area: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``S_W' (gram + lam I)^-1 y`` on the pixels of ``area``, 0 elsewhere; overwrites ``gram``."""
-        gram[np.diag_indices(self.shape[0])] += self.lam
-        _, z, info = dposv(gram, y, lower=0, overwrite_a=1)
+        """``S_W' (gram + lam I)^-1 y`` on the pixels of ``area``, 0 elsewhere (``gram``: upper triangle)."""
+        m = self.shape[0]
+        info = 1
+        if self._cholesky:
+            shifted = gram.copy(order="F")
+            shifted[np.diag_indices(m)] += self.lam
+            _, z, info = dposv(shifted, y, lower=0, overwrite_a=1)
         if info != 0:
-            raise FemeitError(f"the restricted Tikhonov system is not positive definite (LAPACK info {info})")
+            # Eigen-decomposition with the eigenvalues below rounding level dropped
+            # (their eigenvectors are numerically outside the range of S_W).
+            full = np.triu(gram) + np.triu(gram, 1).T
+            w, q = sla.eigh(full)
+            keep = w > m * np.finfo(float).eps * max(w[-1], 0.0)
+            q = q[:, keep]
+            z = q @ ((q.T @ y) / (w[keep] + self.lam))
         x = self._st @ z  # a full product is cheaper than gathering the rows of the area
         x[~area] = 0.0
         return x

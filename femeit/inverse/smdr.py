@@ -37,11 +37,13 @@ Speed: the restricted solves use the dual form ``R_lam(S_W) y = S_W'
 (S_W S_W' + lam I_m)^-1 y``, an m x m system (m = 208 for 16 electrodes)
 whatever the number of pixels.  ``S_W S_W'`` is a symmetric rank-k update
 (BLAS ``syrk``) over the pixels of W, or ``S S' -`` the update over the pixels
-outside W when those are fewer; ``S S'`` is computed once by :class:`SMDR`, and
-``S_A S_A'`` reuses ``S_R S_R'`` (R is part of A).  The m x m systems are
-solved by Cholesky; for lam below 1e-10 s_max^2 (or if Cholesky fails) by a
-symmetric eigendecomposition that drops the eigenvalues below rounding level
-(slower, but the dual form stays accurate).
+outside W when those are fewer; ``S S'`` is computed once by :class:`SMDR`.
+Of the three pixel sets Object + Mixture, Artifact and Background, the largest
+is never touched (``S_A S_A'`` and ``S_R S_R'`` differ by the first).  The
+m x m systems are solved by Cholesky; for lam below 1e-10 s_max^2 (or if
+Cholesky fails) by a symmetric eigendecomposition that drops the eigenvalues
+below rounding level (slower, but the dual form stays accurate), and without
+subtractions.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ class SMDR:
     def _restricted(self, area: np.ndarray, y: np.ndarray) -> np.ndarray:
         if not area.any():
             return np.zeros(self.shape[1])
-        if np.count_nonzero(area) <= self.shape[1] // 2:
+        if np.count_nonzero(area) <= self.shape[1] // 2 or not self._cholesky:
             gram = self._update(area, 1.0)
         else:
             gram = self._update(~area, -1.0, self._gram)
@@ -307,14 +309,21 @@ class SMDR:
         clusters0 = kmeans_1d(x0, 4, method=self.kmeans)
         labels = clusters0.labels
         area_a, area_r = labels != BACKGROUND, labels == ARTIFACT
-        # S_A S_A' = S_R S_R' + (the Object and Mixture pixels' update), or
-        # S S' - (the Background pixels' update): whichever touches fewer pixels.
-        gram_r = self._update(area_r, 1.0)
+        # With OM = Object + Mixture and B = Background, S_A S_A' and S_R S_R'
+        # need updates over two of OM, R, B: skip the largest.  S_A S_A' =
+        # S_R S_R' + S_OM S_OM' = S S' - S_B S_B', S_R S_R' = S_A S_A' - S_OM S_OM'.
         object_mixture, background = labels <= MIXTURE, labels == BACKGROUND
-        if np.count_nonzero(object_mixture) <= np.count_nonzero(background):
+        sizes = [np.count_nonzero(a) for a in (object_mixture, area_r, background)]
+        largest = int(np.argmax(sizes)) if self._cholesky else 2  # subtraction needs lam above rounding
+        if largest == 2:
+            gram_r = self._update(area_r, 1.0)
             gram_a = self._update(object_mixture, 1.0, gram_r)
+        elif largest == 0:
+            gram_a = self._update(background, -1.0, self._gram)
+            gram_r = self._update(area_r, 1.0)
         else:
             gram_a = self._update(background, -1.0, self._gram)
+            gram_r = self._update(object_mixture, -1.0, gram_a)
         x_a = self._solve(gram_a, area_a, y)
         x_r = self._solve(gram_r, area_r, y) if area_r.any() else np.zeros_like(x_a)
         x_d = x_a - x_r

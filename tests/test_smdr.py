@@ -180,6 +180,23 @@ def test_restricted_solves_equal_dense_tikhonov():
     np.testing.assert_array_equal(solver.restricted(np.zeros(80, bool), y), 0.0)
 
 
+@pytest.mark.parametrize("counts", [(10, 10, 15, 45), (30, 30, 10, 10), (5, 5, 60, 10)])
+def test_re_reconstructions_whichever_pixel_set_is_largest(counts):
+    # S close to the identity, so x0 is close to y and y's four levels are the
+    # clusters; counts (Object, Mixture, Artifact, Background) make Background,
+    # Object + Mixture or Artifact the largest set (three Gram update routes).
+    rng = np.random.default_rng(8)
+    n = sum(counts)
+    jac = np.eye(n) + 0.002 * rng.standard_normal((n, n))
+    y = rng.permutation(np.repeat([1.0, 0.6, 0.3, 0.0], counts)) + 0.002 * rng.standard_normal(n)
+    r = SMDR(jac, 0.05)(y)
+    np.testing.assert_array_equal(r.clusters0.sizes, counts)
+    for area, image in ((r.area_a, r.x_a), (r.area_r, r.x_r)):
+        sub = jac * area
+        dense = np.linalg.solve(sub.T @ sub + 0.05 * np.eye(n), sub.T @ y)
+        np.testing.assert_allclose(image, dense, rtol=1e-9, atol=1e-12)
+
+
 def test_tiny_lambda_on_a_rank_deficient_sensitivity():
     # Reciprocal rows (as in the adjacent protocol) make S S' singular; a tiny
     # lambda must still give the SVD's Tikhonov solution, not a Cholesky failure.

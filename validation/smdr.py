@@ -41,7 +41,7 @@ post-process cuts the object's lower-valued rim: 152 pixels kept for 189),
 and the ten circles at 30 dB (the ring of eight merges into one band, the two
 central circles fall into the Artifact area and vanish).  RE is higher than
 Tikhonov's where SMDR's full-amplitude (normalised) image covers false pixels:
-ten circles (both), two circles at 30 dB.  About 3 ms per SMDR image.
+ten circles (both), two circles at 30 dB.  2-4 ms per SMDR image.
 
 Acceptance check (exit status): SMDR's CC above Tikhonov's on at least five of
 the six phantoms, noise-free and at 30 dB.  Writes ``smdr.md`` and PNGs of the

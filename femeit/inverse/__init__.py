@@ -1,6 +1,7 @@
 """Inverse solvers: plain functions on (sensitivity, data), and a registry for the CLI."""
 
 from femeit.inverse.backprojection import backprojection, equipotential_mask
+from femeit.inverse.kmeans import kmeans_1d
 from femeit.inverse.landweber import corrected_landweber, landweber
 from femeit.inverse.leastsquares import (
     LinearSystem,
@@ -13,19 +14,27 @@ from femeit.inverse.leastsquares import (
     tikhonov,
     tsvd,
 )
+from femeit.inverse.smdr import SMDR, SMDRResult, filter_normalise, location_compensation, smdr, suppress_artifacts
 
 __all__ = [
+    "SMDR",
     "LinearSystem",
+    "SMDRResult",
     "backprojection",
     "choose_lambda",
     "choose_rank",
     "corrected_landweber",
     "equipotential_mask",
+    "filter_normalise",
+    "kmeans_1d",
     "landweber",
     "lcurve_corner",
+    "location_compensation",
     "normalize_system",
     "occam",
     "prepare",
+    "smdr",
+    "suppress_artifacts",
     "tikhonov",
     "tsvd",
 ]

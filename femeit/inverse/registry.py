@@ -15,6 +15,7 @@ from femeit.errors import FemeitError
 from femeit.inverse.backprojection import backprojection
 from femeit.inverse.landweber import landweber
 from femeit.inverse.leastsquares import choose_lambda, choose_rank, prepare
+from femeit.inverse.smdr import SMDR
 
 
 def _tikhonov(jac, dz, z0, grid, lam, rank):
@@ -46,6 +47,19 @@ def _landweber(jac, dz, z0, grid, lam, rank):
     return result.x, {"iterations": 500, "step": result.step}
 
 
+def _smdr(jac, dz, z0, grid, lam, rank):
+    # lambda of all three Tikhonov solves: the L-curve corner of the data, as for
+    # "tikhonov".  SMDR's image is normalised to [0, 1] (eq. 19); times its peak
+    # it is a conductivity change like the other entries' images.
+    lam = choose_lambda(prepare(jac), dz)["lam"] if lam is None else lam
+    result = SMDR(jac, lam)(dz)
+    return result.peak * result.x, {
+        "lambda": lam,
+        "peak": result.peak,
+        "object pixels": int(result.clusters_post.sizes[:2].sum()),
+    }
+
+
 SOLVERS: dict[str, Callable] = {
     "tikhonov": _tikhonov,
     "marquardt": _tikhonov,
@@ -53,6 +67,7 @@ SOLVERS: dict[str, Callable] = {
     "tsvd": _tsvd,
     "backprojection": _backprojection,
     "landweber": _landweber,
+    "smdr": _smdr,
 }
 
 

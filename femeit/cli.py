@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument(
         "--solver",
         default="tikhonov",
-        help="a name of femeit.inverse.registry.SOLVERS (tikhonov, occam, tsvd, ...) or a learned solver "
+        help="a name of femeit.inverse.registry.SOLVERS (tikhonov, occam, tsvd, landweber, smdr, ...) "
+        "or a learned solver "
         "(cnn-eim, cnn-reim, fcnn-eiv) with --model",
     )
     recon.add_argument("--model", help="run directory of a trained network (femeit learn train)")

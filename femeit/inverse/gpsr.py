@@ -249,7 +249,9 @@ def _lam_max(S: np.ndarray, y: np.ndarray) -> float:
     return value
 
 
-def gpsr(jac: np.ndarray, data: np.ndarray, lam: float | None = None, *, lam_factor: float = 0.01, **kw) -> SparseResult:
+def gpsr(
+    jac: np.ndarray, data: np.ndarray, lam: float | None = None, *, lam_factor: float = 0.01, **kw
+) -> SparseResult:
     """GPSR-BB on the full sensitivity (section III.B).
 
     Parameters

@@ -206,7 +206,8 @@ def test_kgpsr_solves_the_coefficient_problem_and_stays_in_the_krylov_space():
     rhs[0] = np.linalg.norm(y)
     g = result.extra["g"]
     # Claim 1: the L1 norm acts on g; g is optimal for min 1/2||B g - ||y|| e1||^2 + lam ||g||_1.
-    assert kkt_residual(bd.B, rhs, g, result.lam) < 1e-6
+    assert result.extra["tau"] == pytest.approx(result.lam / 2)  # eq. 22 has no 1/2
+    assert kkt_residual(bd.B, rhs, g, result.extra["tau"]) < 1e-6
     # Claim 2: x = V_k g lies in range(V_k), and eq. 21 holds for the residual.
     V = result.extra["V"]
     np.testing.assert_allclose(V @ (V.T @ result.x), result.x, atol=1e-12)
@@ -217,10 +218,32 @@ def test_kgpsr_solves_the_coefficient_problem_and_stays_in_the_krylov_space():
 def test_kgpsr_default_lambda_and_the_zero_threshold():
     S, y = ill_posed()
     assert kgpsr(S, y).lam == pytest.approx(np.abs(S.T @ y).max())
-    # B' ||y|| e1 = ||S'y||_2 e1, so g = 0 exactly from lam = ||S'y||_2 on.
-    lam2 = np.linalg.norm(S.T @ y)
+    # B' ||y|| e1 = ||S'y||_2 e1, so g = 0 exactly from tau = lam / 2 = ||S'y||_2 on.
+    lam2 = 2 * np.linalg.norm(S.T @ y)
     assert not np.any(kgpsr(S, y, 20, lam=1.001 * lam2).x)
     assert np.any(kgpsr(S, y, 20, lam=0.9 * lam2).x)
+
+
+def test_kgpsr_in_svd_coordinates_gives_the_same_image():
+    S, y = ill_posed(m=208, n=812, decay=0.93)
+    svd = np.linalg.svd(S, full_matrices=False)
+    lam = 0.2 * np.abs(S.T @ y).max()
+    direct = kgpsr(S, y, 40, lam=lam, tol=0.0, max_iter=3000)
+    fast = kgpsr(S, y, 40, lam=lam, svd=svd, tol=0.0, max_iter=3000)
+    np.testing.assert_allclose(fast.x, direct.x, atol=1e-8 * np.abs(direct.x).max())
+    np.testing.assert_allclose(np.abs(fast.extra["g"]), np.abs(direct.extra["g"]), atol=1e-8)
+    with pytest.raises(FemeitError):
+        kgpsr(S, y, 40, svd=(svd[0][:10], svd[1], svd[2]))
+
+
+def test_pixelwise_l1_with_the_projected_operator_is_empty_at_the_papers_lambda():
+    # The reason for the coefficient reading (kgpsr docstring).
+    S, y = ill_posed()
+    bd = golub_kahan(S, y, 20)
+    A = bd.B @ bd.V.T
+    rhs = np.zeros(21)
+    rhs[0] = np.linalg.norm(y)
+    assert not np.any(gpsr_bb(A, rhs, np.abs(S.T @ y).max() * (1 + 1e-9)).x)
 
 
 # ---------------------------------------------------------------- TwIST, iterated Tikhonov, registry

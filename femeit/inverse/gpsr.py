@@ -321,7 +321,15 @@ def tgpsr(
     return SparseResult(result.x, result.lam, result.iterations, result.objective, result.converged, {"rank": rank})
 
 
-def kgpsr(jac: np.ndarray, data: np.ndarray, k: int = 55, lam: float | None = None, **kw) -> SparseResult:
+def kgpsr(
+    jac: np.ndarray,
+    data: np.ndarray,
+    k: int = 55,
+    lam: float | None = None,
+    *,
+    svd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    **kw,
+) -> SparseResult:
     """KGPSR-BB: GPSR-BB in the Krylov subspace K_k(S'S, S'y) (section III.D, eqs. 17-22).
 
     Step 1 projects by Golub-Kahan-Lanczos bidiagonalisation
@@ -332,16 +340,22 @@ def kgpsr(jac: np.ndarray, data: np.ndarray, k: int = 55, lam: float | None = No
 
     How the non-separable ``||V_k g||_1`` of eq. 22 is handled (the paper does
     not say): GPSR-BB needs a separable penalty (the split g = p - q of eq. 8),
-    so we put the L1 norm on the Krylov coefficients g, i.e. Step 2 solves
+    so we put the L1 norm on the Krylov coefficients g.  Eq. 22 is printed
+    without the 1/2 of eq. 6, and we solve it as printed, so Step 2 is
 
-        ``min_g 1/2 ||B_k g - ||y|| e_1||^2 + lam ||g||_1``        (k unknowns),
+        ``min_g ||B_k g - ||y|| e_1||^2 + lam ||g||_1``
+        ``= 2 * (1/2 ||B_k g - ||y|| e_1||^2 + (lam / 2) ||g||_1)``     (k unknowns),
 
-    which is sparsity of the image in the orthonormal basis V_k, not of the
-    pixels.  Two facts follow and are tested: the returned g satisfies the
-    optimality (KKT) conditions of this g-problem, and x lies in range(V_k)
-    (``V_k V_k' x = x``).  ``lam = ||S'y||_inf`` (Table 1, S the full matrix).
-    Because ``B_k' ||y|| e_1 = ||S'y||_2 e_1``, g = 0 exactly when
-    ``lam >= ||S'y||_2``; the paper's ``||S'y||_inf`` is below that.
+    i.e. GPSR-BB with ``tau = lam / 2``.  This is sparsity of the image in the
+    orthonormal basis V_k, not in the pixels.  Two facts follow and are tested:
+    the returned g satisfies the optimality (KKT) conditions of this
+    g-problem, and x lies in range(V_k) (``V_k V_k' x = x``).
+    ``lam = ||S'y||_inf`` (Table 1, S the full matrix).  Since
+    ``B_k' ||y|| e_1 = ||S'y||_2 e_1``, g = 0 exactly once ``tau >= ||S'y||_2``.
+    Why the coefficient reading: a pixel-wise L1 norm with the Krylov-projected
+    operator, ``min_x 1/2 ||U B V' x - y||^2 + tau ||x||_1``, has x = 0 for
+    every ``tau >= ||V V' S'y||_inf = ||S'y||_inf`` (S'y lies in range(V_k)),
+    so the paper's lam would give an empty image under that reading.
 
     Parameters
     ----------
@@ -352,21 +366,45 @@ def kgpsr(jac: np.ndarray, data: np.ndarray, k: int = 55, lam: float | None = No
         Krylov dimension (paper: 55).
     lam : float, optional
         Default ``||S'y||_inf``.
+    svd : (U_r, s_r, V_r'), optional
+        The thin SVD of S (all non-zero singular values, computed once per
+        Jacobian, e.g. ``np.linalg.svd(S, full_matrices=False)``).  Then the
+        bidiagonalisation runs on diag(s_r) started from ``U_r' y``, in O(r k^2)
+        per frame instead of O(m n k): in exact arithmetic the Krylov bases are
+        ``V_k = V_r V^_k`` (the Lanczos vectors are fixed, up to sign, by the
+        nested Krylov spaces) and ``||S V_k g - y||^2`` differs from the
+        small problem's residual by the constant ``||(I - U_r U_r') y||^2``,
+        which is passed to GPSR-BB as ``offset``; the result is the same x
+        (tested).  ``extra["V"]`` is then not formed (None).
     **kw
         Passed to :func:`gpsr_bb`.
 
     Returns
     -------
     SparseResult
-        ``extra``: ``g`` (k,), ``k`` (reached), ``V`` (n, k) the basis.
+        ``lam`` is eq. 22's lam; ``objective`` is GPSR-BB's (with tau = lam / 2);
+        ``extra``: ``g`` (k,), ``tau``, ``k`` (reached), ``V`` (n, k) the basis.
     """
     S, y = _check(jac, data)
     lam = _lam_max(S, y) if lam is None else lam
-    bd = golub_kahan(S, y, k)
+    if svd is None:
+        bd = golub_kahan(S, y, k)
+        offset = 0.0
+    else:
+        u, s, vt = svd
+        if u.shape[0] != S.shape[0] or vt.shape[1] != S.shape[1] or not (u.shape[1] == len(s) == vt.shape[0]):
+            raise FemeitError(f"the SVD factors do not match a matrix of shape {S.shape}")
+        if not 1 <= k <= len(s):
+            raise FemeitError(f"the Krylov dimension k must lie in 1..{len(s)}, got {k}")
+        y_hat = u.T @ y
+        offset = 0.5 * max(float(y @ y - y_hat @ y_hat), 0.0)
+        bd = golub_kahan(s, y_hat, k, diagonal=True)
     rhs = np.zeros(bd.B.shape[0])
     rhs[0] = bd.beta1
-    result = gpsr_bb(bd.B, rhs, lam, **kw)
-    x = bd.V @ result.x
-    return SparseResult(
-        x, result.lam, result.iterations, result.objective, result.converged, {"g": result.x, "k": bd.k, "V": bd.V}
-    )
+    result = gpsr_bb(bd.B, rhs, lam / 2, offset=offset, **kw)
+    if svd is None:
+        x, basis = bd.V @ result.x, bd.V
+    else:
+        x, basis = vt.T @ (bd.V @ result.x), None
+    extra = {"g": result.x, "tau": result.lam, "k": bd.k, "V": basis}
+    return SparseResult(x, float(lam), result.iterations, result.objective, result.converged, extra)

@@ -66,7 +66,9 @@ def _orthogonalize(w: np.ndarray, Q: np.ndarray) -> np.ndarray:
     return w
 
 
-def golub_kahan(jac: np.ndarray, data: np.ndarray, k: int, *, breakdown_tol: float = 1e-12) -> Bidiagonalization:
+def golub_kahan(
+    jac: np.ndarray, data: np.ndarray, k: int, *, breakdown_tol: float = 1e-12, diagonal: bool = False
+) -> Bidiagonalization:
     """k steps of Golub-Kahan-Lanczos bidiagonalisation of S started from y (eq. 18).
 
     Parameters
@@ -80,6 +82,10 @@ def golub_kahan(jac: np.ndarray, data: np.ndarray, k: int, *, breakdown_tol: flo
     breakdown_tol : float
         A new alpha or beta below ``breakdown_tol * ||S||_F`` ends the process early
         (an invariant subspace has been found).
+    diagonal : bool
+        ``jac`` is a vector s of shape (r,) standing for the square matrix
+        diag(s) (then ``data`` has shape (r,)): products cost O(r).  Used by
+        :func:`femeit.inverse.gpsr.kgpsr` in the coordinates of a precomputed SVD.
 
     Returns
     -------
@@ -87,6 +93,24 @@ def golub_kahan(jac: np.ndarray, data: np.ndarray, k: int, *, breakdown_tol: flo
     """
     S = np.asarray(jac, dtype=float)
     y = np.asarray(data, dtype=float)
+    if diagonal:
+        if S.ndim != 1:
+            raise FemeitError(f"diagonal=True needs the diagonal as a 1D array, got shape {S.shape}")
+        s_diag = S
+        S = np.diag(s_diag)  # only for the checks and the norm below; products use s_diag
+
+        def mul(v: np.ndarray) -> np.ndarray:
+            return s_diag * v
+
+        mul_t = mul
+    else:
+
+        def mul(v: np.ndarray) -> np.ndarray:
+            return S @ v
+
+        def mul_t(u: np.ndarray) -> np.ndarray:
+            return S.T @ u
+
     if S.ndim != 2 or y.shape != (S.shape[0],):
         raise FemeitError(f"data must have shape ({S.shape[0]},) for a matrix of shape {S.shape}")
     m, n = S.shape
@@ -104,14 +128,14 @@ def golub_kahan(jac: np.ndarray, data: np.ndarray, k: int, *, breakdown_tol: flo
     U[:, 0] = y / beta1
     steps, broke = k, False
     for j in range(k):
-        v = _orthogonalize(S.T @ U[:, j], V[:, :j])
+        v = _orthogonalize(mul_t(U[:, j]), V[:, :j])
         alpha = float(np.linalg.norm(v))
         if alpha <= scale:
             steps, broke = j, True
             break
         V[:, j] = v / alpha
         alphas[j] = alpha
-        u = _orthogonalize(S @ V[:, j], U[:, : j + 1])
+        u = _orthogonalize(mul(V[:, j]), U[:, : j + 1])
         beta = float(np.linalg.norm(u))
         if beta <= scale:
             # S V_j lies in span U_{j+1}: keep a zero last row and stop.

@@ -236,6 +236,20 @@ def test_kgpsr_in_svd_coordinates_gives_the_same_image():
         kgpsr(S, y, 40, svd=(svd[0][:10], svd[1], svd[2]))
 
 
+def test_kgpsr_discrepancy_principle_meets_the_noise_level():
+    S, y0 = ill_posed(m=208, n=812, decay=0.93)
+    noise = 0.05 * np.linalg.norm(y0)
+    y = y0 + noise / np.sqrt(208) * np.random.default_rng(5).standard_normal(208)
+    result = kgpsr(S, y, 40, noise_norm=noise, tol=1e-8)
+    residual = np.linalg.norm(S @ result.x - y)
+    assert residual <= noise * (1 + 1e-6)
+    # A 10 % larger lam already misses the target: lam is the largest that fits.
+    larger = kgpsr(S, y, 40, lam=1.1 * result.lam, tol=1e-8)
+    assert np.linalg.norm(S @ larger.x - y) > residual
+    with pytest.raises(FemeitError, match="noise_norm"):
+        kgpsr(S, y, 40, noise_norm=-1.0)
+
+
 def test_pixelwise_l1_with_the_projected_operator_is_empty_at_the_papers_lambda():
     # The reason for the coefficient reading (kgpsr docstring).
     S, y = ill_posed()

@@ -328,6 +328,7 @@ def kgpsr(
     lam: float | None = None,
     *,
     svd: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    noise_norm: float | None = None,
     **kw,
 ) -> SparseResult:
     """KGPSR-BB: GPSR-BB in the Krylov subspace K_k(S'S, S'y) (section III.D, eqs. 17-22).
@@ -376,6 +377,14 @@ def kgpsr(
         small problem's residual by the constant ``||(I - U_r U_r') y||^2``,
         which is passed to GPSR-BB as ``offset``; the result is the same x
         (tested).  ``extra["V"]`` is then not formed (None).
+    noise_norm : float, optional
+        Not in the paper (femeit's option): the expected norm of the data
+        error, ``||e||`` (e.g. sigma sqrt(m) for white noise of deviation
+        sigma).  Then lam is chosen by Morozov's discrepancy principle instead
+        of Table 1's rule: the largest lam with ``||S x_lam - y|| <= noise_norm``,
+        by bisection in log lam (40 steps) on the k-dimensional problem, which
+        is cheap once the projection is done.  If even lam -> 0 leaves a larger
+        residual, the smallest lam tried (1e-8 of the largest useful) is used.
     **kw
         Passed to :func:`gpsr_bb`.
 
@@ -401,6 +410,8 @@ def kgpsr(
         bd = golub_kahan(s, y_hat, k, diagonal=True)
     rhs = np.zeros(bd.B.shape[0])
     rhs[0] = bd.beta1
+    if noise_norm is not None:
+        lam = _discrepancy_lambda(bd.B, rhs, offset, noise_norm, kw)
     result = gpsr_bb(bd.B, rhs, lam / 2, offset=offset, **kw)
     if svd is None:
         x, basis = bd.V @ result.x, bd.V
@@ -408,3 +419,26 @@ def kgpsr(
         x, basis = vt.T @ (bd.V @ result.x), None
     extra = {"g": result.x, "tau": result.lam, "k": bd.k, "V": basis}
     return SparseResult(x, float(lam), result.iterations, result.objective, result.converged, extra)
+
+
+def _discrepancy_lambda(B: np.ndarray, rhs: np.ndarray, offset: float, noise_norm: float, kw: dict) -> float:
+    """Largest eq.-22 lam whose KGPSR residual ||S x - y|| stays within noise_norm (bisection in log lam)."""
+    if not (np.isfinite(noise_norm) and noise_norm > 0):
+        raise FemeitError(f"noise_norm must be a positive number, got {noise_norm}")
+    target = noise_norm**2
+
+    def residual2(lam: float) -> float:
+        g = gpsr_bb(B, rhs, lam / 2, **kw).x
+        r = B @ g - rhs
+        return float(r @ r + 2 * offset)
+
+    top = 2 * float(np.abs(B.T @ rhs).max())  # tau = lam / 2 >= ||B'rhs||_inf gives g = 0
+    lo, hi = np.log(top * 1e-8), np.log(top)
+    if residual2(top) <= target:
+        return top
+    if residual2(np.exp(lo)) > target:
+        return float(np.exp(lo))
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if residual2(np.exp(mid)) <= target else (lo, mid)
+    return float(np.exp(lo))

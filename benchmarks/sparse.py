@@ -1,7 +1,8 @@
 """Sparse solvers of the KGPSR-BB paper (Li et al. 2021): per-frame time on its 3D cylinder.
 
-Run: python benchmarks/sparse.py The paper's cylinder
-(``geometries/kgpsr_cylinder.toml``, about 72k tetrahedra, 16 circular
+Run:  python benchmarks/sparse.py
+
+The paper's cylinder (``geometries/kgpsr_cylinder.toml``, about 72k tetrahedra, 16 circular
 electrodes, 208 adjacent readings), Jacobian on the mid-height slab (2 cm) cut
 into the 812- and 2472-pixel grids, column normalisation of eq. 7. KGPSR-BB is
 timed both ways: the bidiagonalisation in the coordinates of the SVD computed

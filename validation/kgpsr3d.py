@@ -16,7 +16,7 @@ measurement (all 208 readings), background 1 S/m.
     (``add_noise(percent=3, relative_to="reading")``), added to v(sigma) only,
     one fixed seed per case.  The other common reading, 3 % of max|v| for
     every reading, gives noise 0.6-2.4 times the whole difference signal
-    ||v - v0|| with adjacent drive (the opposite-side readings are ~20 times
+    ||v - v0|| with adjacent drive (the opposite-side readings are ~12 times
     smaller than the largest), under which the paper's own TIK returns noise
     (CC about 0.05) although its TIK images are recognisable and its TIK CCs
     are 0.38-0.59; under the per-reading reading our TIK gives 0.3-0.5.  This

@@ -12,6 +12,7 @@ def add_noise(
     *,
     snr_db: float | None = None,
     percent: float | None = None,
+    relative_to: str = "max",
     seed: int | np.random.Generator,
 ) -> np.ndarray:
     """Add white Gaussian noise to simulated voltages.
@@ -21,8 +22,14 @@ def add_noise(
     * ``snr_db``: noise standard deviation ``rms(v) / 10^(snr_db / 20)``, the
       signal-to-noise ratio in decibels of the whole frame (so 30 dB is an rms
       noise of 3.16 % of the rms signal);
-    * ``percent``: standard deviation ``percent / 100 * max|v|`` (the
-      convention of the KGPSR-BB paper's 1 % and 3 % noise).
+    * ``percent``: standard deviation ``percent / 100 * scale`` where the
+      scale is set by ``relative_to``: ``"max"`` (default) ``max|v|`` of the
+      frame, one deviation for all readings; ``"reading"`` each reading's own
+      ``|v_i|`` (proportional noise, ``v_i (1 + percent/100 n_i)``); ``"rms"``
+      the rms of the frame.  Papers that say "p % noise" rarely say which; the
+      choice matters with adjacent protocols, whose readings span more than an
+      order of magnitude (the KGPSR-BB validation reads the paper's 3 % as
+      ``"reading"``, see validation/kgpsr3d.py).
 
     Parameters
     ----------
@@ -48,5 +55,13 @@ def add_noise(
     else:
         if not (np.isfinite(percent) and percent >= 0):
             raise FemeitError(f"percent must be a non-negative number, got {percent}")
-        std = percent / 100 * np.abs(v).max(axis=-1, keepdims=True)
+        if relative_to == "max":
+            scale = np.abs(v).max(axis=-1, keepdims=True)
+        elif relative_to == "reading":
+            scale = np.abs(v)
+        elif relative_to == "rms":
+            scale = np.sqrt(np.mean(v**2, axis=-1, keepdims=True))
+        else:
+            raise FemeitError(f"relative_to must be 'max', 'reading' or 'rms', got {relative_to!r}")
+        std = percent / 100 * scale
     return v + std * rng.standard_normal(v.shape)

@@ -214,6 +214,13 @@ def test_noise_levels_and_seeds():
     b = add_noise(v, percent=3, seed=1)
     ratio = np.std(b - v, axis=1) / np.abs(v).max(axis=1)
     assert abs(ratio.mean() - 0.03) < 0.002
+    c = add_noise(v, percent=3, relative_to="reading", seed=1)
+    np.testing.assert_allclose(c - v, (b - v) / np.abs(v).max(axis=1, keepdims=True) * np.abs(v))
+    d = add_noise(v, percent=3, relative_to="rms", seed=1)
+    ratio = np.std(d - v, axis=1) / np.sqrt((v**2).mean(axis=1))
+    assert abs(ratio.mean() - 0.03) < 0.002
+    with pytest.raises(fe.FemeitError, match="relative_to"):
+        add_noise(v, percent=3, relative_to="mean", seed=1)
     with pytest.raises(fe.FemeitError, match="exactly one"):
         add_noise(v, seed=1)
 

@@ -1,7 +1,9 @@
 """Inverse solvers: plain functions on (sensitivity, data), and a registry for the CLI."""
 
 from femeit.inverse.backprojection import backprojection, equipotential_mask
+from femeit.inverse.gpsr import column_normalize, gpsr, gpsr_bb, kgpsr, tgpsr
 from femeit.inverse.kmeans import kmeans_1d
+from femeit.inverse.krylov import golub_kahan
 from femeit.inverse.landweber import corrected_landweber, landweber
 from femeit.inverse.leastsquares import (
     LinearSystem,
@@ -15,6 +17,7 @@ from femeit.inverse.leastsquares import (
     tsvd,
 )
 from femeit.inverse.smdr import SMDR, SMDRResult, filter_normalise, location_compensation, smdr, suppress_artifacts
+from femeit.inverse.twist import twist
 
 __all__ = [
     "SMDR",
@@ -23,9 +26,14 @@ __all__ = [
     "backprojection",
     "choose_lambda",
     "choose_rank",
+    "column_normalize",
     "corrected_landweber",
     "equipotential_mask",
     "filter_normalise",
+    "golub_kahan",
+    "gpsr",
+    "gpsr_bb",
+    "kgpsr",
     "kmeans_1d",
     "landweber",
     "lcurve_corner",
@@ -35,6 +43,8 @@ __all__ = [
     "prepare",
     "smdr",
     "suppress_artifacts",
+    "tgpsr",
     "tikhonov",
     "tsvd",
+    "twist",
 ]

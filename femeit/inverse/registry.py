@@ -13,9 +13,11 @@ import numpy as np
 
 from femeit.errors import FemeitError
 from femeit.inverse.backprojection import backprojection
+from femeit.inverse.gpsr import column_normalize, gpsr, kgpsr, tgpsr
 from femeit.inverse.landweber import landweber
 from femeit.inverse.leastsquares import choose_lambda, choose_rank, prepare
 from femeit.inverse.smdr import SMDR
+from femeit.inverse.twist import twist
 
 
 def _tikhonov(jac, dz, z0, grid, lam, rank):
@@ -60,6 +62,28 @@ def _smdr(jac, dz, z0, grid, lam, rank):
     }
 
 
+def _sparse(method: str) -> Callable:
+    # The KGPSR-BB paper's pipeline: column normalisation (eq. 7), the solver
+    # with Table 1's parameters, and the normalised image mapped back to a
+    # conductivity change x = x_N / d.
+    def run(jac, dz, z0, grid, lam, rank):
+        S, d = column_normalize(jac)
+        if method == "gpsr":
+            result = gpsr(S, dz, lam)
+        elif method == "tgpsr":
+            result = tgpsr(S, dz, 50 if rank is None else rank, lam)
+        elif method == "kgpsr":
+            result = kgpsr(S, dz, 55 if rank is None else rank, lam)
+        else:
+            result = twist(S, dz, 1e-9 if lam is None else lam)
+        info = {"lambda": result.lam, "iterations": result.iterations}
+        if method in ("tgpsr", "kgpsr"):
+            info["rank" if method == "tgpsr" else "k"] = result.extra.get("rank", result.extra.get("k"))
+        return result.x / d, info
+
+    return run
+
+
 SOLVERS: dict[str, Callable] = {
     "tikhonov": _tikhonov,
     "marquardt": _tikhonov,
@@ -68,6 +92,10 @@ SOLVERS: dict[str, Callable] = {
     "backprojection": _backprojection,
     "landweber": _landweber,
     "smdr": _smdr,
+    "gpsr": _sparse("gpsr"),
+    "tgpsr": _sparse("tgpsr"),
+    "kgpsr": _sparse("kgpsr"),
+    "twist": _sparse("twist"),
 }
 
 

@@ -1,0 +1,311 @@
+"""GPSR-BB, TGPSR-BB, KGPSR-BB (Li et al. 2021), Golub-Kahan bidiagonalisation and TwIST."""
+
+import numpy as np
+import pytest
+
+import femeit as fe
+from femeit.errors import FemeitError
+from femeit.grids import SliceGrid
+from femeit.inverse.gpsr import (
+    column_normalize,
+    gpsr,
+    gpsr_bb,
+    kgpsr,
+    kkt_residual,
+    objective,
+    tgpsr,
+    truncated_svd,
+)
+from femeit.inverse.krylov import bidiagonalize, golub_kahan
+from femeit.inverse.leastsquares import prepare
+from femeit.inverse.registry import solve
+from femeit.inverse.twist import soft_threshold, twist
+
+
+def sparse_problem(seed=0, m=80, n=200, nnz=8, noise=1e-3):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n)) / np.sqrt(m)
+    x = np.zeros(n)
+    support = rng.choice(n, nnz, replace=False)
+    x[support] = rng.choice([-1.0, 1.0], nnz) * (1 + rng.random(nnz))
+    return A, x, A @ x + noise * rng.standard_normal(m)
+
+
+def ill_posed(seed=1, m=120, n=300, decay=0.85):
+    """A matrix with geometrically decaying singular values (like an ERT sensitivity)."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    v, _ = np.linalg.qr(rng.standard_normal((n, m)))
+    s = decay ** np.arange(m)
+    S = (u * s) @ v.T
+    return S, S @ rng.standard_normal(n) + 1e-3 * rng.standard_normal(m)
+
+
+# ---------------------------------------------------------------- normalisation (eq. 7)
+
+
+def test_column_normalize_abs_sums_to_one_and_preserves_products():
+    S, _ = ill_posed()
+    SN, d = column_normalize(S)
+    np.testing.assert_allclose(np.abs(SN).sum(axis=0), 1.0)
+    x = np.random.default_rng(0).standard_normal(S.shape[1])
+    np.testing.assert_allclose(S @ x, SN @ (d * x), atol=1e-12)
+
+
+def test_column_normalize_signed_follows_eq7_or_refuses():
+    S = np.random.default_rng(0).random((10, 5)) + 0.1
+    SN, _ = column_normalize(S, mode="signed")
+    np.testing.assert_allclose(SN.sum(axis=0), 1.0)
+    S[:, 2] = [1, -1] * 5  # signed sum 0
+    with pytest.raises(FemeitError, match="mode='abs'"):
+        column_normalize(S, mode="signed")
+
+
+@pytest.mark.parametrize("bad, kw", [(np.zeros((3, 2)), {}), (np.ones((3, 2)), {"mode": "rows"}), (np.ones(3), {})])
+def test_column_normalize_rejects_bad_input(bad, kw):
+    with pytest.raises(FemeitError):
+        column_normalize(bad, **kw)
+
+
+# ---------------------------------------------------------------- GPSR-BB
+
+
+def test_gpsr_bb_recovers_a_sparse_vector():
+    A, x, y = sparse_problem()
+    result = gpsr_bb(A, y, 0.005, tol=1e-10, max_iter=20000)
+    assert np.linalg.norm(result.x - x) / np.linalg.norm(x) < 0.03
+    big = np.abs(result.x) > 0.1
+    assert set(np.flatnonzero(big)) == set(np.flatnonzero(x))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_gpsr_bb_objective_never_increases(seed):
+    A, _, y = sparse_problem(seed)
+    result = gpsr_bb(A, y, 0.02, tol=1e-12, max_iter=3000)
+    assert result.iterations > 10
+    assert np.all(np.diff(result.objective) <= 1e-13 * result.objective[0])
+    assert result.objective[-1] == pytest.approx(objective(A, y, result.x, 0.02), rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gpsr_bb_kkt_conditions_hold_at_the_returned_point(seed):
+    A, _, y = sparse_problem(seed)
+    lam = 0.05 * np.abs(A.T @ y).max()
+    result = gpsr_bb(A, y, lam, tol=0.0, max_iter=5000)
+    assert kkt_residual(A, y, result.x, lam) < 1e-6
+    # The loose default stop is not a KKT point: the test above can fail.
+    early = gpsr_bb(A, y, lam, tol=0.5, min_iter=1)
+    assert kkt_residual(A, y, early.x, lam) > 1e-3
+
+
+def test_gpsr_bb_zero_above_lambda_max_and_agrees_with_twist():
+    A, _, y = sparse_problem(2)
+    lam_max = np.abs(A.T @ y).max()
+    assert not np.any(gpsr_bb(A, y, 1.01 * lam_max).x)
+    lam = 0.02 * lam_max
+    a = gpsr_bb(A, y, lam, tol=0.0, max_iter=5000)
+    b = twist(A, y, lam, tol=0.0, max_iter=20000)
+    assert objective(A, y, a.x, lam) == pytest.approx(objective(A, y, b.x, lam), rel=1e-7)
+
+
+def test_gpsr_default_lambda_is_the_papers():
+    A, _, y = sparse_problem()
+    assert gpsr(A, y).lam == pytest.approx(0.01 * np.abs(A.T @ y).max())
+
+
+@pytest.mark.parametrize(
+    "args, kw",
+    [
+        ((np.ones((3, 2)), np.ones(3), 0.0), {}),
+        ((np.ones((3, 2)), np.ones(4), 0.1), {}),
+        ((np.full((3, 2), np.nan), np.ones(3), 0.1), {}),
+        ((np.ones((3, 2)), np.ones(3), 0.1), {"x0": np.ones(3)}),
+        ((np.ones((3, 2)), np.ones(3), 0.1), {"max_iter": 0}),
+    ],
+)
+def test_gpsr_bb_rejects_bad_input(args, kw):
+    with pytest.raises(FemeitError):
+        gpsr_bb(*args, **kw)
+
+
+def test_gpsr_rejects_data_orthogonal_to_the_range():
+    A = np.array([[1.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(FemeitError, match="S'y is zero"):
+        gpsr(A, np.array([0.0, 1.0]))
+
+
+# ---------------------------------------------------------------- TGPSR-BB
+
+
+def test_tgpsr_objective_is_the_truncated_problem():
+    S, y = ill_posed()
+    u, s, vt = truncated_svd(S, 20)
+    result = tgpsr(S, y, 20, tol=1e-10, max_iter=5000)
+    Sw = (u * s) @ vt
+    assert result.objective[-1] == pytest.approx(objective(Sw, y, result.x, result.lam), rel=1e-9)
+    assert np.all(np.diff(result.objective) <= 1e-13 * result.objective[0])
+
+
+def test_tgpsr_at_full_rank_equals_gpsr():
+    A, _, y = sparse_problem(m=40, n=60)
+    full = gpsr(A, y, tol=1e-12, max_iter=20000)
+    trunc = tgpsr(A, y, 40, tol=1e-12, max_iter=20000)
+    np.testing.assert_allclose(trunc.x, full.x, atol=1e-6)
+
+
+def test_tgpsr_rejects_a_mismatched_svd():
+    S, y = ill_posed()
+    with pytest.raises(FemeitError, match="rank"):
+        tgpsr(S, y, 50, svd=truncated_svd(S, 10))
+
+
+# ---------------------------------------------------------------- Golub-Kahan and KGPSR-BB
+
+
+def test_golub_kahan_bases_are_orthonormal_and_satisfy_eq18():
+    S, y = ill_posed(m=208, n=812, decay=0.9)
+    bd = golub_kahan(S, y, 55)
+    assert bd.k == 55 and not bd.breakdown
+    assert np.abs(bd.V.T @ bd.V - np.eye(55)).max() < 1e-10
+    assert np.abs(bd.U.T @ bd.U - np.eye(56)).max() < 1e-10
+    assert np.abs(S @ bd.V - bd.U @ bd.B).max() < 1e-10 * np.linalg.norm(S, 2)
+    np.testing.assert_allclose(bd.U[:, 0], y / np.linalg.norm(y))
+    assert np.allclose(np.triu(bd.B, 1), 0) and np.allclose(np.tril(bd.B, -2), 0)
+
+
+def test_golub_kahan_spans_the_krylov_space_of_eq17():
+    S, y = ill_posed(m=60, n=90, decay=0.7)
+    V = golub_kahan(S, y, 4).V
+    w = S.T @ y
+    for _ in range(4):
+        residual = w - V @ (V.T @ w)
+        assert np.linalg.norm(residual) < 1e-8 * np.linalg.norm(w)
+        w = S.T @ (S @ w)
+
+
+def test_golub_kahan_stops_on_an_invariant_subspace():
+    rng = np.random.default_rng(0)
+    S = rng.standard_normal((30, 3)) @ rng.standard_normal((3, 40))  # rank 3
+    U, B, V = bidiagonalize(S, rng.standard_normal(30), 10)
+    assert V.shape[1] <= 4
+    np.testing.assert_allclose(S @ V, U @ B, atol=1e-10)
+
+
+@pytest.mark.parametrize("k, y", [(0, None), (31, None), (5, np.zeros(30))])
+def test_golub_kahan_rejects_bad_input(k, y):
+    S = np.random.default_rng(0).standard_normal((30, 40))
+    with pytest.raises(FemeitError):
+        golub_kahan(S, np.ones(30) if y is None else y, k)
+
+
+def test_kgpsr_solves_the_coefficient_problem_and_stays_in_the_krylov_space():
+    S, y = ill_posed(m=208, n=812, decay=0.9)
+    result = kgpsr(S, y, 30, lam=0.05 * np.abs(S.T @ y).max(), tol=0.0, max_iter=5000)
+    bd = golub_kahan(S, y, 30)
+    rhs = np.zeros(31)
+    rhs[0] = np.linalg.norm(y)
+    g = result.extra["g"]
+    # Claim 1: the L1 norm acts on g; g is optimal for min 1/2||B g - ||y|| e1||^2 + lam ||g||_1.
+    assert result.extra["tau"] == pytest.approx(result.lam / 2)  # eq. 22 has no 1/2
+    assert kkt_residual(bd.B, rhs, g, result.extra["tau"]) < 1e-6
+    # Claim 2: x = V_k g lies in range(V_k), and eq. 21 holds for the residual.
+    V = result.extra["V"]
+    np.testing.assert_allclose(V @ (V.T @ result.x), result.x, atol=1e-12)
+    assert np.linalg.norm(S @ result.x - y) == pytest.approx(np.linalg.norm(bd.B @ g - rhs), rel=1e-8)
+    assert np.all(np.diff(result.objective) <= 1e-13 * result.objective[0])
+
+
+def test_kgpsr_default_lambda_and_the_zero_threshold():
+    S, y = ill_posed()
+    assert kgpsr(S, y).lam == pytest.approx(np.abs(S.T @ y).max())
+    # B' ||y|| e1 = ||S'y||_2 e1, so g = 0 exactly from tau = lam / 2 = ||S'y||_2 on.
+    lam2 = 2 * np.linalg.norm(S.T @ y)
+    assert not np.any(kgpsr(S, y, 20, lam=1.001 * lam2).x)
+    assert np.any(kgpsr(S, y, 20, lam=0.9 * lam2).x)
+
+
+def test_kgpsr_in_svd_coordinates_gives_the_same_image():
+    S, y = ill_posed(m=208, n=812, decay=0.93)
+    svd = np.linalg.svd(S, full_matrices=False)
+    lam = 0.2 * np.abs(S.T @ y).max()
+    direct = kgpsr(S, y, 40, lam=lam, tol=0.0, max_iter=3000)
+    fast = kgpsr(S, y, 40, lam=lam, svd=svd, tol=0.0, max_iter=3000)
+    np.testing.assert_allclose(fast.x, direct.x, atol=1e-8 * np.abs(direct.x).max())
+    np.testing.assert_allclose(np.abs(fast.extra["g"]), np.abs(direct.extra["g"]), atol=1e-8)
+    with pytest.raises(FemeitError):
+        kgpsr(S, y, 40, svd=(svd[0][:10], svd[1], svd[2]))
+
+
+def test_kgpsr_discrepancy_principle_meets_the_noise_level():
+    S, y0 = ill_posed(m=208, n=812, decay=0.93)
+    noise = 0.05 * np.linalg.norm(y0)
+    y = y0 + noise / np.sqrt(208) * np.random.default_rng(5).standard_normal(208)
+    result = kgpsr(S, y, 40, noise_norm=noise, tol=1e-8)
+    residual = np.linalg.norm(S @ result.x - y)
+    assert residual <= noise * (1 + 1e-6)
+    # A 10 % larger lam already misses the target: lam is the largest that fits.
+    larger = kgpsr(S, y, 40, lam=1.1 * result.lam, tol=1e-8)
+    assert np.linalg.norm(S @ larger.x - y) > residual
+    with pytest.raises(FemeitError, match="noise_norm"):
+        kgpsr(S, y, 40, noise_norm=-1.0)
+
+
+def test_pixelwise_l1_with_the_projected_operator_is_empty_at_the_papers_lambda():
+    # The reason for the coefficient reading (kgpsr docstring).
+    S, y = ill_posed()
+    bd = golub_kahan(S, y, 20)
+    A = bd.B @ bd.V.T
+    rhs = np.zeros(21)
+    rhs[0] = np.linalg.norm(y)
+    assert not np.any(gpsr_bb(A, rhs, np.abs(S.T @ y).max() * (1 + 1e-9)).x)
+
+
+# ---------------------------------------------------------------- TwIST, iterated Tikhonov, registry
+
+
+def test_twist_recovers_a_sparse_vector_monotonically():
+    A, x, y = sparse_problem(4)
+    result = twist(A, y, 0.005, tol=1e-10, max_iter=20000)
+    assert np.linalg.norm(result.x - x) / np.linalg.norm(x) < 0.03
+    assert np.all(np.diff(result.objective) <= 1e-13 * result.objective[0])
+
+
+def test_soft_threshold():
+    np.testing.assert_allclose(soft_threshold(np.array([-3.0, -0.5, 0.0, 0.5, 2.0]), 1.0), [-2, 0, 0, 0, 1])
+
+
+def test_iterated_tikhonov_matches_the_iteration():
+    S, y = ill_posed(m=30, n=50)
+    system = prepare(S)
+    np.testing.assert_allclose(system.iterated_tikhonov_matrix(0.01, 1), system.tikhonov_matrix(0.01))
+    x = np.zeros(50)
+    inverse = np.linalg.inv(S.T @ S + 0.01 * np.eye(50))
+    for _ in range(5):
+        x = x + inverse @ (S.T @ (y - S @ x))
+    np.testing.assert_allclose(system.iterated_tikhonov_matrix(0.01, 5) @ y, x, rtol=1e-6, atol=1e-9)
+    with pytest.raises(FemeitError):
+        system.iterated_tikhonov_matrix(0.01, 0)
+
+
+@pytest.mark.parametrize("name", ["gpsr", "tgpsr", "kgpsr", "twist"])
+def test_registry_returns_conductivity_changes(name):
+    S, y = ill_posed(m=60, n=90, decay=0.9)
+    x, info = solve(name, S, y, None, None, rank=20 if name in ("tgpsr", "kgpsr") else None)
+    assert x.shape == (90,) and np.all(np.isfinite(x)) and info["lambda"] > 0
+    # The image is a reconstruction of y: the residual falls below the data norm.
+    assert np.linalg.norm(S @ x - y) < np.linalg.norm(y)
+
+
+# ---------------------------------------------------------------- SliceGrid.min_fraction
+
+
+def test_slice_grid_min_fraction_keeps_pixels_at_least_half_inside():
+    spec = fe.CylinderSpec(radius=0.1, height=0.1, rings=(fe.ElectrodeRing(z=0.05, n_electrodes=8),), h=0.03)
+    mesh = fe.EITMesh.from_spec(spec)
+    kw = dict(z=0.05, thickness=0.02, shape=(16, 16), bounds=(-0.1, 0.1, -0.1, 0.1))
+    loose, half = SliceGrid(mesh, **kw), SliceGrid(mesh, **kw, min_fraction=0.5)
+    voxel = (0.2 / 16) ** 2 * 0.02
+    assert half.n_params < loose.n_params
+    assert half.measures.min() > 0.5 * voxel and loose.measures.min() < 0.5 * voxel
+    with pytest.raises(FemeitError, match="min_fraction"):
+        SliceGrid(mesh, **kw, min_fraction=1.0)

@@ -111,6 +111,11 @@ def gaussian_ssim(true: np.ndarray, rec: np.ndarray, sigma: float = 80.0, c1: fl
     float
         1 for identical images.
     """
+    t, r = np.asarray(true, dtype=float), np.asarray(rec, dtype=float)
+    if t.ndim != 2 or t.shape != r.shape:
+        raise FemeitError(f"gaussian_ssim needs two 2D images of one shape, got {t.shape} and {r.shape}")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(r))):
+        raise FemeitError("images contain NaN or infinite values")
     g = [_gaussian_matrix(n, sigma) for n in t.shape]  # separable window as matrices (BLAS, fast)
     mass = g[0].sum(axis=1)[:, None] * g[1].sum(axis=1)[None, :]
 

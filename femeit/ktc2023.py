@@ -273,33 +273,6 @@ def load_truths(root: str | Path | None = None) -> dict[int, np.ndarray]:
     return {k: read_truth(folder / f"true{k}.mat") for k in TARGETS}
 
 
-def tank_spec(h: float = 0.006, h_electrode: float | None = None, radius: float = RADIUS, rotation_deg: float = 0.0):
-    """The KTC2023 tank as a 2D :class:`~femeit.geometry.specs.CircleSpec`.
-
-    Parameters
-    ----------
-    h : float
-        Bulk element size, m.
-    h_electrode : float, optional
-        Element size on the electrodes, m (default h / 4).
-    radius : float
-        Tank radius, m (0.115 nominal).
-    rotation_deg : float
-        Offset of all electrode centres, degrees counter-clockwise (0: electrode 1 at 90 degrees).
-    """
-    from femeit.geometry.specs import CircleSpec
-
-    return CircleSpec(
-        radius=radius,
-        n_electrodes=N_ELECTRODES,
-        electrode_width=radius * np.deg2rad(360.0 / 64),
-        first_angle_deg=90.0 + rotation_deg,
-        direction="ccw",
-        h=h,
-        h_electrode=h / 4 if h_electrode is None else h_electrode,
-    )
-
-
 def transfer_matrix(measurement: Measurement) -> np.ndarray:
     """Four-electrode transfer impedances between the current patterns, ohm, shape (76, 76).
 
@@ -327,3 +300,44 @@ def reciprocity_error(measurement: Measurement) -> float:
     t = transfer_matrix(measurement)
     off = ~np.eye(len(t), dtype=bool)
     return float(np.linalg.norm((t - t.T)[off]) / np.linalg.norm((t + t.T)[off]))
+
+
+def tank_model(
+    protocol: Protocol,
+    width_factor: float = 1.0,
+    h: float = 0.006,
+    contact_impedance: float | np.ndarray = 0.01,
+):
+    """A 2D CEM forward model of the tank (P1), meshed with gmsh.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Usually ``load_level(1).protocol``.
+    width_factor : float
+        Electrode width relative to the nominal 5.625 degrees (the calibration fits it).
+    h : float
+        Bulk element size, m (electrodes get h / 4).
+    contact_impedance : float or ndarray, shape (32,)
+        Ohm m (2D).
+
+    Returns
+    -------
+    ForwardModel
+    """
+    from femeit.forward import ForwardModel
+    from femeit.geometry.specs import CircleSpec
+    from femeit.mesh import EITMesh
+
+    if not 0 < width_factor < 2:
+        raise FemeitError(f"width_factor must lie in (0, 2) (electrodes would overlap), got {width_factor}")
+    spec = CircleSpec(
+        radius=RADIUS,
+        n_electrodes=N_ELECTRODES,
+        electrode_width=width_factor * ELECTRODE_WIDTH,
+        first_angle_deg=90.0,
+        direction="ccw",
+        h=h,
+        h_electrode=h / 4,
+    )
+    return ForwardModel(EITMesh.from_spec(spec), protocol, contact_impedance=contact_impedance)

@@ -204,7 +204,16 @@ def scan_electrode_width(
     fits = []
     for w in widths:
         c = calibrate(build(float(w)), measured, mask)
-        fits.append(Calibration(c.sigma, c.contact_impedance, c.residual, c.initial_residual, False,
-                                c.n_evaluations, {"width": float(w)}))
+        fits.append(
+            Calibration(
+                c.sigma,
+                c.contact_impedance,
+                c.residual,
+                c.initial_residual,
+                False,
+                c.n_evaluations,
+                {"width": float(w)},
+            )
+        )
     best = int(np.argmin([f.residual for f in fits]))
     return float(widths[best]), fits

@@ -147,11 +147,11 @@ def reconstruct(
         # Backprojection expects raw dz / z0 relative changes; the weights cancel in the ratio.
         return backprojection(jac, dv, ref)
     if name == "landweber":
-        n_iter = 500 if strength is None else max(1, int(round(strength)))
+        n_iter = 500 if strength is None else max(1, round(strength))
         return landweber(jac, dv, n_iter).x
     system = prepare(jac, grid.difference_operator(2) if name == "occam" else None)
     if name == "tsvd":
-        rank = choose_rank(system, dv)["rank"] if strength is None else max(1, int(round(strength * len(system.s))))
+        rank = choose_rank(system, dv)["rank"] if strength is None else max(1, round(strength * len(system.s)))
         return system.tsvd_matrix(min(rank, len(system.s))) @ dv
     lam = choose_lambda(system, dv)["lam"] if strength is None else strength * system.s[0] ** 2
     return system.tikhonov_matrix(lam) @ dv

@@ -71,11 +71,19 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
     nominal = ktc.tank_model(reference.protocol, 1.0)
     v = nominal.simulate(1.0)
     sigma_nominal = float(v @ v / (v @ y))
-    rows.append(("uncalibrated (nominal width, z = 0.01 ohm m, sigma closed form)", 1.0, sigma_nominal,
-                 0.01, relative_residual(nominal.simulate(sigma_nominal), y)))
+    rows.append(
+        (
+            "uncalibrated (nominal width, z = 0.01 ohm m, sigma closed form)",
+            1.0,
+            sigma_nominal,
+            0.01,
+            relative_residual(nominal.simulate(sigma_nominal), y),
+        )
+    )
     shared = calibrate(nominal, y)
-    rows.append(("sigma + shared z, nominal width", 1.0, shared.sigma, float(shared.contact_impedance[0]),
-                 shared.residual))
+    rows.append(
+        ("sigma + shared z, nominal width", 1.0, shared.sigma, float(shared.contact_impedance[0]), shared.residual)
+    )
     widths = np.array([1.0]) if quick else np.array([0.9, 1.0, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4])
     scan = []
     for wf in widths:
@@ -84,11 +92,25 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
         scan.append((wf, c, m))
     wf, best, model = min(scan, key=lambda s: s[1].residual)
     if not quick:
-        rows.append((f"sigma + shared z, electrode width x {wf:g} (scanned)", wf, best.sigma,
-                     float(best.contact_impedance[0]), best.residual))
+        rows.append(
+            (
+                f"sigma + shared z, electrode width x {wf:g} (scanned)",
+                wf,
+                best.sigma,
+                float(best.contact_impedance[0]),
+                best.residual,
+            )
+        )
         per = calibrate(model, y, per_electrode=True, start=best)
-        rows.append((f"sigma + z per electrode, width x {wf:g}", wf, per.sigma,
-                     float(np.median(per.contact_impedance)), per.residual))
+        rows.append(
+            (
+                f"sigma + z per electrode, width x {wf:g}",
+                wf,
+                per.sigma,
+                float(np.median(per.contact_impedance)),
+                per.residual,
+            )
+        )
         out["per_electrode_z"] = per.contact_impedance
         final = model.with_contact_impedance(per.contact_impedance), per.sigma
     else:
@@ -171,8 +193,12 @@ def select(scores: np.ndarray) -> dict:
 
 
 def table(name: str, values: np.ndarray, levels, solvers) -> list[str]:
-    lines = [f"### {name}", "", "| solver | " + " | ".join(f"L{lv}" for lv in levels) + " | mean |",
-             "|---|" + "---|" * (len(levels) + 1)]
+    lines = [
+        f"### {name}",
+        "",
+        "| solver | " + " | ".join(f"L{lv}" for lv in levels) + " | mean |",
+        "|---|" + "---|" * (len(levels) + 1),
+    ]
     for si, s in enumerate(solvers):
         per = values[:, :, si].mean(axis=1)
         lines.append(f"| {s} | " + " | ".join(f"{p:.3f}" for p in per) + f" | {per.mean():.3f} |")
@@ -242,7 +268,7 @@ def main(argv=None) -> int:
     cal = {}
     model, sigma = calibrate_tank(level1.reference, args.quick, cal)
     print(f"calibration ({cal['seconds']:.1f} s); reference non-reciprocity {cal['reciprocity']:.2%}")
-    for label, wf, s, z, r in cal["rows"]:
+    for label, _wf, s, z, r in cal["rows"]:
         print(f"  {label}: sigma {s:.4g} S, z {z:.3g} ohm m, residual {r:.2%}")
     r = ktc.RADIUS
     grid = PixelGrid(model.mesh, bounds=(-r, r, -r, r), shape=(32, 32))
@@ -251,37 +277,58 @@ def main(argv=None) -> int:
     solvers = ["tikhonov", "occam"] if args.quick else list(STRENGTHS)
     scores, auto, images = score_all(problem, levels, solvers, truths, args.root)
     sel = select(scores)
-    lines = ["# KTC2023 validation", "", f"Run: `python validation/ktc2023.py{' --quick' if args.quick else ''}`", "",
-             "## Calibration (level-1 empty-tank reference, 2356 rows)", "",
-             f"Reference non-reciprocity ||T - T'|| / ||T + T'|| = {cal['reciprocity']:.2%} (no reciprocal model "
-             "can remove it).", "",
-             "| model | width factor | sigma (S) | z (ohm m) | relative residual |", "|---|---|---|---|---|"]
+    lines = [
+        "# KTC2023 validation",
+        "",
+        f"Run: `python validation/ktc2023.py{' --quick' if args.quick else ''}`",
+        "",
+        "## Calibration (level-1 empty-tank reference, 2356 rows)",
+        "",
+        f"Reference non-reciprocity ||T - T'|| / ||T + T'|| = {cal['reciprocity']:.2%} (no reciprocal model "
+        "can remove it).",
+        "",
+        "| model | width factor | sigma (S) | z (ohm m) | relative residual |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {a} | {w:g} | {s:.4g} | {z:.3g} | {res:.2%} |" for a, w, s, z, res in cal["rows"]]
     if "per_electrode_z" in cal:
         lines += ["", "Per-electrode z (ohm m): " + ", ".join(f"{v:.3g}" for v in cal["per_electrode_z"])]
-    lines += ["", "## Scores (mean over the 4 targets per level)", "",
-              f"Organisers' baseline: {BASELINE['level 1']} at level 1, {BASELINE['all']} over all levels.", ""]
+    lines += [
+        "",
+        "## Scores (mean over the 4 targets per level)",
+        "",
+        f"Organisers' baseline: {BASELINE['level 1']} at level 1, {BASELINE['all']} over all levels.",
+        "",
+    ]
     lines += table("auto (no truth used)", auto, levels, solvers)
     lines += table("cv (leave one target out; the held-out target's score)", sel["cv"], levels, solvers)
-    lines += table("oracle (one setting for all cases, chosen with the truth: an upper bound)", sel["oracle"],
-                   levels, solvers)
+    lines += table(
+        "oracle (one setting for all cases, chosen with the truth: an upper bound)", sel["oracle"], levels, solvers
+    )
     lines += ["Oracle settings (strength, threshold fraction, presence):", ""]
     for si, s in enumerate(solvers):
         k, g = sel["oracle_choice"][si]
         lines.append(f"- {s}: strength {STRENGTHS[s][k]:g}, segmentation {SEGMENTATIONS[g]}")
-        cvs = [(float(STRENGTHS[s][sel["cv_choice"][(si, t)][0]]), SEGMENTATIONS[sel['cv_choice'][(si, t)][1]])
-               for t in range(4)]
+        cvs = [
+            (float(STRENGTHS[s][sel["cv_choice"][(si, t)][0]]), SEGMENTATIONS[sel["cv_choice"][(si, t)][1]])
+            for t in range(4)
+        ]
         lines.append(f"  - cv choices (held-out target 1..4): {cvs}")
     cv_l1 = sel["cv"][0].mean(axis=0)
     cv_all = sel["cv"].mean(axis=(0, 1))
     best = int(np.argmax(cv_all))
     k, g = sel["oracle_choice"][best]
     elapsed = time.perf_counter() - start
-    lines += ["", f"Best solver by cv score over all levels: **{solvers[best]}**: level 1 {cv_l1[best]:.3f}, "
-              f"all levels {cv_all[best]:.3f}.", "", f"Runtime {elapsed:.0f} s."]
+    lines += [
+        "",
+        f"Best solver by cv score over all levels: **{solvers[best]}**: level 1 {cv_l1[best]:.3f}, "
+        f"all levels {cv_all[best]:.3f}.",
+        "",
+        f"Runtime {elapsed:.0f} s.",
+    ]
     (outdir / "ktc2023.md").write_text("\n".join(lines) + "\n")
     figures(outdir, cal, level1.reference, images, truths, (1, solvers[best], k, SEGMENTATIONS[g]))
-    print("\n".join(lines[lines.index("## Scores (mean over the 4 targets per level)"):]))
+    print("\n".join(lines[lines.index("## Scores (mean over the 4 targets per level)") :]))
     if args.quick:
         ok = cv_l1.max() > BASELINE["level 1"]
     else:

@@ -54,8 +54,8 @@ from femeit.segmentation import threshold_segmentation
 STRENGTHS = {
     "tikhonov": np.logspace(-7, -3, 9),
     "occam": np.logspace(-8, -4, 9),
-    "tsvd": np.array([0.02, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.32]),
-    "landweber": np.array([10, 30, 100, 300, 1000, 3000, 10000, 30000]),
+    "tsvd": np.array([0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32, 0.48, 0.64]),
+    "landweber": np.array([10, 100, 1000, 3000, 1e4, 3e4, 1e5, 3e5, 1e6]),
     "backprojection": np.array([np.nan]),
 }
 SEGMENTATIONS = [(f, p) for f in (0.4, 0.5, 0.6) for p in (0.0, 0.5)]
@@ -99,6 +99,16 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
                 best.sigma,
                 float(best.contact_impedance[0]),
                 best.residual,
+            )
+        )
+        fine = calibrate(ktc.tank_model(reference.protocol, wf, h=0.004), y, start=best)
+        rows.append(
+            (
+                f"sigma + shared z, width x {wf:g}, finer mesh (h 4 mm instead of 6 mm)",
+                wf,
+                fine.sigma,
+                float(fine.contact_impedance[0]),
+                fine.residual,
             )
         )
         per = calibrate(model, y, per_electrode=True, start=best)

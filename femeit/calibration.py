@@ -81,7 +81,7 @@ def _check(model: ForwardModel, measured: np.ndarray, mask) -> tuple[np.ndarray,
 
 
 def best_scale_conductivity(model: ForwardModel, measured: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """The conductivity that best fits ``measured`` with the model's own contact impedance ... in closed form.
+    """The conductivity that best fits ``measured`` at the model's own contact impedance, in closed form.
 
     Uses ``V(sigma, z) ~ V(1, z) / sigma``, exact for the point and shunt models
     and for the CEM when z is negligible; a quick starting value.

@@ -285,3 +285,17 @@ def test_level1_pipeline_beats_the_baseline(tmp_path):
     spec.loader.exec_module(module)
     assert module.main(["--out", str(tmp_path)]) == 0
     assert (tmp_path / "ktc2023.png").is_file()
+
+
+def test_width_scan_finds_the_electrode_width_of_synthetic_data(level1):
+    from femeit.calibration import scan_electrode_width
+
+    def build(w):
+        return ktc.tank_model(level1.protocol, w / ktc.ELECTRODE_WIDTH, h=0.015)
+
+    y = build(1.2 * ktc.ELECTRODE_WIDTH).with_contact_impedance(0.02).simulate(7e-4)
+    width, fits = scan_electrode_width(build, y, ktc.ELECTRODE_WIDTH * np.array([1.0, 1.2, 1.4]))
+    assert width == pytest.approx(1.2 * ktc.ELECTRODE_WIDTH)
+    assert fits[1].residual < 1e-4 < min(fits[0].residual, fits[2].residual)
+    with pytest.raises(FemeitError, match="widths"):
+        scan_electrode_width(build, y, np.array([]))

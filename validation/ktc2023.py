@@ -24,6 +24,7 @@ the published files) or ``--root`` pointing at the challenge's layout.
      segmentation fraction 0.5, presence 0.5;
    * ``cv``: leave one target out: the parameters that maximise the mean score
      of the other three targets (all levels) are used on the fourth;
+   * ``cv per level``: the same, choosing on the other three targets of the same level;
    * ``oracle``: one parameter set for all 28 cases chosen with their truth
      (an upper bound of what one fixed setting achieves, not a fair score).
 
@@ -199,7 +200,15 @@ def select(scores: np.ndarray) -> dict:
             b = int(np.nanargmax(np.nanmean(flat[:, others, s], axis=(0, 1))))
             cv[:, t, s] = flat[:, t, s, b]
             cv_choice[(s, t)] = np.unravel_index(b, scores.shape[3:])
-    return {"oracle": oracle, "oracle_choice": choice, "cv": cv, "cv_choice": cv_choice}
+    # The same, choosing per level (on the other three targets of that level).
+    cv_level = np.empty((n_lv, n_t, n_s))
+    for s in range(n_s):
+        for lv in range(n_lv):
+            for t in range(n_t):
+                others = [u for u in range(n_t) if u != t]
+                b = int(np.nanargmax(np.nanmean(flat[lv, others, s], axis=0)))
+                cv_level[lv, t, s] = flat[lv, t, s, b]
+    return {"oracle": oracle, "oracle_choice": choice, "cv": cv, "cv_choice": cv_choice, "cv_level": cv_level}
 
 
 def table(name: str, values: np.ndarray, levels, solvers) -> list[str]:
@@ -312,6 +321,12 @@ def main(argv=None) -> int:
     ]
     lines += table("auto (no truth used)", auto, levels, solvers)
     lines += table("cv (leave one target out; the held-out target's score)", sel["cv"], levels, solvers)
+    lines += table(
+        "cv per level (leave one target out, choosing on the other three of the same level)",
+        sel["cv_level"],
+        levels,
+        solvers,
+    )
     lines += table(
         "oracle (one setting for all cases, chosen with the truth: an upper bound)", sel["oracle"], levels, solvers
     )

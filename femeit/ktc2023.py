@@ -1,0 +1,343 @@
+"""Readers for the Kuopio Tomography Challenge 2023 (KTC2023) training data.
+
+The challenge published measured EIT data from a circular water tank
+(radius 0.115 m, 32 electrodes) with four targets, at seven difficulty levels,
+and the ground-truth segmentations (Zenodo record 8252370, CC BY 4.0; see
+``femeit/data/ktc2023/README.md``).  This module turns the MATLAB files into a
+femeit :class:`~femeit.protocol.Protocol` and data arrays with an explicit
+mask of usable rows.
+
+File conventions (1-based electrodes in the files, 0-based here):
+
+* ``ref.mat``: ``Injref`` (32, 76) currents per electrode and pattern, **mA**;
+  ``Mpat`` (32, 31) measurement weights; ``Uelref`` (2356, 1) voltages, V,
+  injection-major (76 patterns x 31 readings).
+* ``dataK.mat``: the same with the target in the tank: ``Inj``, ``Mpat``, ``Uel``.
+* ``trueK.mat``: ``truth`` (256, 256) uint8, 0 water, 1 resistive, 2
+  conductive, over the square [-0.115, 0.115]^2, row 0 at the top (+y).
+
+Currents are converted to amperes on reading, so a femeit forward model with
+the returned protocol predicts the files' voltages directly.
+
+At level k > 1 the electrodes 1 .. 2(k-1) (1-based) are removed: every row
+whose current pattern or measurement uses one of them is NaN in the files.
+:func:`usable_rows` rebuilds that mask from the level number, and the levels'
+files hold the level-1 values elsewhere, so femeit ships only level 1 and
+rebuilds levels 2-7 by masking (:func:`load_level`).  Missing rows are never
+dropped silently: callers index with the mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from femeit.errors import FemeitError
+from femeit.protocol import Protocol
+
+N_ELECTRODES = 32
+N_INJECTIONS = 76
+N_MEASUREMENTS = 31
+N_ROWS = N_INJECTIONS * N_MEASUREMENTS
+LEVELS = tuple(range(1, 8))
+TARGETS = (1, 2, 3, 4)
+RADIUS = 0.115
+"""Tank radius, m."""
+ELECTRODE_WIDTH = RADIUS * np.deg2rad(360.0 / 64)
+"""Electrode arc length, m (5.625 degrees of arc, equal to the gaps)."""
+IMAGE_SHAPE = (256, 256)
+MILLIAMPERE = 1e-3
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "ktc2023"
+"""The packaged copy: ``level_1/`` and ``ground_truth/``."""
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """One KTC2023 file read into femeit's conventions.
+
+    Attributes
+    ----------
+    protocol : Protocol
+        The 76 current patterns (A) and 31 readings, 2356 rows, injection-major.
+    voltages : ndarray, shape (2356,)
+        Measured voltages, V; NaN where missing.
+    mask : ndarray of bool, shape (2356,)
+        True for usable rows (finite voltage).
+    source : str
+        The file it came from.
+    """
+
+    protocol: Protocol
+    voltages: np.ndarray
+    mask: np.ndarray
+    source: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Level:
+    """A level: the reference, the four target data sets and the usable-row mask.
+
+    Attributes
+    ----------
+    level : int
+        1..7.
+    reference : Measurement
+        Empty tank.
+    data : dict[int, Measurement]
+        Target number (1..4) -> measurement with that target in the tank.
+    mask : ndarray of bool, shape (2356,)
+        Rows usable at this level (:func:`usable_rows`), the same for all targets.
+    """
+
+    level: int
+    reference: Measurement
+    data: dict
+    mask: np.ndarray
+
+    @property
+    def protocol(self) -> Protocol:
+        """The full protocol (all 2356 rows; index with :attr:`mask`)."""
+        return self.reference.protocol
+
+
+def _load_mat(path: str | Path) -> dict:
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise FemeitError(f"KTC2023 file not found: {path}")
+    try:
+        return loadmat(path)
+    except Exception as exc:  # scipy raises several types for a corrupt file
+        raise FemeitError(f"{path} is not a readable MATLAB .mat file: {exc}") from exc
+
+
+def _get(mat: dict, keys: tuple[str, ...], path: str | Path) -> tuple[str, np.ndarray]:
+    for key in keys:
+        if key in mat:
+            return key, np.asarray(mat[key])
+    found = sorted(k for k in mat if not k.startswith("__"))
+    raise FemeitError(f"{path}: missing variable {' or '.join(keys)} (the file holds {found})")
+
+
+def _shape(name: str, arr: np.ndarray, shape: tuple[int, ...], path: str | Path) -> np.ndarray:
+    if arr.shape != shape:
+        raise FemeitError(f"{path}: {name} must have shape {shape}, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise FemeitError(f"{path}: {name} must be numeric, got {arr.dtype}")
+    return arr.astype(float)
+
+
+def read_measurement(path: str | Path) -> Measurement:
+    """Read a ``ref.mat`` or ``dataK.mat`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        File with ``Injref``/``Inj`` (32, 76) in mA, ``Mpat`` (32, 31) and
+        ``Uelref``/``Uel`` (2356, 1) in V.
+
+    Returns
+    -------
+    Measurement
+        Protocol with currents in A, voltages (2356,) with NaN kept, and the mask of finite rows.
+
+    Raises
+    ------
+    FemeitError
+        Missing file or variable, wrong shape, non-finite currents or patterns.
+    """
+    mat = _load_mat(path)
+    inj_key, inj = _get(mat, ("Injref", "Inj"), path)
+    _, mpat = _get(mat, ("Mpat",), path)
+    u_key, u = _get(mat, ("Uelref", "Uel"), path)
+    inj = _shape(inj_key, inj, (N_ELECTRODES, N_INJECTIONS), path) * MILLIAMPERE
+    mpat = _shape("Mpat", mpat, (N_ELECTRODES, N_MEASUREMENTS), path)
+    if u.shape == (N_ROWS,):
+        u = u[:, None]
+    u = _shape(u_key, u, (N_ROWS, 1), path).ravel()
+    if not (np.all(np.isfinite(inj)) and np.all(np.isfinite(mpat))):
+        raise FemeitError(f"{path}: {inj_key} and Mpat must be finite")
+    try:
+        protocol = Protocol.from_patterns(inj, mpat)
+    except FemeitError as exc:
+        raise FemeitError(f"{path}: {exc}") from exc
+    return Measurement(protocol, u, np.isfinite(u), str(path))
+
+
+def read_truth(path: str | Path) -> np.ndarray:
+    """Read a ground-truth segmentation ``trueK.mat``.
+
+    Returns
+    -------
+    ndarray of int, shape (256, 256)
+        0 water, 1 resistive, 2 conductive; row 0 at the top (+y), column 0 at x = -0.115 m.
+    """
+    mat = _load_mat(path)
+    _, truth = _get(mat, ("truth",), path)
+    truth = _shape("truth", truth, IMAGE_SHAPE, path)
+    if not np.all(np.isin(truth, (0, 1, 2))):
+        raise FemeitError(f"{path}: truth must hold only the classes 0, 1 and 2")
+    return truth.astype(np.int64)
+
+
+def missing_electrodes(level: int) -> np.ndarray:
+    """Electrodes removed at ``level`` (0-based): 0 .. 2(level-1) - 1; none at level 1."""
+    if level not in LEVELS:
+        raise FemeitError(f"KTC2023 levels are 1..7, got {level!r}")
+    return np.arange(2 * (level - 1))
+
+
+def usable_rows(protocol: Protocol, level: int) -> np.ndarray:
+    """Mask of the rows that use none of the level's removed electrodes.
+
+    A row is unusable when its current pattern drives a removed electrode or its
+    reading weighs one.  On the KTC2023 files this is exactly the set of NaN rows.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The KTC2023 protocol (or any protocol on 32 electrodes).
+    level : int
+        1..7.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+    """
+    gone = missing_electrodes(level)
+    if protocol.n_electrodes != N_ELECTRODES:
+        raise FemeitError(f"KTC2023 protocols have {N_ELECTRODES} electrodes, got {protocol.n_electrodes}")
+    drives = np.any(protocol.injections[:, gone] != 0, axis=1)[protocol.row_injection]
+    reads = np.any(protocol.measurements[:, gone] != 0, axis=1)
+    return ~(drives | reads)
+
+
+def _masked(m: Measurement, mask: np.ndarray) -> Measurement:
+    u = np.where(mask, m.voltages, np.nan)
+    return Measurement(m.protocol, u, mask & m.mask, m.source)
+
+
+def load_level(level: int = 1, root: str | Path | None = None) -> Level:
+    """Read one level's reference and the four targets' data.
+
+    Parameters
+    ----------
+    level : int
+        1..7.
+    root : path, optional
+        A folder laid out as the challenge's (``level_k/ref.mat``,
+        ``level_k/data1.mat`` ...).  Default: the packaged copy, which holds
+        level 1 only; levels 2-7 are then rebuilt from level 1 with
+        :func:`usable_rows` (identical to the published files).
+
+    Returns
+    -------
+    Level
+        With the NaN rows of the data masked; the reference keeps all its rows
+        (it is complete at every level) but ``Level.mask`` says which to use.
+
+    Raises
+    ------
+    FemeitError
+        Bad level, missing file, or data whose NaN rows disagree with the level's mask.
+    """
+    mask_level = level
+    folder = Path(root) / f"level_{level}" if root is not None else DATA_DIR / "level_1"
+    if root is None:
+        missing_electrodes(level)  # validates the level
+    ref = read_measurement(folder / "ref.mat")
+    mask = usable_rows(ref.protocol, mask_level)
+    data = {}
+    for k in TARGETS:
+        m = read_measurement(folder / f"data{k}.mat")
+        if not np.array_equal(m.protocol.injections, ref.protocol.injections) or not np.array_equal(
+            m.protocol.measurements, ref.protocol.measurements
+        ):
+            raise FemeitError(f"{m.source}: current or measurement patterns differ from the reference's")
+        if root is not None and not np.array_equal(m.mask, mask):
+            raise FemeitError(
+                f"{m.source}: its {int((~m.mask).sum())} NaN rows are not those of level {level} "
+                f"({int((~mask).sum())} rows use a removed electrode)"
+            )
+        data[k] = _masked(m, mask)
+    return Level(level, ref, data, mask)
+
+
+def load_truths(root: str | Path | None = None) -> dict[int, np.ndarray]:
+    """The four ground-truth segmentations, target -> (256, 256) int array (packaged copy by default)."""
+    folder = Path(root) / "ground_truth" if root is not None else DATA_DIR / "ground_truth"
+    return {k: read_truth(folder / f"true{k}.mat") for k in TARGETS}
+
+
+def transfer_matrix(measurement: Measurement) -> np.ndarray:
+    """Four-electrode transfer impedances between the current patterns, ohm, shape (76, 76).
+
+    ``T[p, q] = I_q . U(I_p) / (|I_p| |I_q|)`` with ``|I| `` the pattern's
+    amplitude: the voltage between pattern q's electrodes while driving p,
+    reconstructed from the adjacent readings.  Reciprocity makes T symmetric.
+    """
+    prot = measurement.protocol
+    if not np.all(measurement.mask):
+        raise FemeitError("the transfer matrix needs every row (level-1 data)")
+    inj = prot.injections  # (76, 32), A
+    mpat = prot.measurements[:N_MEASUREMENTS]  # (31, 32)
+    weights, *_ = np.linalg.lstsq(mpat.T, inj.T, rcond=None)  # inj_q = weights[:, q] @ mpat
+    v = measurement.voltages.reshape(N_INJECTIONS, N_MEASUREMENTS)
+    amp = np.abs(inj).max(axis=1)
+    return (v @ weights) / np.outer(amp, amp)
+
+
+def reciprocity_error(measurement: Measurement) -> float:
+    """Relative asymmetry of the transfer impedances, ``||T - T'|| / ||T + T'||``.
+
+    A reciprocal (linear, passive) system gives 0; no model can fit data better than
+    about this level, since every forward model is reciprocal.
+    """
+    t = transfer_matrix(measurement)
+    off = ~np.eye(len(t), dtype=bool)
+    return float(np.linalg.norm((t - t.T)[off]) / np.linalg.norm((t + t.T)[off]))
+
+
+def tank_model(
+    protocol: Protocol,
+    width_factor: float = 1.0,
+    h: float = 0.006,
+    contact_impedance: float | np.ndarray = 0.01,
+):
+    """A 2D CEM forward model of the tank (P1), meshed with gmsh.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        Usually ``load_level(1).protocol``.
+    width_factor : float
+        Electrode width relative to the nominal 5.625 degrees (the calibration fits it).
+    h : float
+        Bulk element size, m (electrodes get h / 4).
+    contact_impedance : float or ndarray, shape (32,)
+        Ohm m (2D).
+
+    Returns
+    -------
+    ForwardModel
+    """
+    from femeit.forward import ForwardModel
+    from femeit.geometry.specs import CircleSpec
+    from femeit.mesh import EITMesh
+
+    if not 0 < width_factor < 2:
+        raise FemeitError(f"width_factor must lie in (0, 2) (electrodes would overlap), got {width_factor}")
+    spec = CircleSpec(
+        radius=RADIUS,
+        n_electrodes=N_ELECTRODES,
+        electrode_width=width_factor * ELECTRODE_WIDTH,
+        first_angle_deg=90.0,
+        direction="ccw",
+        h=h,
+        h_electrode=h / 4,
+    )
+    return ForwardModel(EITMesh.from_spec(spec), protocol, contact_impedance=contact_impedance)

@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -129,6 +130,15 @@ def test_same_seed_same_weights(tiny_dataset, tmp_path):
     a = learn.train(tiny_dataset, tmp_path / "a", config, progress=False)
     b = learn.train(tiny_dataset, tmp_path / "b", config, progress=False)
     assert a["loss"] == b["loss"]
+    # Extending a run by an epoch gives what two epochs in one call give.
+    two = dataclasses.replace(config, epochs=2)
+    extended = learn.train(tiny_dataset, tmp_path / "a", two, progress=False)
+    straight = learn.train(tiny_dataset, tmp_path / "c", two, progress=False)
+    assert extended["loss"] == straight["loss"] and len(extended["loss"]) == 2
+    with pytest.raises(fe.FemeitError, match="other settings"):
+        learn.train(tiny_dataset, tmp_path / "a", dataclasses.replace(two, learning_rate=1e-2), progress=False)
+    with pytest.raises(fe.FemeitError, match="already trained 2 epochs"):
+        learn.train(tiny_dataset, tmp_path / "a", config, progress=False)
 
 
 def test_cli_learn_and_reconstruct(tiny_dataset, tmp_path, capsys):

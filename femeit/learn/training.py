@@ -172,7 +172,10 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
     start_epoch = 0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
-        if state["config"] != asdict(config):
+        # The epoch count may change between calls (train further, or stop
+        # sooner): no schedule depends on it.  Every other setting must match.
+        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
+        if saved != {k: v for k, v in asdict(config).items() if k != "epochs"}:
             raise FemeitError(f"{run_dir} holds a run with other settings; choose another run directory")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -181,6 +184,8 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
         history, start_epoch = state["history"], state["epoch"]
     x = torch.from_numpy(data.inputs["train"])
     y = torch.from_numpy(data.targets["train"])
+    if start_epoch > config.epochs:
+        raise FemeitError(f"{run_dir} has already trained {start_epoch} epochs, more than the {config.epochs} asked for")
     bar = tqdm(range(start_epoch, config.epochs), disable=not progress, unit="epoch", desc=config.network)
     for epoch in bar:
         started = time.perf_counter()

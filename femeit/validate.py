@@ -192,11 +192,14 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     protocol = Protocol.adjacent(16)
     phantoms = {
         "off-centre disk": Phantom(1.0, ((Disk((0.4, 0.2), 0.25), 2.0),)),
-        "disk and square": Phantom(1.0, ((Disk((-0.4, 0.3), 0.2), 2.0), (Box((0.2, -0.6), (0.6, -0.2)), 0.5))),
+        # Both objects more conductive than the background: SMDR images one sign.
+        "disk and square": Phantom(1.0, ((Disk((-0.4, 0.3), 0.2), 2.0), (Box((0.2, -0.6), (0.6, -0.2)), 2.0))),
     }
     fine_model = ForwardModel(fine, protocol, 0.01)
     model = ForwardModel(disk, protocol, 0.01)
-    grid = PixelGrid(disk, shape=(32, 32))
+    # Pixels at least half inside the disk: slivers on the rim have almost no
+    # sensitivity, and the column-normalised solvers would blow them up.
+    grid = PixelGrid(disk, shape=(32, 32), min_fraction=0.5)
     jac = model.jacobian(1.0, basis=grid.P)
     reference = fine_model.simulate(1.0)
     plt = _pyplot()
@@ -225,7 +228,7 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
             cc = metrics.correlation_coefficient(truth, x)
             scores[solver].append(cc)
             image = grid.to_image(x)
-            lim = np.nanmax(np.abs(image)) or 1.0
+            lim = np.nanpercentile(np.abs(image), 99.5) or 1.0
             axes[i, j + 1].imshow(image, cmap="RdBu_r", vmin=-lim, vmax=lim)
             axes[i, j + 1].set_title(f"{solver}\nCC {cc:.2f}", fontsize=7)
     for ax in axes.flat:

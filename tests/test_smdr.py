@@ -297,7 +297,11 @@ def test_smdr_sharpens_a_disk_on_an_eit_problem(disk_problem):
 
 def test_registry_smdr_is_a_scaled_smdr_image(disk_problem):
     jac, y, _, grid = disk_problem
-    x, info = solve("smdr", jac, y, None, grid, lam=0.5)
+    # The registry works on relative data: rows of J and y divided by the reference.
+    z0 = np.linspace(1.0, 3.0, len(y))
+    x, info = solve("smdr", jac * z0[:, None], y * z0, z0, grid, lam=0.5)
     r = SMDR(jac, 0.5)(y)
-    np.testing.assert_allclose(x, r.peak * r.x)
+    np.testing.assert_allclose(x, r.peak * r.x, rtol=1e-9, atol=1e-12)
     assert info["lambda"] == 0.5 and info["object pixels"] == np.count_nonzero(r.x)
+    with pytest.raises(FemeitError, match="reference readings"):
+        solve("smdr", jac, y, None, grid, lam=0.5)

@@ -50,9 +50,17 @@ def _landweber(jac, dz, z0, grid, lam, rank):
 
 
 def _smdr(jac, dz, z0, grid, lam, rank):
-    # lambda of all three Tikhonov solves: the L-curve corner of the data, as for
-    # "tikhonov".  SMDR's image is normalised to [0, 1] (eq. 19); times its peak
-    # it is a conductivity change like the other entries' images.
+    # Relative data (v - v0) / v0 and the Jacobian rows scaled alike, as in
+    # validation/smdr.py: every reading weighs the same, and the L-curve corner
+    # of that system gives Tikhonov images whose four clusters SMDR can use (on
+    # absolute data the corner is far too small for the restricted
+    # re-reconstructions).  lambda, if given, is for the relative system.
+    # SMDR's image is normalised to [0, 1] (eq. 19); times its peak it is a
+    # conductivity change like the other entries' images.
+    z0 = np.asarray(z0, dtype=float)
+    if z0.shape != (jac.shape[0],) or np.any(z0 == 0):
+        raise FemeitError("smdr needs the reference readings z0, one non-zero value per data row")
+    jac, dz = jac / z0[:, None], np.asarray(dz, dtype=float) / z0
     lam = choose_lambda(prepare(jac), dz)["lam"] if lam is None else lam
     result = SMDR(jac, lam)(dz)
     return result.peak * result.x, {

@@ -185,7 +185,9 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
     x = torch.from_numpy(data.inputs["train"])
     y = torch.from_numpy(data.targets["train"])
     if start_epoch > config.epochs:
-        raise FemeitError(f"{run_dir} has already trained {start_epoch} epochs, more than the {config.epochs} asked for")
+        raise FemeitError(
+            f"{run_dir} has already trained {start_epoch} epochs, more than the {config.epochs} asked for"
+        )
     bar = tqdm(range(start_epoch, config.epochs), disable=not progress, unit="epoch", desc=config.network)
     for epoch in bar:
         started = time.perf_counter()

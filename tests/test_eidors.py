@@ -30,7 +30,7 @@ def rel_diff(v, ref):
 
 
 def test_fixtures_present():
-    assert {"disk2d", "ellipse2d", "cylinder3d"} <= set(FIXTURES)
+    assert {"disk2d", "ellipse2d", "cylinder3d", "common_d2C2"} <= set(FIXTURES)
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -50,8 +50,8 @@ def test_p1_cem_matches_eidors(name):
 def test_fixture_is_sensitive_to_contact_impedance_and_conductivity(name):
     """The comparison is not vacuous: 10% changes in z or in sigma move the voltages far beyond TOL.
 
-    (disk2d skips readings on current-carrying electrodes, where z acts only
-    weakly; the other fixtures read them too.)
+    (disk2d and common_d2C2 skip readings on current-carrying electrodes, where
+    z acts only weakly; the other fixtures read them too.)
     """
     d, mesh, protocol = load(name)
     ref = d["eidors_voltages"]

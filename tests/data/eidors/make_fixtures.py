@@ -151,6 +151,9 @@ def cylinder3d() -> dict:
 MESHES = {"disk2d": disk2d, "ellipse2d": ellipse2d, "cylinder3d": cylinder3d}
 
 
+COMMON = ("common_d2C2",)  # made by EIDORS's mk_common_model inside make_fixtures.m
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eidors", required=True, help="colon-separated folders holding the EIDORS .m files")
@@ -159,7 +162,6 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    built = {}
     for name, make in MESHES.items():
         m = make()
         L = len(m["electrodes"])
@@ -182,42 +184,43 @@ def main() -> None:
                 "meas": meas_cell,
             },
         )
-        built[name] = (m, stim, meas)
-    names = " ".join(MESHES)
+    names = [*MESHES, *COMMON]
+    here = str(HERE)
     subprocess.run(
         [
             "octave-cli",
             "--no-gui",
             "--quiet",
             "--eval",
-            f"addpath('{HERE}'); make_fixtures('{args.eidors}', '{work}', strsplit('{names}'))",
+            f"addpath('{here}'); make_fixtures('{args.eidors}', '{work}', strsplit('{' '.join(names)}'))",
         ],
         check=True,
     )
-    for name, (m, stim, meas) in built.items():
-        out = scipy.io.loadmat(work / f"{name}_out.mat", squeeze_me=True)
-        injections = stim.T
-        row_injection = np.concatenate([np.full(len(mp), k) for k, mp in enumerate(meas)])
+    for name in names:
+        # Everything is read back from what EIDORS solved (1-based there).
+        out = scipy.io.loadmat(work / f"{name}_out.mat", squeeze_me=False)
+        electrodes = [np.asarray(e, dtype=np.int64).ravel() - 1 for e in out["elec_nodes"].ravel()]
+        meas = [np.atleast_2d(np.asarray(mp, dtype=float)) for mp in out["meas_pat"].ravel()]
+        stim = np.asarray(out["stim"], dtype=float)
         measurements = np.concatenate(meas)
-        L = len(m["electrodes"])
         np.savez_compressed(
             HERE / f"{name}.npz",
-            nodes=m["nodes"],
-            elements=m["elems"],
-            electrode_offsets=np.cumsum([0] + [len(e) for e in m["electrodes"]]),
-            electrode_flat=np.concatenate(m["electrodes"]).astype(np.int64),
-            z_contact=m["z_contact"],
-            sigma=m["sigma"],
-            injections=injections,
-            row_injection=row_injection,
+            nodes=np.asarray(out["nodes"], dtype=float),
+            elements=np.asarray(out["elems"], dtype=np.int64) - 1,
+            electrode_offsets=np.cumsum([0] + [len(e) for e in electrodes]),
+            electrode_flat=np.concatenate(electrodes),
+            z_contact=np.asarray(out["z_contact"], dtype=float).ravel(),
+            sigma=np.asarray(out["sigma"], dtype=float).ravel(),
+            injections=stim.T,
+            row_injection=np.concatenate([np.full(len(mp), k) for k, mp in enumerate(meas)]),
             measurements=measurements,
             eidors_voltages=np.asarray(out["meas"], dtype=float).ravel(),
-            gnd_node=int(out["gnd_node"]) - 1,
+            gnd_node=int(np.asarray(out["gnd_node"]).ravel()[0]) - 1,
             eidors_version=args.eidors_version,
-            octave_version=str(out["octave_version"]),
-            n_electrodes=L,
+            octave_version=str(np.asarray(out["octave_version"]).ravel()[0]),
+            n_electrodes=len(electrodes),
         )
-        print(name, len(m["nodes"]), "nodes", len(m["elems"]), "elements", len(measurements), "readings")
+        print(name, len(out["nodes"]), "nodes", len(out["elems"]), "elements", len(measurements), "readings")
 
 
 if __name__ == "__main__":

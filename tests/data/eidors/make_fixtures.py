@@ -1,13 +1,16 @@
 """Build the EIDORS cross-check fixtures (see README.md in this folder).
 
-    python tests/data/eidors/make_fixtures.py --eidors /path/to/eidors/dirs [--work /tmp/eidors_fixtures]
+    python tests/data/eidors/make_fixtures.py --eidors /path/to/eidors/dirs \
+        --eidors-version "..." [--work /tmp/eidors_fixtures]
 
-Step 1 writes each mesh, electrode node lists, contact impedances, conductivity
-and the adjacent stimulation into ``<work>/<name>_in.mat``; step 2 runs
-``make_fixtures.m`` in GNU Octave, which builds an EIDORS ``fwd_model``/image
-from those arrays and calls EIDORS's ``fwd_solve_1st_order``; step 3 packs the
-inputs and EIDORS's voltages into ``<name>.npz`` here.  No femeit code is used
-to make the fixtures: the meshes are built with numpy/scipy only.
+Step 1 writes each mesh of MESHES, its electrode node lists, contact
+impedances, conductivity and adjacent stimulation into
+``<work>/<name>_in.mat``; step 2 runs ``make_fixtures.m`` in GNU Octave, which
+builds an EIDORS ``fwd_model``/image from those arrays (or, for COMMON, from
+EIDORS's own ``mk_common_model``) and calls EIDORS's ``fwd_solve_1st_order``;
+step 3 packs the model as EIDORS solved it and its voltages into
+``<name>.npz`` here.  No femeit code is used to make the fixtures: the meshes
+are built with numpy/scipy (or by EIDORS) only.
 """
 
 from __future__ import annotations

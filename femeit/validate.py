@@ -52,7 +52,7 @@ STUDIES = (
     Study("forward_accuracy", "Forward model against analytic solutions", ("--quick",)),
     Study("gasulla2005", "Gasulla & Pallas-Areny 2005, Table I (one-step least squares)", ("--quick",)),
     Study("landweber_correction", "Landweber with sensitivity correction (ERT paper)", ()),
-    Study("smdr", "SMDR against Tikhonov (2024 paper)", ()),
+    Study("smdr", "SMDR against Tikhonov (2024 paper)", ("--quick",)),
     Study("kgpsr3d", "GPSR-BB family on the 3D cylinder (IEEE Access 2021)", ("--quick",)),
     Study("ktc2023", "KTC2023 measured tank data", ("--quick",)),
     Study("cnn_eim", "CNN-EIM against Tikhonov (learned)", None, (), needs="torch"),

@@ -47,15 +47,17 @@ ONE_STEP_LIMIT = 12_000
 def pyeit_mesh(mesh: fe.EITMesh):
     from pyeit.mesh import PyEITMesh
 
+    # pyEIT assumes positively oriented elements (counter-clockwise triangles,
+    # right-handed tetrahedra) and silently returns wrong voltages otherwise;
+    # scikit-fem does not care, so orient them for pyEIT.
     elements = mesh.elements.copy()
+    x = mesh.points[elements]
     if mesh.dim == 2:
-        # pyEIT assumes counter-clockwise triangles (it silently returns wrong
-        # voltages otherwise); scikit-fem does not care, so orient them for pyEIT.
-        x = mesh.points[elements]
-        det = (x[:, 1, 0] - x[:, 0, 0]) * (x[:, 2, 1] - x[:, 0, 1]) - (x[:, 1, 1] - x[:, 0, 1]) * (
-            x[:, 2, 0] - x[:, 0, 0]
-        )
-        elements[det < 0] = elements[det < 0][:, [0, 2, 1]]
+        edges = x[:, 1:] - x[:, :1]
+    else:  # pyEIT's own orientation test of a tetrahedron (its _k_tetrahedron)
+        edges = (x[:, [2, 3, 0, 1]] - x[:, [1, 2, 3, 0]])[:, :3]
+    negative = np.linalg.det(edges) < 0
+    elements[negative] = elements[negative][:, [0, 2, 1, *range(3, elements.shape[1])]]
     el_pos = np.array([e.node for e in mesh.electrodes])
     return PyEITMesh(
         node=mesh.points, element=elements, perm=np.ones(mesh.n_elements), el_pos=el_pos, ref_node=int(el_pos[0])
@@ -143,7 +145,8 @@ def cases(quick: bool) -> list[tuple[str, fe.EITMesh]]:
 
 
 def write_markdown(rows: list[dict], path: Path, seconds: float) -> None:
-    import pyeit
+    from importlib.metadata import version
+
     import scipy
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
@@ -152,7 +155,7 @@ def write_markdown(rows: list[dict], path: Path, seconds: float) -> None:
         "",
         f"Written by `python benchmarks/pyeit_comparison.py` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, femeit {fe.__version__}, pyEIT {pyeit.__version__}, "
+        f"scipy {scipy.__version__}, femeit {fe.__version__}, pyEIT {version('pyeit')}, "
         f"OPENBLAS_NUM_THREADS={threads}; {seconds:.0f} s in all. Median wall times in seconds.",
         "",
         'Identical meshes and point electrodes (femeit `electrode_model="point"`), adjacent protocol '

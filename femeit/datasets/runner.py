@@ -156,15 +156,19 @@ def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: st
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    # The workers inherit the environment when they are spawned, which the pool
+    # does on submit (not when it is made): keep one BLAS thread per worker set
+    # until every task is submitted, or each worker starts a thread per core and
+    # they fight over the cores.
     saved = {k: os.environ.get(k) for k in _single_threaded_env()}
-    os.environ.update(_single_threaded_env())  # inherited by the spawned workers
+    os.environ.update(_single_threaded_env())
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    try:
-        futures = [pool.submit(_compute_chunk, data, c, start, stop) for c, (start, stop) in ranges.items()]
+        try:
+            futures = [pool.submit(_compute_chunk, data, c, start, stop) for c, (start, stop) in ranges.items()]
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         for future in as_completed(futures):
             yield future.result()
     finally:

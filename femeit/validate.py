@@ -106,9 +106,10 @@ def _section(study: Study, result: dict, out: Path) -> list[str]:
     lines = [f"## {study.title}", "", f"`validation/{study.name}.py` — **{result['status']}**"]
     lines[-1] += f" in {result['seconds']:.0f} s" + (f" ({result['note']})" if result["note"] else "")
     lines.append("")
-    table = folder / f"{study.name}.md"
-    if table.exists():
-        text = table.read_text().strip().splitlines()
+    # A study writes <name>.md (its quick mode may name it <name>_quick.md).
+    tables = sorted(folder.glob(f"{study.name}*.md"))
+    if tables:
+        text = tables[0].read_text().strip().splitlines()
         # The study's own title becomes a sub-heading under ours.
         lines += [
             ("###" + line[1:]) if line.startswith("# ") else ("#" + line if line.startswith("##") else line)

@@ -154,7 +154,7 @@ def reconstruct(
         rank = choose_rank(system, dv)["rank"] if strength is None else max(1, round(strength * len(system.s)))
         return system.tsvd_matrix(min(rank, len(system.s))) @ dv
     lam = choose_lambda(system, dv)["lam"] if strength is None else strength * system.s[0] ** 2
-    return system.tikhonov_matrix(lam) @ dv
+    return system.tikhonov_path(dv, [lam])[0]  # one frame: no reconstruction matrix needed
 
 
 def to_challenge_image(grid, x: np.ndarray, shape: tuple[int, int] = (256, 256)) -> np.ndarray:

@@ -62,6 +62,8 @@ def test_solution_paths_match_the_matrices(problem):
         np.testing.assert_allclose(ranks[r - 1], plain.tsvd_matrix(r) @ y, rtol=1e-9, atol=1e-12)
     with pytest.raises(fe.FemeitError, match="non-negative"):
         plain.tikhonov_path(y, [-1.0])
+    with pytest.raises(fe.FemeitError, match="one frame"):
+        plain.tikhonov_path(np.column_stack([y, y]), [1e-4])
 
 
 def test_lcurve_corner_on_a_known_curve():

@@ -107,12 +107,16 @@ class LinearSystem:
         lambdas = np.atleast_1d(np.asarray(lambdas, dtype=float))
         if not np.all(np.isfinite(lambdas) & (lambdas >= 0)):
             raise FemeitError("lambdas must be non-negative numbers")
+        if np.ndim(data) != 1:
+            raise FemeitError(f"one frame of data, shape (n_data,), expected; got shape {np.shape(data)}")
         coefficients = self._coefficients(data) / self.s
         factors = self.s**2 / (self.s[None, :] ** 2 + lambdas[:, None])
         return self._to_params(self.v @ (factors * coefficients).T).T
 
     def tsvd_path(self, data: np.ndarray) -> np.ndarray:
         """TSVD solutions of every rank 1..r, shape (r, n_params)."""
+        if np.ndim(data) != 1:
+            raise FemeitError(f"one frame of data, shape (n_data,), expected; got shape {np.shape(data)}")
         terms = self.v * (self._coefficients(data) / self.s)
         return self._to_params(np.cumsum(terms, axis=1)).T
 

@@ -23,13 +23,13 @@ from femeit.inverse.twist import twist
 def _tikhonov(jac, dz, z0, grid, lam, rank):
     system = prepare(jac)
     lam = choose_lambda(system, dz)["lam"] if lam is None else lam
-    return system.tikhonov_matrix(lam) @ dz, {"lambda": lam}
+    return system.tikhonov_path(dz, [lam])[0], {"lambda": lam}
 
 
 def _occam(jac, dz, z0, grid, lam, rank):
     system = prepare(jac, grid.difference_operator(2))
     lam = choose_lambda(system, dz)["lam"] if lam is None else lam
-    return system.tikhonov_matrix(lam) @ dz, {"lambda": lam}
+    return system.tikhonov_path(dz, [lam])[0], {"lambda": lam}
 
 
 def _tsvd(jac, dz, z0, grid, lam, rank):

@@ -309,3 +309,14 @@ def test_slice_grid_min_fraction_keeps_pixels_at_least_half_inside():
     assert half.measures.min() > 0.5 * voxel and loose.measures.min() < 0.5 * voxel
     with pytest.raises(FemeitError, match="min_fraction"):
         SliceGrid(mesh, **kw, min_fraction=1.0)
+
+
+@pytest.mark.parametrize("name", ["tgpsr", "kgpsr"])
+def test_registry_caps_the_default_dimension_on_small_systems(name):
+    # 20 readings: the paper's w = 50 / k = 55 cannot apply; the default is capped, not an error.
+    rng = np.random.default_rng(3)
+    jac = rng.standard_normal((20, 50))
+    x, info = solve(name, jac, jac @ rng.random(50), np.ones(20), None)
+    assert info["rank" if name == "tgpsr" else "k"] == 20 and np.all(np.isfinite(x))
+    with pytest.raises(FemeitError):
+        solve(name, jac, np.r_[jac @ rng.random(50)][:-1], np.ones(19), None)

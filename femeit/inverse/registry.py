@@ -76,12 +76,13 @@ def _sparse(method: str) -> Callable:
     # conductivity change x = x_N / d.
     def run(jac, dz, z0, grid, lam, rank):
         S, d = column_normalize(jac)
+        # The paper's w = 50 and k = 55, capped for systems with fewer rows or columns.
         if method == "gpsr":
             result = gpsr(S, dz, lam)
         elif method == "tgpsr":
-            result = tgpsr(S, dz, 50 if rank is None else rank, lam)
+            result = tgpsr(S, dz, min(50, min(S.shape)) if rank is None else rank, lam)
         elif method == "kgpsr":
-            result = kgpsr(S, dz, 55 if rank is None else rank, lam)
+            result = kgpsr(S, dz, min(55, min(S.shape)) if rank is None else rank, lam)
         else:
             result = twist(S, dz, 1e-9 if lam is None else lam)
         info = {"lambda": result.lam, "iterations": result.iterations}

@@ -283,7 +283,11 @@ def validate(out: str | Path, mode: str = "quick", only: list[str] | None = None
         unknown = sorted(set(only) - names)
         if unknown:
             raise FemeitError(f"unknown studies {unknown}; choose from {sorted(names)}")
+    if not timeout > 0:
+        raise FemeitError(f"timeout must be a positive number of seconds, got {timeout}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FemeitError(f"the report folder {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     import femeit

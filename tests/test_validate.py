@@ -71,3 +71,9 @@ def test_cli_and_bad_input(stand_ins, capsys):
     assert "unknown studies ['nonsense']" in capsys.readouterr().err
     with pytest.raises(FemeitError, match="mode"):
         validate_module.validate(out, mode="medium")
+    with pytest.raises(FemeitError, match="timeout"):
+        validate_module.validate(out, only=["good"], timeout=-5)
+    a_file = stand_ins / "a_file.md"
+    a_file.write_text("x")
+    with pytest.raises(FemeitError, match="not a folder"):
+        validate_module.validate(a_file, only=["good"])

@@ -158,6 +158,62 @@ def test_calibration_reduces_the_real_reference_residual(level1, coarse_model):
     assert fit.residual < 0.10  # "within a few percent": 7-8 % on the calibration mesh
 
 
+def test_common_mode_fit_recovers_known_channel_errors(level1, coarse_model):
+    # Synthetic reference with a known per-channel common-mode error: the fit must find
+    # sigma, z and eps again, and a purely reciprocal fit must not explain it.
+    from femeit.calibration import common_mode_design, reading_channels
+
+    sigma, z = 7e-4, 0.05
+    truth = coarse_model.with_contact_impedance(z)
+    eps = 0.01 * np.sin(np.arange(31) * 1.7)
+    x = common_mode_design(truth, sigma)
+    assert x.shape == (2356, 31)
+    y = truth.simulate(sigma) + x @ eps
+    plain = calibrate(coarse_model, y)
+    fit = calibrate(coarse_model, y, start=plain, common_mode="sink")
+    assert fit.residual < 1e-4 < 0.01 < plain.residual
+    np.testing.assert_allclose(fit.sigma, sigma, rtol=1e-3)
+    np.testing.assert_allclose(fit.contact_impedance, z, rtol=2e-2)
+    np.testing.assert_allclose(fit.extra["common_mode"], eps, atol=2e-4)
+    patterns, row_channel = reading_channels(coarse_model)
+    np.testing.assert_array_equal(patterns, level1.protocol.measurements[:31])  # U_k - U_k+1, k = 1..31
+    np.testing.assert_array_equal(row_channel, np.tile(np.arange(31), 76))
+
+
+def test_common_mode_voltage_is_measured_from_the_sink(coarse_model):
+    from femeit.calibration import common_mode_voltages
+
+    sol = coarse_model.solve(7e-4)
+    prot = coarse_model.protocol
+    cm = common_mode_voltages(coarse_model, 7e-4)
+    sink = np.argmin(prot.injections[0])
+    u = sol.electrode_potentials[0] - sol.electrode_potentials[0, sink]
+    assert cm[3] == pytest.approx((u[3] + u[4]) / 2)  # row 3 reads U4 - U5 (1-based)
+    mean = common_mode_voltages(coarse_model, 7e-4, "mean")
+    assert mean[3] == pytest.approx((sol.electrode_potentials[0, 3] + sol.electrode_potentials[0, 4]) / 2)
+    with pytest.raises(FemeitError, match="reference"):
+        common_mode_voltages(coarse_model, 7e-4, "ground")
+    with pytest.raises(FemeitError, match="common_mode"):
+        calibrate(coarse_model, sol.voltages, common_mode="sinks")
+
+
+def test_common_mode_sink_needs_one_sink_per_pattern():
+    from femeit.calibration import common_mode_voltages
+    from femeit.forward import ForwardModel
+    from femeit.geometry.specs import CircleSpec
+    from femeit.mesh import EITMesh
+    from femeit.protocol import Protocol
+
+    mesh = EITMesh.from_spec(CircleSpec(n_electrodes=8, electrode_width=0.2, h=0.3))
+    inj = np.zeros((8, 1))
+    inj[[0, 1], 0] = 0.5
+    inj[[4, 5], 0] = -0.5
+    model = ForwardModel(mesh, Protocol.from_patterns(inj, np.eye(8)[:, :2] - np.eye(8)[:, 1:3]))
+    with pytest.raises(FemeitError, match="one electrode with negative current"):
+        common_mode_voltages(model, 1.0)
+    assert np.all(np.isfinite(common_mode_voltages(model, 1.0, "mean")))
+
+
 def test_calibration_input_errors(coarse_model):
     with pytest.raises(FemeitError, match="2356 values"):
         calibrate(coarse_model, np.ones(10))

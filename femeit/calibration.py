@@ -11,7 +11,7 @@ sigma``: the shape of the data fixes the product ``sigma z`` (a length) and
 their scale fixes sigma.  The fit starts from a scan of that product with sigma
 in closed form, which avoids the flat region where z is too small to matter.
 
-Optionally (``calibrate(..., common_mode=True)``) the fit includes a model of
+Optionally (``calibrate(..., common_mode="sink")``) the fit includes a model of
 the *instrument*, not of the tank: each voltage channel picks up a small
 fraction of the common-mode voltage, :func:`common_mode_design`.  On the
 KTC2023 reference this term, not the tank geometry, is what limits a

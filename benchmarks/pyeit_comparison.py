@@ -214,7 +214,8 @@ def write_markdown(rows: list[dict], path: Path, seconds: float, solver: str) ->
         "",
         "Where the forward time goes, and why its speed-up stays far below the Jacobian's: pyEIT's forward is a "
         "sparse solve too, so both codes pay one sparse factorisation per conductivity. The numeric factorisation "
-        f"alone ({solver}, assembly included, symbolic analysis reused where the solver keeps one) bounds what any femeit forward could reach:",
+        f"alone ({solver}, assembly included, symbolic analysis reused where the solver keeps one) bounds what "
+        "any femeit forward could reach:",
         "",
         "| case | forward pyEIT | femeit factorisation alone | largest possible forward x | femeit forward x |",
         "|---|---|---|---|---|",

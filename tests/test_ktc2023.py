@@ -251,6 +251,25 @@ def test_difference_rejects_nan_rows_in_the_mask(problem):
         reconstruct("magic", np.eye(2), np.ones(2), np.ones(2), None)
 
 
+@pytest.mark.parametrize("name", ["gpsr", "tgpsr", "kgpsr", "twist"])
+def test_sparse_difference_solvers_image_both_signs(problem, name):
+    # A conductive and a resistive blob (linear data on the grid): the L1 solvers must
+    # put a positive change on the first and a negative one on the second.
+    grid = problem.grid
+    c = grid.centres
+    conductive = np.linalg.norm(c - [0.05, 0.03], axis=1) < 0.025
+    resistive = np.linalg.norm(c - [-0.05, -0.04], axis=1) < 0.025
+    x_true = conductive * 1.0 - resistive * 0.8
+    jac, ref = problem.jacobian, problem.reference_model
+    w = 1 / np.abs(ref)  # rows with unit relative noise, as DifferenceProblem.system weights them
+    jac_w, dv = jac * w[:, None], (jac @ x_true) * w
+    x = reconstruct(name, jac_w, dv, ref * w, grid, None if name == "kgpsr" else 0.02)
+    assert x[conductive].mean() > 0 > x[resistive].mean()
+    assert np.corrcoef(x, x_true)[0, 1] > 0.5
+    if name != "kgpsr":  # lambda >= ||S'y||_inf: the zero image is optimal
+        np.testing.assert_array_equal(reconstruct(name, jac_w, dv, ref * w, grid, 1.0), 0.0)
+
+
 def test_challenge_image_keeps_orientation(problem):
     grid = problem.grid
     x = np.zeros(grid.n_params)

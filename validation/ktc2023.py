@@ -18,15 +18,17 @@ the published files) or ``--root`` pointing at the challenge's layout.
    a hold-out check (fitted on patterns 17-76, scored on 1-16).  That term is
    not reciprocal and is not used for imaging.
 2. Difference imaging, 7 levels x 4 targets, with Tikhonov, Occam, TSVD,
-   Landweber and backprojection on a 32 x 32 pixel grid (the mesh is the
+   Landweber, backprojection and the L1 solvers GPSR-BB, TGPSR-BB, KGPSR-BB
+   and TwIST on a 32 x 32 pixel grid (the mesh is the
    calibration mesh, not aligned with any target), data weighted by the noise
    model of ``femeit.difference`` and the global drift projected out; images
    resampled to 256 x 256 and segmented by the half-maximum rule with a class
    presence test (``femeit.segmentation``).
 3. Scores (``femeit.metrics.ktc_score``) under three rules for the parameters
    (regularisation strength, threshold fraction, presence ratio):
-   * ``auto``: no truth at all: L-curve corner (Landweber: 500 iterations),
-     segmentation fraction 0.5, presence 0.5;
+   * ``auto``: no truth at all: L-curve corner (Landweber: 500 iterations;
+     L1 solvers: the KGPSR-BB paper's Table 1 lambda), segmentation fraction
+     0.5, presence 0.5;
    * ``cv``: leave one target out: the parameters that maximise the mean score
      of the other three targets (all levels) are used on the fourth;
    * ``cv per level``: the same, choosing on the other three targets of the same level;
@@ -51,7 +53,7 @@ import numpy as np
 
 from femeit import ktc2023 as ktc
 from femeit.calibration import calibrate, common_mode_design, relative_residual
-from femeit.difference import DifferenceProblem, reconstruct, to_challenge_image
+from femeit.difference import SPARSE_SOLVERS, DifferenceProblem, reconstruct, to_challenge_image
 from femeit.grids import PixelGrid
 from femeit.inverse.leastsquares import prepare
 from femeit.metrics import ktc_score
@@ -63,6 +65,12 @@ STRENGTHS = {
     "tsvd": np.array([0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32, 0.48, 0.64]),
     "landweber": np.array([10, 100, 1000, 3000, 1e4, 3e4, 1e5, 3e5, 1e6]),
     "backprojection": np.array([np.nan]),
+    # L1 solvers: lambda as a fraction of ||S'y||_inf (S column-normalised); KGPSR-BB's
+    # lambda acts on its 55 Krylov coefficients and needs larger fractions.
+    "gpsr": np.array([0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]),
+    "tgpsr": np.array([0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]),
+    "kgpsr": np.array([0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0]),
+    "twist": np.array([0.003, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]),
 }
 SEGMENTATIONS = [(f, p) for f in (0.4, 0.5, 0.6) for p in (0.0, 0.5)]
 DEFAULT_SEGMENTATION = (0.5, 0.5)
@@ -220,9 +228,13 @@ def holdout(model, y: np.ndarray, start) -> tuple[float, float]:
 
 
 def solver_matrices(name: str, jac: np.ndarray, grid) -> list[np.ndarray]:
-    """Reconstruction matrices (n_params, n_rows) for every strength of ``name`` (None for backprojection)."""
-    if name == "backprojection":
-        return [None]
+    """Reconstruction matrices (n_params, n_rows) for every strength of ``name``.
+
+    None for the solvers that are not linear in the data (backprojection, the L1 solvers):
+    those are run frame by frame.
+    """
+    if name == "backprojection" or name in SPARSE_SOLVERS:
+        return [None] * len(STRENGTHS[name])
     system = prepare(jac, grid.difference_operator(2) if name == "occam" else None)
     s = system.s
     mats = []
@@ -250,7 +262,11 @@ def score_all(problem, levels, solvers, truths, root) -> tuple[np.ndarray, dict,
         for si, name in enumerate(solvers):
             for k, mat in enumerate(solver_matrices(name, jac, problem.grid)):
                 for ti, t in enumerate(ktc.TARGETS):
-                    x = reconstruct(name, jac, dv[:, ti], ref, problem.grid) if mat is None else mat @ dv[:, ti]
+                    if mat is None:
+                        st = STRENGTHS[name][k]
+                        x = reconstruct(name, jac, dv[:, ti], ref, problem.grid, None if np.isnan(st) else st)
+                    else:
+                        x = mat @ dv[:, ti]
                     img = to_challenge_image(problem.grid, x)
                     for gi, (frac, pres) in enumerate(SEGMENTATIONS):
                         scores[li, ti, si, k, gi] = ktc_score(truths[t], threshold_segmentation(img, frac, pres))

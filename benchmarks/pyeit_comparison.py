@@ -201,7 +201,8 @@ def write_markdown(rows: list[dict], path: Path, seconds: float, solver: str) ->
         "|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['voltage_error']:.1e} | {r['jacobian_error']:.1e} | {r['image_error']:.1e} |")
+        image = "not run" if np.isnan(r["image_error"]) else f"{r['image_error']:.1e}"
+        lines.append(f"| {r['name']} | {r['voltage_error']:.1e} | {r['jacobian_error']:.1e} | {image} |")
     lines += [
         "",
         "Why femeit is faster: one sparse factorisation per conductivity reused for every current pattern and, "

@@ -40,7 +40,8 @@ class Calibration:
     contact_impedance : ndarray, shape (L,)
         Contact impedance per electrode, ohm m (2D) or ohm m^2 (3D).
     residual : float
-        Relative residual ``||V - y|| / ||y||`` over the used rows after the fit.
+        Relative residual ``||V - y|| / ||y||`` over the used rows after the fit
+        (with a common-mode term, ``||V + X eps - y|| / ||y||``).
     initial_residual : float
         The same before the fit (the starting model).
     per_electrode : bool
@@ -129,6 +130,8 @@ def common_mode_voltages(model: ForwardModel, sigma, reference: str = "sink") ->
             )
         u = u - u[sinks][:, None]
     weights = np.abs(prot.measurements)
+    if np.any(weights.sum(axis=1) == 0):
+        raise FemeitError("a measurement pattern reads no electrode (all weights zero): no common-mode voltage")
     weights = weights / weights.sum(axis=1, keepdims=True)
     return np.einsum("ij,ij->i", weights, u[prot.row_injection])
 
@@ -144,7 +147,11 @@ def common_mode_design(model: ForwardModel, sigma, reference: str = "sink") -> n
     current pattern: unlike a free gain or offset per row it must predict the
     patterns it was not fitted on, which ``validation/ktc2023.py`` checks.
     (Common-mode errors are the classic systematic error of EIT front ends,
-    e.g. Boone and Holder 1996, Physiol. Meas. 17, 229.)
+    e.g. Boone and Holder 1996, Physiol. Meas. 17, 229.)  The same design
+    also absorbs a gain error g_j on single electrode inputs of adjacent
+    channels: channel k then reads about ``(g_k - g_k+1) v_cm`` extra, so an
+    opposite-signed pair of neighbouring eps points at one electrode's gain
+    rather than at two channels' rejection; the data cannot tell them apart.
     """
     _, row_channel = reading_channels(model)
     v_cm = common_mode_voltages(model, sigma, reference)
@@ -221,7 +228,8 @@ def calibrate(
         ``initial_residual`` is that of the starting point (the best of the scan, or
         ``start``; with ``common_mode``, after eliminating eps there).  With
         ``common_mode``, ``extra`` holds ``"common_mode"`` (eps, shape
-        (n_channels,), dimensionless) and ``"common_mode_reference"``.
+        (n_channels,), dimensionless; NaN for a channel with no row in the
+        mask) and ``"common_mode_reference"``.
     """
     from scipy.optimize import least_squares
 
@@ -286,7 +294,11 @@ def calibrate(
     sigma, z = unpack(fit.x)
     extra = {}
     if common_mode is not None:
-        extra = {"common_mode": misfit(sigma, z)[1], "common_mode_reference": common_mode}
+        eps = misfit(sigma, z)[1]
+        # A channel with no row in the mask is not fitted (lstsq would report a minimum-norm 0).
+        _, row_channel = reading_channels(model)
+        eps[np.bincount(row_channel[mask], minlength=len(eps)) == 0] = np.nan
+        extra = {"common_mode": eps, "common_mode_reference": common_mode}
     return Calibration(sigma, z, float(np.linalg.norm(fit.fun)), float(r0), per_electrode, n_eval, extra)
 
 

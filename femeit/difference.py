@@ -135,11 +135,12 @@ def reconstruct(
         lambda = strength * s_max^2 for Tikhonov and Occam, the kept fraction
         of singular values for TSVD (rank = strength * n), the number of
         iterations for Landweber, and for the L1 solvers lambda = strength *
-        ||S'y||_inf with S the column-normalised Jacobian (above 1 the image is
-        empty).  None: automatic (L-curve corner for Tikhonov/Occam/TSVD, 500
-        iterations for Landweber, the KGPSR-BB paper's Table 1 values for the L1
-        solvers, as in :data:`femeit.inverse.registry.SOLVERS`).  Backprojection
-        has none.
+        ||S'y||_inf with S the column-normalised Jacobian (for GPSR-BB and
+        TwIST, strength >= 1 gives the zero image; TGPSR-BB and KGPSR-BB
+        regularise a projected problem whose threshold differs).  None:
+        automatic (L-curve corner for Tikhonov/Occam/TSVD, 500 iterations for
+        Landweber, the KGPSR-BB paper's Table 1 values for the L1 solvers, as in
+        :data:`femeit.inverse.registry.SOLVERS`).  Backprojection has none.
 
     Returns
     -------
@@ -152,6 +153,13 @@ def reconstruct(
 
     if name not in SOLVERS:
         raise FemeitError(f"unknown difference solver {name!r}; choose one of {SOLVERS}")
+    jac, dv = np.asarray(jac, dtype=float), np.asarray(dv, dtype=float)
+    if jac.ndim != 2 or dv.shape != (jac.shape[0],):
+        raise FemeitError(f"dv must have one value per Jacobian row: jac {jac.shape}, dv {dv.shape}")
+    if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(dv))):
+        raise FemeitError("the Jacobian or the data change holds NaN or infinite values")
+    if strength is not None and not (np.isfinite(strength) and strength > 0):
+        raise FemeitError(f"strength must be a positive number, got {strength}")
     if name == "backprojection":
         # Backprojection expects raw dz / z0 relative changes; the weights cancel in the ratio.
         return backprojection(jac, dv, ref)
@@ -163,6 +171,8 @@ def reconstruct(
         if strength is not None:
             S, _ = column_normalize(jac)
             lam = strength * float(np.abs(S.T @ dv).max())
+            if lam == 0:
+                raise FemeitError("the data change is zero (or orthogonal to the Jacobian): nothing to image")
         return REGISTRY[name](jac, dv, ref, grid, lam, None)[0]
     if name == "landweber":
         n_iter = 500 if strength is None else max(1, round(strength))

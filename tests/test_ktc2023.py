@@ -180,6 +180,25 @@ def test_common_mode_fit_recovers_known_channel_errors(level1, coarse_model):
     np.testing.assert_array_equal(row_channel, np.tile(np.arange(31), 76))
 
 
+def test_common_mode_fit_with_masked_rows(coarse_model):
+    # Rows missing as at level 4 (electrodes 1-6 removed): the channels that keep rows
+    # are still recovered, those with none are reported as NaN, not as a fitted zero.
+    from femeit.calibration import common_mode_design
+
+    sigma, z = 7e-4, 0.05
+    truth = coarse_model.with_contact_impedance(z)
+    eps = 0.01 * np.cos(np.arange(31) * 0.9)
+    y = truth.simulate(sigma) + common_mode_design(truth, sigma) @ eps
+    mask = ktc.usable_rows(coarse_model.protocol, 4)
+    y[~mask] = np.nan
+    fit = calibrate(coarse_model, y, start=calibrate(coarse_model, y), common_mode="sink")
+    fitted = fit.extra["common_mode"]
+    unfitted = np.isnan(fitted)
+    assert 0 < unfitted.sum() < 31
+    assert fit.residual < 1e-4
+    np.testing.assert_allclose(fitted[~unfitted], eps[~unfitted], atol=2e-4)
+
+
 def test_common_mode_voltage_is_measured_from_the_sink(coarse_model):
     from femeit.calibration import common_mode_voltages
 
@@ -266,8 +285,21 @@ def test_sparse_difference_solvers_image_both_signs(problem, name):
     x = reconstruct(name, jac_w, dv, ref * w, grid, None if name == "kgpsr" else 0.02)
     assert x[conductive].mean() > 0 > x[resistive].mean()
     assert np.corrcoef(x, x_true)[0, 1] > 0.5
-    if name != "kgpsr":  # lambda >= ||S'y||_inf: the zero image is optimal
+    if name in ("gpsr", "twist"):  # lambda >= ||S'y||_inf: the zero image is optimal
         np.testing.assert_array_equal(reconstruct(name, jac_w, dv, ref * w, grid, 1.0), 0.0)
+
+
+def test_difference_reconstruct_bad_input(problem):
+    jac, ref = problem.jacobian, problem.reference_model
+    dv = jac @ np.ones(jac.shape[1])
+    with pytest.raises(FemeitError, match="one value per Jacobian row"):
+        reconstruct("gpsr", jac, dv[:-1], ref, problem.grid, 0.1)
+    with pytest.raises(FemeitError, match="NaN"):
+        reconstruct("occam", jac, np.where(np.arange(len(dv)) == 3, np.nan, dv), ref, problem.grid)
+    with pytest.raises(FemeitError, match="strength must be a positive"):
+        reconstruct("twist", jac, dv, ref, problem.grid, -0.1)
+    with pytest.raises(FemeitError, match="data change is zero"):
+        reconstruct("gpsr", jac, np.zeros_like(dv), ref, problem.grid, 0.1)
 
 
 def test_challenge_image_keeps_orientation(problem):

@@ -141,7 +141,7 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
     else:
         final = model.with_contact_impedance(best.contact_impedance), best.sigma
     # The instrument, not the tank: per-channel common-mode error (ground at the current sink).
-    # Not used for imaging (it cancels in difference data); it shows what limits the fit above.
+    # Not used for imaging (it cancels to first order in difference data); it shows what limits the fit above.
     cm = calibrate(model, y, start=best, common_mode="sink")
     rows.append(
         (
@@ -426,7 +426,7 @@ def main(argv=None) -> int:
             "",
             "The common-mode rows model the instrument, not the tank: each channel U_k - U_k+1 reads "
             "eps_k times the common-mode voltage (measured from the current sink) on top of the difference. "
-            "These rows are diagnostic: imaging uses the reciprocal model above (the term cancels in "
+            "These rows are diagnostic: imaging uses the reciprocal model above (the term cancels to first order in "
             "difference data). With the fitted term subtracted from the reference, its non-reciprocity falls "
             f"from {cal['reciprocity']:.2%} to {cal['reciprocity_corrected']:.2%}. "
             "Fitted eps_k: " + ", ".join(f"{v:.4f}" for v in cal["common_mode"]),
@@ -455,7 +455,10 @@ def main(argv=None) -> int:
         solvers,
     )
     lines += table(
-        "oracle (one setting for all cases, chosen with the truth: an upper bound)", sel["oracle"], levels, solvers
+        "oracle (one setting for all cases, chosen with the truth: an upper bound for one fixed setting)",
+        sel["oracle"],
+        levels,
+        solvers,
     )
     lines += ["Oracle settings (strength, threshold fraction, presence):", ""]
     for si, s in enumerate(solvers):

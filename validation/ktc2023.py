@@ -77,6 +77,11 @@ DEFAULT_SEGMENTATION = (0.5, 0.5)
 BASELINE = {"level 1": 0.70, "all": 0.585}
 
 
+def ladder_row(label: str, width_factor: float, fit) -> tuple:
+    """One row of the calibration table: (label, width factor, sigma, z (median if per electrode), residual)."""
+    return label, width_factor, fit.sigma, float(np.median(fit.contact_impedance)), fit.residual
+
+
 def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
     """Calibration ladder; returns (model, sigma) of the final model and fills ``out``."""
     y = reference.voltages
@@ -95,9 +100,7 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
         )
     )
     shared = calibrate(nominal, y)
-    rows.append(
-        ("sigma + shared z, nominal width", 1.0, shared.sigma, float(shared.contact_impedance[0]), shared.residual)
-    )
+    rows.append(ladder_row("sigma + shared z, nominal width", 1.0, shared))
     widths = np.array([1.0]) if quick else np.array([0.9, 1.0, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4])
     scan = []
     for wf in widths:
@@ -106,35 +109,11 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
         scan.append((wf, c, m))
     wf, best, model = min(scan, key=lambda s: s[1].residual)
     if not quick:
-        rows.append(
-            (
-                f"sigma + shared z, electrode width x {wf:g} (scanned)",
-                wf,
-                best.sigma,
-                float(best.contact_impedance[0]),
-                best.residual,
-            )
-        )
+        rows.append(ladder_row(f"sigma + shared z, electrode width x {wf:g} (scanned)", wf, best))
         fine = calibrate(ktc.tank_model(reference.protocol, wf, h=0.004), y, start=best)
-        rows.append(
-            (
-                f"sigma + shared z, width x {wf:g}, finer mesh (h 4 mm instead of 6 mm)",
-                wf,
-                fine.sigma,
-                float(fine.contact_impedance[0]),
-                fine.residual,
-            )
-        )
+        rows.append(ladder_row(f"sigma + shared z, width x {wf:g}, finer mesh (h 4 mm instead of 6 mm)", wf, fine))
         per = calibrate(model, y, per_electrode=True, start=best)
-        rows.append(
-            (
-                f"sigma + z per electrode, width x {wf:g}",
-                wf,
-                per.sigma,
-                float(np.median(per.contact_impedance)),
-                per.residual,
-            )
-        )
+        rows.append(ladder_row(f"sigma + z per electrode, width x {wf:g}", wf, per))
         out["per_electrode_z"] = per.contact_impedance
         final = model.with_contact_impedance(per.contact_impedance), per.sigma
         out["breakdown"] = residual_breakdown(reference, final[0].simulate(final[1]))
@@ -144,34 +123,26 @@ def calibrate_tank(reference, quick: bool, out: dict) -> tuple:
     # Not used for imaging (it cancels to first order in difference data); it shows what limits the fit above.
     cm = calibrate(model, y, start=best, common_mode="sink")
     rows.append(
-        (
-            f"sigma + shared z + instrument common-mode error (31 channels, ground at the sink), width x {wf:g}",
-            wf,
-            cm.sigma,
-            float(cm.contact_impedance[0]),
-            cm.residual,
+        ladder_row(
+            f"sigma + shared z + instrument common-mode error (31 channels, ground at the sink), width x {wf:g}", wf, cm
         )
     )
     out["common_mode"] = cm.extra["common_mode"]
     if not quick:
         cm_mean = calibrate(model, y, start=best, common_mode="mean")
         rows.append(
-            (
+            ladder_row(
                 f"the same with the ground at the mean electrode potential (floating source), width x {wf:g}",
                 wf,
-                cm_mean.sigma,
-                float(cm_mean.contact_impedance[0]),
-                cm_mean.residual,
+                cm_mean,
             )
         )
         cm_per = calibrate(model, y, per_electrode=True, start=cm, common_mode="sink")
         rows.append(
-            (
+            ladder_row(
                 f"sigma + z per electrode + instrument common-mode error (ground at the sink), width x {wf:g}",
                 wf,
-                cm_per.sigma,
-                float(np.median(cm_per.contact_impedance)),
-                cm_per.residual,
+                cm_per,
             )
         )
         out["common_mode"] = cm_per.extra["common_mode"]

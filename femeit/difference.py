@@ -158,8 +158,15 @@ def reconstruct(
         raise FemeitError(f"dv must have one value per Jacobian row: jac {jac.shape}, dv {dv.shape}")
     if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(dv))):
         raise FemeitError("the Jacobian or the data change holds NaN or infinite values")
-    if strength is not None and not (np.isfinite(strength) and strength > 0):
-        raise FemeitError(f"strength must be a positive number, got {strength}")
+    if ref is not None and np.shape(ref) != dv.shape:
+        raise FemeitError(f"ref must have one value per Jacobian row ({dv.shape}), got shape {np.shape(ref)}")
+    if strength is not None:
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            raise FemeitError(f"strength must be a positive number, got {strength!r}") from None
+        if not (np.isfinite(strength) and strength > 0):
+            raise FemeitError(f"strength must be a positive number, got {strength}")
     if name == "backprojection":
         # Backprojection expects raw dz / z0 relative changes; the weights cancel in the ratio.
         return backprojection(jac, dv, ref)

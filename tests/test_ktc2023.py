@@ -308,6 +308,10 @@ def test_difference_reconstruct_bad_input(problem):
         reconstruct("occam", jac, np.where(np.arange(len(dv)) == 3, np.nan, dv), ref, problem.grid)
     with pytest.raises(FemeitError, match="strength must be a positive"):
         reconstruct("twist", jac, dv, ref, problem.grid, -0.1)
+    with pytest.raises(FemeitError, match="strength must be a positive"):
+        reconstruct("gpsr", jac, dv, ref, problem.grid, "a lot")
+    with pytest.raises(FemeitError, match="ref must have one value per Jacobian row"):
+        reconstruct("backprojection", jac, dv, ref[:3], problem.grid)
     with pytest.raises(FemeitError, match="data change is zero"):
         reconstruct("gpsr", jac, np.zeros_like(dv), ref, problem.grid, 0.1)
 

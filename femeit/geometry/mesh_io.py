@@ -10,6 +10,7 @@ import numpy as np
 
 from femeit.errors import FemeitError, MeshContractError
 from femeit.geometry.gmsh_session import SIMPLEX_TYPE, MeshGroups, extract_groups, generate, gmsh_session
+from femeit.mesh_checks import check_element_types
 
 if TYPE_CHECKING:
     from femeit.mesh import EITMesh
@@ -32,9 +33,21 @@ def read_gmsh_file(path: str | Path) -> MeshGroups:
             if path.suffix == ".msh":
                 raise MeshContractError(f"{path}: no {'triangles' if dim == 2 else 'tetrahedra'} in the file")
             generate(dim, str(path))
+        check_element_types(_element_types(dim), dim, str(path))
         if not gmsh.model.getPhysicalGroups(dim):
             raise MeshContractError(f"{path}: no {dim}D physical groups; the contract needs one named 'domain'")
         return extract_groups(dim)
+
+
+def _element_types(dim: int) -> dict[int, list[tuple[int, str, int]]]:
+    """Element types present in the open gmsh model, by dimension: (type, name, count)."""
+    out: dict[int, list[tuple[int, str, int]]] = {}
+    for d in (dim, dim - 1):
+        for gtype in gmsh.model.mesh.getElementTypes(d):
+            name = gmsh.model.mesh.getElementProperties(gtype)[0]
+            count = len(gmsh.model.mesh.getElementsByType(gtype)[0])
+            out.setdefault(d, []).append((int(gtype), str(name), count))
+    return out
 
 
 def write_mesh(mesh: EITMesh, path: Path) -> Path:

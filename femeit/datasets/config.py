@@ -219,6 +219,19 @@ def config_from_dict(data: dict) -> DatasetConfig:
         raise _error("split", f"validation + test fractions must be below 1, got {sum(fractions)}")
     if n_samples is not None and phantom.counts:
         raise _error("n_samples", "give either n_samples or phantom.counts, not both")
+    drawn = set(phantom.counts) if phantom.counts else set(range(phantom.n_objects[0], phantom.n_objects[1] + 1))
+    never = sorted(set(holdout) - drawn)
+    if never:
+        raise _error(
+            "split.holdout",
+            f"object counts {never} are never drawn (the phantom draws {sorted(drawn)}), so nothing would be held out",
+        )
+    if spec.inclusions:
+        raise _error(
+            "sensor.inclusions",
+            "a dataset's inclusions are drawn at random by [phantom]; fixed sensor inclusions would be ignored: "
+            "remove them",
+        )
 
     return DatasetConfig(
         seed=seed,

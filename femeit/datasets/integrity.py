@@ -95,9 +95,7 @@ def scan(group, done: np.ndarray) -> Damage:
             bad = np.flatnonzero(sample_digests(values) != sums[:, k]) + start
             if len(bad):
                 shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
-                damage.problems.append(
-                    f"{name} chunk {c}: {len(bad)} sample(s) do not match their checksums: {shown}"
-                )
+                damage.problems.append(f"{name} chunk {c}: {len(bad)} sample(s) do not match their checksums: {shown}")
                 damage.samples.update(int(i) for i in bad)
                 damage.chunks.setdefault(name, []).append(int(c))
     return damage

@@ -178,9 +178,7 @@ def _check_scheduler_address(address: str) -> None:
 
     parts = urlsplit(address)
     if parts.scheme not in ("tcp", "tls", "ws", "wss", "inproc", "ucx") or not (parts.hostname or parts.netloc):
-        raise FemeitError(
-            f"--scheduler must be a Dask scheduler address such as tcp://10.0.0.1:8786, got {address!r}"
-        )
+        raise FemeitError(f"--scheduler must be a Dask scheduler address such as tcp://10.0.0.1:8786, got {address!r}")
 
 
 def _repair(group, config: DatasetConfig) -> int:

@@ -139,9 +139,7 @@ def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator,
     static["protocol/abmn"] = np.asarray(simulator.protocol.abmn, dtype=np.int64)
     for name, data in static.items():
         group.create_array(name, data=data)
-    group.attrs.update(
-        {"checksum_arrays": names, "static_checksums": {k: str(digest(v)) for k, v in static.items()}}
-    )
+    group.attrs.update({"checksum_arrays": names, "static_checksums": {k: str(digest(v)) for k, v in static.items()}})
     n_chunks = -(-n_samples // chunk_size)
     # Created last: its presence says the store is fully laid out.
     group.create_array("progress", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)

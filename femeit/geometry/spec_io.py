@@ -134,9 +134,13 @@ def read_toml(path: str | Path, what: str, error: type[FemeitError] = FemeitErro
     if not path.is_file():
         raise error(f"{what} not found: {path}")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{what} {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a UTF-8 text file (is it a binary file?)") from None
+    except OSError as exc:
+        raise error(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
 
 
 def load_spec(path: str | Path) -> Spec:

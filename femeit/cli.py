@@ -503,9 +503,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", help="a TOML spec (see geometries/), or a gmsh .geo/.msh file")
     parser.add_argument("--h", type=float, help="bulk element size, m (overrides the spec)")
-    parser.add_argument(
-        "--h-electrode", type=float, help="element size at the electrodes, m (overrides the spec)"
-    )
+    parser.add_argument("--h-electrode", type=float, help="element size at the electrodes, m (overrides the spec)")
     parser.add_argument("--no-cache", action="store_true", help="always mesh with gmsh, do not use the mesh cache")
     parser.add_argument(
         "--force", action="store_true", help="mesh even when the element-count estimate is above the limit"

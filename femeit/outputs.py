@@ -15,6 +15,7 @@ rules (tested in ``tests/test_robustness_outputs.py``):
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from femeit.errors import FemeitError
@@ -38,8 +39,14 @@ def writable_folder(folder: Path, what: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FemeitError(f"cannot create the folder {folder} for the {what}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise FemeitError(f"cannot write the {what} in {folder}: the folder is read-only (permission denied)")
+    # A real probe (not os.access): root passes permission checks but not a
+    # read-only file system.
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise FemeitError(f"cannot write the {what} in {folder}: the folder is read-only ({reason})") from None
     return folder
 
 

@@ -18,7 +18,6 @@ gives 15, and a contrast of 1e6 gives 9 (readings accurate).  The KTC2023 tank
 (z about 1e-6 Ohm m) gives about 8.
 """
 
-
 from __future__ import annotations
 
 import math

@@ -29,6 +29,7 @@ def read_gmsh_file(path: str | Path) -> MeshGroups:
         dim = gmsh.model.getDimension()
         if dim not in (2, 3):
             raise MeshContractError(f"{path}: the model is {dim}-dimensional; femeit needs 2D or 3D")
+        check_element_types(_element_types(dim), dim, str(path))
         if len(gmsh.model.mesh.getElementsByType(SIMPLEX_TYPE[dim])[0]) == 0:
             if path.suffix == ".msh":
                 raise MeshContractError(f"{path}: no {'triangles' if dim == 2 else 'tetrahedra'} in the file")

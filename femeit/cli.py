@@ -394,8 +394,10 @@ def _cmd_dataset_generate(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             repair=args.repair,
         )
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        # 128 + the signal number, as a shell reports it (130 SIGINT, 143 SIGTERM).
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 2
+        return 128 + signum
     print(
         f"{report.path}: {report.n_samples} samples ({report.computed} computed now, {report.skipped} already "
         f"stored) in {report.seconds:.1f} s, {report.rate:.0f} samples/s"

@@ -158,7 +158,7 @@ def generate(
                     computed += len(arrays["voltages"])
                     bar.update(len(arrays["voltages"]))
             if stop_request.signal is not None:
-                raise KeyboardInterrupt
+                raise KeyboardInterrupt(stop_request.signal)
         except KeyboardInterrupt:
             bar.close()
             stored = skipped + computed

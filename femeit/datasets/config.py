@@ -156,10 +156,15 @@ def load_config(path: str | Path) -> DatasetConfig:
 
 def config_from_dict(data: dict) -> DatasetConfig:
     """Check a configuration given as a dictionary (the parsed TOML)."""
+    if not isinstance(data, dict):
+        raise FemeitError(f"a dataset config must be a table of sections, got {type(data).__name__}")
     _keys("", data, {"seed", "n_samples", "sensor", "forward", "phantom", "noise", "image", "split"})
     for section in ("sensor", "phantom"):
         if section not in data:
             raise _error(section, "missing section")
+    for section in ("sensor", "forward", "phantom", "noise", "image", "split"):
+        if section in data and not isinstance(data[section], dict):
+            raise _error(section, f"must be a table ([{section}] in TOML), got {data[section]!r}")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise _error("seed", f"must be a non-negative integer, got {seed!r}")

@@ -53,11 +53,18 @@ def _non_negative(owner: str, name: str, value: float) -> float:
     return value
 
 
+# More electrodes than any instrument has; the pairwise electrode checks and
+# the protocols grow with the square of the count.
+MAX_ELECTRODES = 4096
+
+
 def _count(owner: str, name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or int(value) != value:
         raise SpecError(f"{owner}.{name} must be a whole number, got {value!r}")
     if value < minimum:
         raise SpecError(f"{owner}.{name} must be at least {minimum}, got {value!r}")
+    if name == "n_electrodes" and value > MAX_ELECTRODES:
+        raise SpecError(f"{owner}.{name} = {value!r} is more than femeit supports ({MAX_ELECTRODES})")
     return int(value)
 
 

@@ -230,3 +230,20 @@ def test_learn_train_refuses_images_it_cannot_produce(tmp_path):
     datasets.generate(config, tmp_path / "d.zarr", 6, workers=1, chunk_size=3, progress=False)
     with pytest.raises(FemeitError, match="64 x 64 images"):
         train(tmp_path / "d.zarr", tmp_path / "run", TrainConfig(epochs=1, batch_size=2), progress=False)
+
+
+def test_learn_train_on_a_damaged_store_is_a_clear_error(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("zarr")
+    from robust_common import chunk_file
+
+    from femeit import datasets
+    from femeit.learn import TrainConfig, train
+
+    config = datasets.load_config(write_config(tmp_path, replace=("shape = [8, 8]", "shape = [64, 64]")))
+    path = tmp_path / "d.zarr"
+    datasets.generate(config, path, 6, workers=1, chunk_size=3, progress=False)
+    target = chunk_file(path, "eim", 1)
+    target.write_bytes(target.read_bytes()[:10])
+    with pytest.raises(FemeitError, match=r"cannot be read.*--repair"):
+        train(path, tmp_path / "run", TrainConfig(epochs=1, batch_size=2), progress=False)

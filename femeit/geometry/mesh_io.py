@@ -93,7 +93,10 @@ def _write_msh(mesh: EITMesh, path: Path) -> None:
         gmsh.option.setNumber("Mesh.SaveAll", 0)
         # Binary keeps coordinates bit-exact, so a written mesh reads back identical.
         gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(str(path))
+        try:
+            gmsh.write(str(path))
+        except Exception as exc:  # gmsh raises a bare Exception (e.g. an unwritable path)
+            raise FemeitError(f"gmsh cannot write {path}: {exc}") from None
 
 
 def _write_meshio(mesh: EITMesh, path: Path) -> None:

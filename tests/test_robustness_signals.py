@@ -41,13 +41,26 @@ def _start(tmp_path):
     return proc, path, workers
 
 
+def _alive(processes):
+    out = []
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def _gone(processes, within=60.0):
+    """True when every process has exited within ``within`` s; else kill the survivors (no leftovers) and False."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        if not alive:
+        if not _alive(processes):
             return True
         time.sleep(0.2)
+    for p in _alive(processes):
+        p.kill()
     return False
 
 

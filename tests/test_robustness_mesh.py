@@ -67,47 +67,71 @@ def test_unwritable_cache_falls_back_to_no_cache(tmp_path):
 
 # -------------------------------------------------------- imported meshes
 
-GEO_HEAD = """
-Point(1)={0,0,0,0.25}; Point(2)={1,0,0,0.25}; Point(3)={2,0,0,0.25};
-Point(4)={2,1,0,0.25}; Point(5)={1,1,0,0.25}; Point(6)={0,1,0,0.25};
-Line(1)={1,2}; Line(2)={2,3}; Line(3)={3,4}; Line(4)={4,5}; Line(5)={5,6}; Line(6)={6,1}; Line(7)={2,5};
-Curve Loop(1)={1,7,5,6}; Plane Surface(1)={1};
-Curve Loop(2)={2,3,4,-7}; Plane Surface(2)={2};
-Physical Surface("domain")={1};
-Physical Surface("inclusion_1")={2};
-"""
 
+def _msh(tmp_path, electrodes: dict[str, int], recombine=(), name="m"):
+    """Two unit squares side by side (``domain`` and ``inclusion_1``) written as a .msh.
 
-def _msh(tmp_path, extra: str, name="m"):
+    Built with gmsh's API (not a .geo file) so no parser state is shared with
+    other tests.  ``electrodes`` maps a group name to a boundary curve (6 is the
+    left side, 3 the right); ``recombine`` lists surfaces meshed with quadrilaterals.
+    """
     import gmsh
 
-    geo = tmp_path / f"{name}.geo"
-    geo.write_text(GEO_HEAD + extra)
+    from femeit.geometry.gmsh_session import gmsh_session
+
     msh = tmp_path / f"{name}.msh"
-    gmsh.initialize(["-v", "0"])
-    try:
-        gmsh.open(str(geo))
+    with gmsh_session(name):
+        _squares(electrodes, recombine)
         gmsh.model.mesh.generate(2)
         gmsh.write(str(msh))
-    finally:
-        gmsh.finalize()
     return msh
 
 
+def _squares(electrodes, recombine):
+    """Add the two squares, their regions and electrode groups to the open gmsh model."""
+    import gmsh
+
+    geo = gmsh.model.geo
+    for k, (x, y) in enumerate([(0, 0), (1, 0), (2, 0), (2, 1), (1, 1), (0, 1)], start=1):
+        geo.addPoint(x, y, 0, 0.25, k)
+    for k, (a, b) in enumerate([(1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 1), (2, 5)], start=1):
+        geo.addLine(a, b, k)
+    geo.addCurveLoop([1, 7, 5, 6], 1)
+    geo.addPlaneSurface([1], 1)
+    geo.addCurveLoop([2, 3, 4, -7], 2)
+    geo.addPlaneSurface([2], 2)
+    geo.synchronize()
+    for surface in recombine:
+        gmsh.model.mesh.setRecombine(2, surface)
+    gmsh.model.addPhysicalGroup(2, [1], name="domain")
+    gmsh.model.addPhysicalGroup(2, [2], name="inclusion_1")
+    for group, curve in electrodes.items():
+        gmsh.model.addPhysicalGroup(1, [curve], name=group)
+
+
 def test_quadrilaterals_in_an_imported_mesh_are_refused_by_name(tmp_path):
-    msh = _msh(tmp_path, 'Recombine Surface{2};\nPhysical Curve("e01")={6};\nPhysical Curve("e02")={3};\n')
+    msh = _msh(tmp_path, {"e01": 6, "e02": 3}, recombine=(2,))
     with pytest.raises(MeshContractError, match="Quadrilateral"):
         fe.EITMesh.from_msh(msh)
 
 
+def test_meshing_into_quadrilaterals_only_is_a_meshing_error_that_names_them():
+    from femeit.geometry.gmsh_session import generate, gmsh_session
+
+    with gmsh_session("quads"):
+        _squares({"e01": 6, "e02": 3}, recombine=(1, 2))
+        with pytest.raises(MeshingError, match="Quadrilateral"):
+            generate(2, "two recombined squares")
+
+
 def test_two_electrode_groups_on_one_curve_are_refused(tmp_path):
-    msh = _msh(tmp_path, 'Physical Curve("e01")={6};\nPhysical Curve("e02")={6};\n')
+    msh = _msh(tmp_path, {"e01": 6, "e02": 6})
     with pytest.raises(MeshContractError, match="share"):
         fe.EITMesh.from_msh(msh)
 
 
 def test_electrodes_numbered_from_zero_get_a_clear_message(tmp_path):
-    msh = _msh(tmp_path, 'Physical Curve("e00")={6};\nPhysical Curve("e01")={3};\n')
+    msh = _msh(tmp_path, {"e00": 6, "e01": 3})
     with pytest.raises(MeshContractError, match="numbered 0"):
         fe.EITMesh.from_msh(msh)
 
@@ -191,13 +215,6 @@ def test_specs_gmsh_cannot_mesh_are_spec_errors(make, words):
 def test_halfspace_dim_must_be_a_whole_number():
     with pytest.raises(SpecError, match="dim must be 2 or 3"):
         fe.HalfspaceLineSpec(dim=2.0)
-
-
-def test_recombined_geo_is_a_meshing_error_that_names_quads(tmp_path):
-    geo = tmp_path / "q.geo"
-    geo.write_text(GEO_HEAD + 'Recombine Surface{1,2};\nPhysical Curve("e01")={6};\nPhysical Curve("e02")={3};\n')
-    with pytest.raises((MeshingError, MeshContractError), match="Quadrilateral"):
-        fe.EITMesh.from_msh(geo)
 
 
 # ------------------------------------------------------------ size guards

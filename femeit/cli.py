@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from femeit import cli_args
 from femeit.errors import FemeitError
 
 
@@ -15,6 +16,10 @@ def _load_mesh(args: argparse.Namespace):
     from femeit.geometry.spec_io import load_spec
     from femeit.mesh import EITMesh
 
+    if getattr(args, "force", False):
+        from femeit.limits import allow_large
+
+        allow_large()
     path = Path(args.spec)
     if path.suffix in (".msh", ".geo"):
         if args.h is not None or args.h_electrode is not None:
@@ -36,6 +41,10 @@ def _load_mesh(args: argparse.Namespace):
 
 
 def _cmd_mesh(args: argparse.Namespace) -> int:
+    from femeit.outputs import output_file
+
+    if args.output:
+        output_file(args.output, "mesh", overwrite=args.overwrite)
     mesh = _load_mesh(args)
     print(mesh.summary())
     if args.output:
@@ -52,13 +61,15 @@ def _protocol(args: argparse.Namespace, n_electrodes: int):
 
     from femeit.protocol import Protocol
 
+    if args.abmn and args.protocol is not None:
+        raise FemeitError(f"--protocol {args.protocol} and --abmn {args.abmn} both give the protocol; use one")
     if args.abmn:
         try:
             table = np.loadtxt(args.abmn, delimiter=",", ndmin=2)
         except (OSError, ValueError) as exc:
             raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
         return Protocol.from_abmn(table, n_electrodes, args.current)
-    return getattr(Protocol, args.protocol)(n_electrodes, current=args.current)
+    return getattr(Protocol, args.protocol or "adjacent")(n_electrodes, current=args.current)
 
 
 def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
@@ -77,17 +88,31 @@ def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
 def _model(args: argparse.Namespace):
     from femeit.forward import ForwardModel
 
+    _check_outputs(args)
     mesh = _load_mesh(args)
     protocol = _protocol(args, mesh.n_electrodes)
     model = ForwardModel(mesh, protocol, args.z, order=args.order, electrode_model=args.electrode_model)
     return model, _conductivity(args, mesh)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse a bad output path before any work (folders, existing files, unwritable places)."""
+    from femeit.outputs import output_file
+
+    if not getattr(args, "output", None):
+        return
+    if args.command == "reconstruct":
+        out = Path(args.output).with_suffix(".npz")
+        for path in (out, out.with_suffix(".png")):
+            output_file(path, "reconstruction", overwrite=args.overwrite)
+    else:
+        output_file(args.output, args.command, overwrite=args.overwrite, suffixes=(".npz", ".csv"))
+
+
 def _save(path: str, **arrays) -> None:
     import numpy as np
 
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         # A CSV holds one array: the readings, or the Jacobian.
         value = arrays["voltages"] if "jacobian" not in arrays else arrays["jacobian"]
@@ -171,6 +196,12 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             data = add_noise(data, snr_db=args.snr, seed=args.seed)
     if args.solver in LEARNED_SOLVERS or args.model:
         return _reconstruct_learned(args, model.protocol, data, reference)
+    from femeit.limits import check_bytes
+
+    n_params = mesh.n_elements if args.grid == "element" else args.shape[0] * args.shape[1]
+    check_bytes(8.0 * n_rows * n_params, f"the {n_rows} x {n_params} Jacobian")
+    # The grid keeps a few arrays per pixel (centres, weights, masks).
+    check_bytes(64.0 * n_params, f"the pixel grid of --shape {args.shape[0]} {args.shape[1]}")
     if args.grid == "element":
         grid = ElementGrid(mesh)
     elif mesh.dim == 2:
@@ -184,12 +215,11 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             shape=tuple(args.shape),
         )
     jac = model.jacobian(args.sigma, basis=grid.P)
-    lam = None if args.lam in (None, "auto") else float(args.lam)
+    lam = None if args.lam in (None, "auto") else args.lam
     x, info = solve(args.solver, jac, data - reference, reference, grid, lam=lam, rank=args.rank)
     print(f"{args.solver} on {grid.n_params} parameters: " + ", ".join(f"{k} = {v:.4g}" for k, v in info.items()))
     if args.output:
         out = Path(args.output).with_suffix(".npz")
-        out.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"x": x, "centres": grid.centres, "voltages": data, "reference": reference}
         if grid.image_shape is not None:
             arrays["image"] = grid.to_image(x)
@@ -348,6 +378,10 @@ def _cmd_dataset_generate(args: argparse.Namespace) -> int:
     from femeit import datasets
 
     config = datasets.load_config(args.config)
+    if args.force:
+        from femeit.limits import allow_large
+
+        allow_large()
     try:
         report = datasets.generate(
             config,
@@ -357,9 +391,13 @@ def _cmd_dataset_generate(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             scheduler=args.scheduler,
             progress=not args.quiet,
+            overwrite=args.overwrite,
+            repair=args.repair,
         )
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        # 128 + the signal number, as a shell reports it (130 SIGINT, 143 SIGTERM).
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 2
+        return 128 + signum
     print(
         f"{report.path}: {report.n_samples} samples ({report.computed} computed now, {report.skipped} already "
         f"stored) in {report.seconds:.1f} s, {report.rate:.0f} samples/s"
@@ -374,7 +412,11 @@ def _cmd_dataset_verify(args: argparse.Namespace) -> int:
     print(f"{args.store}: {report.n_samples} samples; recomputed {len(report.checked)}: {report.checked}")
     for problem in report.problems:
         print(f"  problem: {problem}")
-    print("OK: complete, and recomputed samples match" if report.ok else "FAILED")
+    print(f"checked {report.checked_chunks} chunks against their checksums")
+    if report.damaged:
+        shown = ", ".join(str(i) for i in report.damaged[:20]) + (", ..." if len(report.damaged) > 20 else "")
+        print(f"  damaged samples ({len(report.damaged)}): {shown}; mend them with `femeit dataset generate --repair`")
+    print("OK: complete, checksums match, and recomputed samples match" if report.ok else "FAILED")
     return 0 if report.ok else 1
 
 
@@ -384,15 +426,35 @@ def _add_dataset_parser(sub) -> None:
     gen = dsub.add_parser("generate", help="simulate a dataset from a TOML config (resumes an interrupted run)")
     gen.add_argument("config", help="dataset config (TOML), e.g. datasets/cnn_eim.toml")
     gen.add_argument("-o", "--output", required=True, help="zarr directory to create or resume")
-    gen.add_argument("--n", type=int, default=None, help="number of samples (default: fixed by the config)")
-    gen.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
-    gen.add_argument("--chunk-size", type=int, default=128, help="samples per chunk (storage and work unit)")
+    gen.add_argument(
+        "--n", type=cli_args.positive_int, default=None, help="number of samples (default: fixed by the config)"
+    )
+    gen.add_argument(
+        "--workers", type=cli_args.positive_int, default=None, help="local worker processes (default: all cores)"
+    )
+    gen.add_argument(
+        "--chunk-size", type=cli_args.positive_int, default=128, help="samples per chunk (storage and work unit)"
+    )
+    gen.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a femeit dataset made with another configuration (never any other folder)",
+    )
+    gen.add_argument(
+        "--repair", action="store_true", help="check every chunk's checksums and recompute the damaged samples"
+    )
+    gen.add_argument("--force", action="store_true", help="lift the size limits (mesh elements, image memory)")
     gen.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.1:8786")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_cmd_dataset_generate)
     ver = dsub.add_parser("verify", help="check completeness and recompute samples")
     ver.add_argument("store", help="zarr directory")
-    ver.add_argument("--samples", type=int, default=8, help="random samples to recompute (plus first and last)")
+    ver.add_argument(
+        "--samples",
+        type=cli_args.non_negative_int,
+        default=8,
+        help="random samples to recompute (plus first and last)",
+    )
     ver.add_argument("--seed", type=int, default=0, help="seed of the choice of samples")
     ver.set_defaults(func=_cmd_dataset_verify)
 
@@ -419,20 +481,25 @@ def _add_validate_parser(sub) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default=None, help="measurement protocol (default adjacent)")
     parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
-    parser.add_argument("--current", type=float, default=1.0, help="injected current, A (default 1)")
-    parser.add_argument("--sigma", type=float, default=1.0, help="background conductivity, S/m (default 1)")
+    parser.add_argument("--current", type=cli_args.finite_float, default=1.0, help="injected current, A (default 1)")
+    parser.add_argument(
+        "--sigma", type=cli_args.positive_float, default=1.0, help="background conductivity, S/m (default 1)"
+    )
     parser.add_argument(
         "--region",
         action="append",
         metavar="NAME=VALUE",
         help="conductivity of a mesh region, S/m (repeatable), e.g. inclusion_1=3.0",
     )
-    parser.add_argument("--z", type=float, default=0.01, help="contact impedance, ohm m^2 (3D) or ohm m (2D)")
+    parser.add_argument(
+        "--z", type=cli_args.positive_float, default=0.01, help="contact impedance, ohm m^2 (3D) or ohm m (2D)"
+    )
     parser.add_argument("--order", type=int, choices=(1, 2), default=1, help="element order")
     parser.add_argument("--electrode-model", choices=("cem", "point", "shunt"), default="cem")
     parser.add_argument("-o", "--output", help="write results to .npz (all arrays) or .csv (voltages)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
 def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
@@ -440,6 +507,9 @@ def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--h", type=float, help="bulk element size, m (overrides the spec)")
     parser.add_argument("--h-electrode", type=float, help="element size at the electrodes, m (overrides the spec)")
     parser.add_argument("--no-cache", action="store_true", help="always mesh with gmsh, do not use the mesh cache")
+    parser.add_argument(
+        "--force", action="store_true", help="mesh even when the element-count estimate is above the limit"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -449,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     mesh = sub.add_parser("mesh", help="mesh a geometry spec (TOML) or read a .geo/.msh, print a summary")
     _add_mesh_arguments(mesh)
     mesh.add_argument("-o", "--output", help="write the mesh (.msh through gmsh; .vtu, .xdmf... through meshio)")
+    mesh.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     mesh.set_defaults(func=_cmd_mesh)
     forward = sub.add_parser("forward", help="simulate the readings of a protocol")
     _add_model_arguments(forward)
@@ -479,12 +550,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="pixel",
         help="pixels (2D) or a mid-height slice (3D), or one parameter per element",
     )
-    recon.add_argument("--shape", type=int, nargs=2, default=(32, 32), metavar=("NX", "NY"))
-    recon.add_argument("--z-slice", type=float, help="height of the slice in 3D (default mid-height)")
-    recon.add_argument("--lam", default="auto", help="regularisation parameter, or 'auto' (L-curve corner)")
-    recon.add_argument("--rank", type=int, help="TSVD rank (default: discrete L-curve corner)")
-    recon.add_argument("--snr", type=float, help="noise added to simulated data, dB")
-    recon.add_argument("--seed", type=int, default=0, help="seed of the simulated noise")
+    recon.add_argument("--shape", type=cli_args.positive_int, nargs=2, default=(32, 32), metavar=("NX", "NY"))
+    recon.add_argument("--z-slice", type=cli_args.finite_float, help="height of the slice in 3D (default mid-height)")
+    recon.add_argument(
+        "--lam", type=cli_args.lam, default="auto", help="regularisation parameter, or 'auto' (L-curve corner)"
+    )
+    recon.add_argument("--rank", type=cli_args.positive_int, help="TSVD rank (default: discrete L-curve corner)")
+    recon.add_argument("--snr", type=cli_args.finite_float, help="noise added to simulated data, dB")
+    recon.add_argument("--seed", type=cli_args.non_negative_int, default=0, help="seed of the simulated noise")
     recon.set_defaults(func=_cmd_reconstruct)
     _add_dataset_parser(sub)
     _add_learn_parser(sub)
@@ -494,11 +567,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``femeit`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2, message already printed)
+        return int(exc.code or 0)
     try:
         return args.func(args)
     except FemeitError as exc:
         print(f"femeit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A file the user named cannot be read or written (permissions, a full
+        # or read-only disk): say which, without a traceback.
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"femeit: error: cannot read or write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -128,6 +128,11 @@ def _shape(name: str, arr: np.ndarray, shape: tuple[int, ...], path: str | Path)
         raise FemeitError(f"{path}: {name} must have shape {shape}, got {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise FemeitError(f"{path}: {name} must be numeric, got {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise FemeitError(
+            f"{path}: {name} is complex; femeit reads real (in-phase) readings only, so the imaginary part "
+            "would be lost: pass the real part explicitly if that is what you mean"
+        )
     return arr.astype(float)
 
 
@@ -186,7 +191,7 @@ def read_truth(path: str | Path) -> np.ndarray:
 
 def missing_electrodes(level: int) -> np.ndarray:
     """Electrodes removed at ``level`` (0-based): 0 .. 2(level-1) - 1; none at level 1."""
-    if level not in LEVELS:
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level not in LEVELS:
         raise FemeitError(f"KTC2023 levels are 1..7, got {level!r}")
     return np.arange(2 * (level - 1))
 
@@ -245,6 +250,7 @@ def load_level(level: int = 1, root: str | Path | None = None) -> Level:
     FemeitError
         Bad level, missing file, or data whose NaN rows disagree with the level's mask.
     """
+    missing_electrodes(level)  # validates the level (a whole number 1..7)
     mask_level = level
     folder = Path(root) / f"level_{level}" if root is not None else DATA_DIR / "level_1"
     if root is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 import skfem
 
 from femeit.errors import FemeitError, MeshContractError
+from femeit.mesh_checks import check_duplicates, check_imported, region_indices
 
 if TYPE_CHECKING:
     from femeit.geometry.gmsh_session import MeshGroups
@@ -133,6 +135,10 @@ def _canonical_electrode_names(names: Sequence[str], where: str) -> dict[str, st
             numbers[n] = name
     if not numbers:
         raise MeshContractError(f"{where}: no electrode groups found; name them e01..eNN (or electrode-1..electrode-N)")
+    if 0 in numbers:
+        raise MeshContractError(
+            f"{where}: electrode {numbers[0]!r} is numbered 0; electrodes are numbered from 1 (e01..eNN)"
+        )
     expected = set(range(1, max(numbers) + 1))
     missing = sorted(expected - set(numbers))
     if missing or min(numbers) != 1:
@@ -268,9 +274,13 @@ class EITMesh:
         if store is not None:
             hit = store.load(spec)
             if hit is not None:
-                mesh = cls._from_arrays_checked(spec=spec, **hit)
-                mesh.info.update(source="cache", cache_hit=True, seconds=time.perf_counter() - start)
-                return mesh
+                try:
+                    mesh = cls._from_arrays_checked(spec=spec, **hit)
+                except MeshContractError as exc:  # an entry that fails the mesh checks: mesh again
+                    warnings.warn(f"{exc}; meshing again", RuntimeWarning, stacklevel=2)
+                else:
+                    mesh.info.update(source="cache", cache_hit=True, seconds=time.perf_counter() - start)
+                    return mesh
         groups = build_groups(spec)
         mesh = cls.from_groups(groups, where=f"{spec.kind} spec", spec=spec)
         if store is not None:
@@ -378,7 +388,7 @@ class EITMesh:
         for name, idx in (regions or {}).items():
             if name == "domain":
                 continue
-            idx = np.asarray(idx, dtype=np.int64)
+            idx = region_indices(name, idx, len(elems))
             if idx.size and (idx.min() < 0 or idx.max() >= len(elems)):
                 raise MeshContractError(f"region {name!r} lists element indices outside 0..{len(elems) - 1}")
             if np.any(element_region[idx] != 0):
@@ -387,6 +397,8 @@ class EITMesh:
             element_region[idx] = len(region_names) - 1
         if len(electrodes) == 0:
             raise MeshContractError("from_arrays needs at least one electrode")
+        if elems.size and elems.min() >= 0 and elems.max() < len(points):
+            check_duplicates(elems, "from_arrays")
         width = max(2, len(str(len(electrodes))))
         boundary = None
         parsed = []
@@ -441,6 +453,7 @@ class EITMesh:
                 raise MeshContractError(f"{where}: the mesh has no elements")
             if elements.min() < 0 or elements.max() >= n:
                 raise MeshContractError(f"{where}: elements refer to nodes outside 0..{n - 1}")
+            check_duplicates(elements, where)
             vol = element_measures(points, elements)
             scale = np.ptp(points, axis=0).max() ** dim
             if np.any(vol <= 1e-14 * scale):
@@ -475,6 +488,8 @@ class EITMesh:
             sizes = facet_measures(points, facets)
             centre = (points[facets].mean(axis=1) * sizes[:, None]).sum(axis=0) / sizes.sum()
             built.append(Electrode(name, facets, -1, float(sizes.sum()), centre))
+        if check:
+            check_imported(points, elements, built, where)
         if len(region_names) != len(set(region_names)) or region_names[0] != "domain":
             raise MeshContractError(f"{where}: region names must be unique and start with 'domain': {region_names}")
         mesh_cls = skfem.MeshTri if dim == 2 else skfem.MeshTet

@@ -155,8 +155,10 @@ class Protocol:
         table = np.asarray(list(abmn) if not isinstance(abmn, np.ndarray) else abmn)
         if table.ndim != 2 or table.shape[1] != 4:
             raise FemeitError(f"an ABMN table must have shape (n_rows, 4), got {table.shape}")
+        if table.dtype.kind not in "iuf":
+            raise FemeitError(f"ABMN electrode indices must be whole numbers, got {table.dtype} values")
         if not np.issubdtype(table.dtype, np.integer):
-            if not np.all(np.mod(table, 1) == 0):
+            if not np.all(np.isfinite(table)) or not np.all(np.mod(table, 1) == 0):
                 raise FemeitError("ABMN electrode indices must be whole numbers")
             table = table.astype(np.int64)
         if table.size and (table.min() < 0 or table.max() >= n_electrodes):
@@ -168,7 +170,15 @@ class Protocol:
             raise FemeitError("an ABMN row drives current between an electrode and itself (A == B)")
         if np.any(table[:, 2] == table[:, 3]):
             raise FemeitError("an ABMN row measures between an electrode and itself (M == N)")
-        currents = np.broadcast_to(np.asarray(current, dtype=float), (len(table),))
+        current = np.asarray(current)
+        if current.dtype.kind not in "iuf" or current.ndim > 1 or current.size not in (1, len(table)):
+            raise FemeitError(
+                f"current must be a number or one real number per ABMN row ({len(table)}), "
+                f"got {current.dtype} of shape {current.shape}"
+            )
+        if not np.all(np.isfinite(current)) or np.any(current == 0):
+            raise FemeitError("current must be finite and non-zero")
+        currents = np.broadcast_to(current.astype(float).ravel() if current.ndim else current, (len(table),))
         keys = [(int(a), int(b), float(c)) for (a, b, _, _), c in zip(table, currents, strict=True)]
         unique = list(dict.fromkeys(keys))
         where = {k: i for i, k in enumerate(unique)}

@@ -156,10 +156,15 @@ def load_config(path: str | Path) -> DatasetConfig:
 
 def config_from_dict(data: dict) -> DatasetConfig:
     """Check a configuration given as a dictionary (the parsed TOML)."""
+    if not isinstance(data, dict):
+        raise FemeitError(f"a dataset config must be a table of sections, got {type(data).__name__}")
     _keys("", data, {"seed", "n_samples", "sensor", "forward", "phantom", "noise", "image", "split"})
     for section in ("sensor", "phantom"):
         if section not in data:
             raise _error(section, "missing section")
+    for section in ("sensor", "forward", "phantom", "noise", "image", "split"):
+        if section in data and not isinstance(data[section], dict):
+            raise _error(section, f"must be a table ([{section}] in TOML), got {data[section]!r}")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise _error("seed", f"must be a non-negative integer, got {seed!r}")
@@ -219,6 +224,19 @@ def config_from_dict(data: dict) -> DatasetConfig:
         raise _error("split", f"validation + test fractions must be below 1, got {sum(fractions)}")
     if n_samples is not None and phantom.counts:
         raise _error("n_samples", "give either n_samples or phantom.counts, not both")
+    drawn = set(phantom.counts) if phantom.counts else set(range(phantom.n_objects[0], phantom.n_objects[1] + 1))
+    never = sorted(set(holdout) - drawn)
+    if never:
+        raise _error(
+            "split.holdout",
+            f"object counts {never} are never drawn (the phantom draws {sorted(drawn)}), so nothing would be held out",
+        )
+    if spec.inclusions:
+        raise _error(
+            "sensor.inclusions",
+            "a dataset's inclusions are drawn at random by [phantom]; fixed sensor inclusions would be ignored: "
+            "remove them",
+        )
 
     return DatasetConfig(
         seed=seed,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,8 @@ def generate(
     chunk_size: int = 128,
     scheduler: str | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    repair: bool = False,
 ) -> GenerateReport:
     """Simulate a dataset into a zarr store, resuming where an earlier run stopped.
 
@@ -82,7 +85,9 @@ def generate(
     ----------
     config : DatasetConfig
     path : str or Path
-        The zarr directory (created, or resumed if it holds the same configuration).
+        The zarr directory: created (a new or empty folder), or resumed if it holds
+        the same configuration.  A non-empty folder that is not a femeit dataset
+        is refused; nothing that femeit did not create is ever deleted.
     n_samples : int, optional
         Number of samples; default the count fixed by the config (``phantom.counts``
         or ``n_samples``).  With counts, a smaller number takes a prefix of the
@@ -96,40 +101,142 @@ def generate(
         workers then compute and this process writes.
     progress : bool
         Show a progress bar (tqdm) on stderr.
+    overwrite : bool
+        Replace a femeit dataset made with another configuration (only its own
+        entries are deleted).
+    repair : bool
+        Check every written chunk against its checksums first and recompute
+        exactly the damaged samples (see :func:`verify`).
+
+    Raises
+    ------
+    FemeitError
+        Bad arguments, a foreign output folder, or another process writing the store.
+    KeyboardInterrupt
+        After SIGINT or SIGTERM: the workers are stopped and every finished chunk is kept.
     """
     from femeit.datasets.simulator import Simulator
+    from femeit.datasets.storedir import refuse_foreign, writer_lock
+    from femeit.limits import check_dataset_size
 
     total = config.total_samples()
-    n = total if n_samples is None else int(n_samples)
+    n = total if n_samples is None else n_samples
     if n is None:
         raise FemeitError("give the number of samples (--n), or set n_samples or phantom.counts in the config")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise FemeitError(f"the number of samples must be a whole number, got {n!r}")
+    n = int(n)
     if n < 1 or (total is not None and config.phantom.counts and n > total):
         raise FemeitError(f"the number of samples must be in 1..{total or 'inf'}, got {n}")
-    if chunk_size < 1:
-        raise FemeitError(f"chunk_size must be positive, got {chunk_size}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise FemeitError(f"chunk_size must be a positive whole number, got {chunk_size!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise FemeitError(f"workers must be a positive whole number, got {workers!r}")
+    if scheduler is not None and isinstance(scheduler, str):
+        _check_scheduler_address(scheduler)
+    check_dataset_size(config, n, chunk_size)
     path = Path(path)
+    refuse_foreign(path)
+    from femeit.outputs import writable_folder
+
+    writable_folder(path, "dataset")
     start_time = time.perf_counter()
-    group = create_store(path, config, n, chunk_size, Simulator(config))
-    done = chunks_done(group)
-    todo = [c for c in range(len(done)) if not done[c]]
-    ranges = {c: (c * chunk_size, min((c + 1) * chunk_size, n)) for c in todo}
-    skipped = n - sum(stop - start for start, stop in ranges.values())
-    bar = _progress_bar(n, skipped, progress)
-    computed = 0
-    try:
-        for chunk, start, arrays in _run(config, ranges, workers, scheduler):
-            write_chunk(group, chunk, start, arrays)
-            computed += len(arrays["voltages"])
-            bar.update(len(arrays["voltages"]))
-    except KeyboardInterrupt:
+    with writer_lock(path):
+        group = create_store(path, config, n, chunk_size, Simulator(config), overwrite=overwrite)
+        repaired = _repair(group, config) if repair else 0
+        done = chunks_done(group)
+        todo = [c for c in range(len(done)) if not done[c]]
+        ranges = {c: (c * chunk_size, min((c + 1) * chunk_size, n)) for c in todo}
+        skipped = n - sum(stop - start for start, stop in ranges.values())
+        bar = _progress_bar(n, skipped, progress)
+        computed = 0
+        stop_request = _StopRequest()
+        try:
+            with stop_request.installed():
+                for chunk, start, arrays in _run(config, ranges, workers, scheduler, stop_request):
+                    write_chunk(group, chunk, start, arrays)
+                    computed += len(arrays["voltages"])
+                    bar.update(len(arrays["voltages"]))
+            if stop_request.signal is not None:
+                raise KeyboardInterrupt(stop_request.signal)
+        except KeyboardInterrupt:
+            bar.close()
+            stored = skipped + computed
+            print(
+                f"\ninterrupted: {stored} of {n} samples stored; run the same command again to resume",
+                file=sys.stderr,
+            )
+            raise
         bar.close()
-        stored = skipped + computed
-        print(f"\ninterrupted: {stored} of {n} samples stored; run the same command again to resume", file=sys.stderr)
-        raise
-    bar.close()
-    if chunks_done(group).all():
-        group.attrs["complete"] = True
-    return GenerateReport(path, n, computed, skipped, time.perf_counter() - start_time)
+        if chunks_done(group).all():
+            group.attrs["complete"] = True
+    return GenerateReport(path, n, computed + repaired, skipped - repaired, time.perf_counter() - start_time)
+
+
+def _check_scheduler_address(address: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme not in ("tcp", "tls", "ws", "wss", "inproc", "ucx") or not (parts.hostname or parts.netloc):
+        raise FemeitError(f"--scheduler must be a Dask scheduler address such as tcp://10.0.0.1:8786, got {address!r}")
+
+
+def _repair(group, config: DatasetConfig) -> int:
+    """Recompute the samples :func:`~femeit.datasets.integrity.scan` finds damaged; returns how many."""
+    from femeit.datasets.integrity import scan
+    from femeit.datasets.simulator import Simulator
+    from femeit.datasets.store import write_samples
+
+    damage = scan(group, chunks_done(group))
+    if "checksum_arrays" not in group.attrs:
+        raise FemeitError("this store records no checksums (written by an older femeit): --repair cannot find damage")
+    static = [name for name in damage.chunks if "/" in name or name == "image_mask"]
+    if static:
+        raise FemeitError(
+            f"arrays written once are damaged ({', '.join(static)}): the store cannot be repaired; "
+            "generate it again in a new folder"
+        )
+    if not damage.samples:
+        return 0
+    simulator = Simulator(config)
+    chunk_size, n = int(group.attrs["chunk_size"]), int(group.attrs["n_samples"])
+    bad = np.array(sorted(damage.samples))
+    for c in np.unique(bad // chunk_size):
+        start, stop = int(c) * chunk_size, min((int(c) + 1) * chunk_size, n)
+        in_chunk = bad[(bad >= start) & (bad < stop)]
+        if len(in_chunk) == stop - start:
+            # The whole chunk (e.g. undecodable): rewritten at once, never read back.
+            write_samples(group, start, simulator.compute_range(start, stop))
+            continue
+        for i in in_chunk:
+            write_samples(group, int(i), simulator.compute_range(int(i), int(i) + 1))
+    print(f"repaired {len(bad)} damaged sample(s): {', '.join(str(i) for i in bad[:20])}", file=sys.stderr)
+    return len(bad)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handler of the parent: remember the signal; the run loop stops at the next chunk."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def _handle(self, signum, _frame) -> None:
+        self.signal = signum
+
+    @contextmanager
+    def installed(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
@@ -138,23 +245,52 @@ def _progress_bar(total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, unit="sample", disable=not enabled, smoothing=0.1)
 
 
-def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: str | None):
-    """Yield (chunk, start, arrays) as chunks finish, in any order."""
+def _worker_init(parent: int) -> None:
+    """Runs first in each worker: leave signals to the parent and die with it.
+
+    SIGINT (Ctrl-C reaches the whole process group) is ignored so that only the
+    parent decides what to keep; on Linux the kernel kills the worker when the
+    parent dies (even by SIGKILL), elsewhere a watchdog thread does.
+    """
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog remains
+            pass
+
+    def watchdog() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+
+
+def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: str | None, stop=None):
+    """Yield (chunk, start, arrays) as chunks finish, in any order, until done or ``stop.signal`` is set."""
     if not ranges:
         return
     data = config.to_dict()
     if scheduler is not None:
-        yield from _run_dask(data, ranges, scheduler)
+        yield from _run_dask(data, ranges, scheduler, stop)
         return
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise FemeitError(f"workers must be positive, got {workers}")
     if workers == 1:
-        for chunk, (start, stop) in ranges.items():
-            yield _compute_chunk(data, chunk, start, stop)
+        for chunk, (start, stop_index) in ranges.items():
+            if stop is not None and stop.signal is not None:
+                return
+            yield _compute_chunk(data, chunk, start, stop_index)
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # The workers inherit the environment when they are spawned, which the pool
     # does on submit (not when it is made): keep one BLAS thread per worker set
@@ -162,25 +298,60 @@ def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: st
     # they fight over the cores.
     saved = {k: os.environ.get(k) for k in _single_threaded_env()}
     os.environ.update(_single_threaded_env())
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
     try:
         try:
-            futures = [pool.submit(_compute_chunk, data, c, start, stop) for c, (start, stop) in ranges.items()]
+            pending = {
+                pool.submit(_compute_chunk, data, c, start, stop_index) for c, (start, stop_index) in ranges.items()
+            }
         finally:
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-        for future in as_completed(futures):
-            yield future.result()
+        while pending:
+            # A short timeout: a signal only sets a flag, checked here.
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+            if stop is not None and stop.signal is not None:
+                # Keep what is already finished, drop the rest.
+                for future in [f for f in pending if f.done() and not f.cancelled() and f.exception() is None]:
+                    yield future.result()
+                return
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(pool)
 
 
-def _run_dask(data: dict, ranges: dict, scheduler: str):
+def _stop_pool(pool) -> None:
+    """Cancel queued tasks and end the worker processes now (no orphans, no waiting for the run)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public API lists them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():  # pragma: no cover - ignored SIGTERM
+            process.kill()
+            process.join(timeout=10)
+
+
+def _run_dask(data: dict, ranges: dict, scheduler: str, stop=None):
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
         raise FemeitError("--scheduler needs Dask: pip install 'femeit[datasets]'") from None
-    client = Client(scheduler) if isinstance(scheduler, str) else scheduler
+    if isinstance(scheduler, str):
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise FemeitError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    else:
+        client = scheduler
     try:
         client.run(os.environ.update, _single_threaded_env())
         futures = [
@@ -188,6 +359,9 @@ def _run_dask(data: dict, ranges: dict, scheduler: str):
         ]
         for future in as_completed(futures):
             yield future.result()
+            if stop is not None and stop.signal is not None:
+                client.cancel(futures)
+                return
     finally:
         if isinstance(scheduler, str):
             client.close()
@@ -195,29 +369,47 @@ def _run_dask(data: dict, ranges: dict, scheduler: str):
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Result of :func:`verify`: ``ok``, ``missing_chunks``, ``checked`` indices and ``problems`` (text)."""
+    """Result of :func:`verify`.
+
+    Attributes: ``ok``, ``n_samples``, ``missing_chunks``, ``checked`` (recomputed
+    indices), ``problems`` (text, each naming the array, chunk and samples),
+    ``damaged`` (sorted indices of samples that fail their checksum, cannot be
+    read or differ from a fresh computation) and ``checked_chunks`` (chunks
+    compared with their checksums).
+    """
 
     ok: bool
     n_samples: int
     missing_chunks: list
     checked: list
     problems: list
+    damaged: list = field(default_factory=list)
+    checked_chunks: int = 0
 
 
 def verify(path: str | Path, n_check: int = 8, seed: int = 0, indices=None) -> VerifyReport:
-    """Check that a dataset is complete and that recomputed samples equal the stored ones.
+    """Check a dataset: every written chunk against its checksums, then recomputed samples.
 
     Parameters
     ----------
     path : str or Path
     n_check : int
         Number of samples to recompute, chosen at random (with ``seed``) among
-        all indices, plus the first and the last.
+        all indices, plus the first and the last (0 recomputes only those two).
     indices : sequence of int, optional
         Recompute exactly these samples instead.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` is True only when every chunk is written, every checksum matches
+        and every recomputed sample equals the stored one.
     """
+    from femeit.datasets.integrity import scan
     from femeit.datasets.simulator import Simulator
 
+    if isinstance(n_check, bool) or not isinstance(n_check, (int, np.integer)) or n_check < 0:
+        raise FemeitError(f"the number of samples to recompute must be zero or positive, got {n_check!r}")
     ds = open_dataset(path)
     n = len(ds)
     problems = []
@@ -225,26 +417,34 @@ def verify(path: str | Path, n_check: int = 8, seed: int = 0, indices=None) -> V
     missing = [int(c) for c in np.flatnonzero(~done)]
     if missing:
         problems.append(f"{len(missing)} of {len(done)} chunks not written (first: chunk {missing[0]})")
-    n_objects = ds.n_objects[:]
-    if not missing:
-        voltages = ds.voltages[:]
-        if not np.all(np.isfinite(voltages)):
-            problems.append("voltages hold NaN or infinite values")
-        if np.any(n_objects < 0):
-            problems.append("negative object counts")
-    config = config_from_dict(ds.config)
+    damage = scan(ds.group, done)
+    problems.extend(damage.problems)
+    damaged = set(damage.samples)
+    try:
+        config = config_from_dict(ds.config)
+    except FemeitError as exc:
+        raise FemeitError(f"{path}: the stored configuration is not valid: {exc}") from None
     if indices is None:
         rng = np.random.default_rng(seed)
         indices = sorted({0, n - 1, *rng.choice(n, size=min(n_check, n), replace=False).tolist()})
     indices = [int(i) for i in indices]
+    if any(i < 0 or i >= n for i in indices):
+        raise FemeitError(f"sample indices must lie in 0..{n - 1}, got {indices}")
     chunk_size = ds.attrs["chunk_size"]
     indices = [i for i in indices if done[i // chunk_size]]
     simulator = Simulator(config)
     for i in indices:
         fresh = simulator.compute(i)
         for name, value in fresh.items():
-            stored = ds.group[name][i]
-            if not np.array_equal(np.asarray(stored), np.asarray(value), equal_nan=True):
-                diff = np.nanmax(np.abs(np.asarray(stored, float) - np.asarray(value, float)))
+            try:
+                stored = np.asarray(ds.group[name][i])
+            except Exception as exc:  # undecodable chunk
+                problems.append(f"sample {i}: {name} cannot be read ({type(exc).__name__}: {exc})")
+                damaged.add(i)
+                continue
+            value = np.asarray(value, dtype=stored.dtype)
+            if not np.array_equal(stored, value, equal_nan=True):
+                diff = np.nanmax(np.abs(stored.astype(float) - value.astype(float)))
                 problems.append(f"sample {i}: {name} differs from a fresh computation (max difference {diff:.3g})")
-    return VerifyReport(not problems, n, missing, indices, problems)
+                damaged.add(i)
+    return VerifyReport(not problems, n, missing, indices, problems, sorted(damaged), damage.checked_chunks)

@@ -21,12 +21,15 @@ array                     shape                   content
 ``mesh/elements``         (n_elements, dim + 1)
 ``protocol/abmn``         (M, 4) int64            0-based (A, B, M, N) rows
 ``progress``              (n_chunks,) bool        chunk written (for resuming)
+``checksums``             (N, n_arrays) uint64    digest of each sample of each array
 ========================  ======================  =======================================
 
 Group attributes: ``format`` ("femeit-dataset"), ``format_version``, ``config``
 (the configuration), ``config_key`` (its canonical JSON), ``seed``,
 ``n_samples``, ``chunk_size``, ``split_names``, ``versions`` (femeit and its
-dependencies) and ``complete``.  Arrays are chunked along the sample axis with
+dependencies), ``complete``, ``checksum_arrays`` (the columns of ``checksums``)
+and ``static_checksums`` (digests of the arrays written once; see
+:mod:`femeit.datasets.integrity`).  Arrays are chunked along the sample axis with
 ``chunk_size`` samples per chunk and compressed with zarr's default codec.
 """
 
@@ -37,10 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
+from femeit.datasets.integrity import digest, sample_digests
+from femeit.datasets.storedir import CREATING, FORMAT, refuse_foreign, remove_store, store_state
 from femeit.errors import FemeitError
 
-FORMAT = "femeit-dataset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PER_SAMPLE = ("voltages", "voltages_clean", "eim", "images", "sigma", "objects", "n_objects", "split")
 
 
@@ -57,46 +61,65 @@ def dependency_versions() -> dict[str, str]:
     return out
 
 
-def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator) -> object:
-    """Create the group and every array (empty), or return the existing group after checking it matches."""
+def _attributes(config, key: str, n_samples: int, chunk_size: int) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "config_key": key,
+        "seed": config.seed,
+        "n_samples": n_samples,
+        "chunk_size": chunk_size,
+        "split_names": ["train", "validation", "test", "heldout"],
+        "versions": dependency_versions(),
+        "complete": False,
+    }
+
+
+def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator, *, overwrite: bool = False):
+    """Create the group and every array (empty), or return the existing group after checking it matches.
+
+    The caller holds the writer lock (:func:`femeit.datasets.storedir.writer_lock`).
+    A folder that is neither empty nor a femeit store is refused; a store whose
+    creation was interrupted (marker file present) is laid out again; a store
+    with another configuration is replaced only with ``overwrite`` (and then only
+    its own entries are deleted).
+    """
     import zarr
 
     from femeit.datasets.config import config_json
 
     key = config_json(config)
-    if (path / "zarr.json").exists():
-        group = zarr.open_group(str(path), mode="r+")
+    state = store_state(path)
+    if state == "foreign":
+        refuse_foreign(path)
+    if state == "store":
+        try:
+            group = zarr.open_group(str(path), mode="r+")
+        except Exception as exc:  # damaged metadata: zarr raises JSON, codec or key errors
+            raise FemeitError(f"{path}: the store's metadata cannot be read ({type(exc).__name__}: {exc})") from None
         attrs = group.attrs.asdict()
-        if attrs.get("format") != FORMAT:
-            raise FemeitError(f"{path} exists and is not a femeit dataset; choose another output path")
+        mismatch = None
         if attrs.get("config_key") != key or attrs.get("n_samples") != n_samples:
-            raise FemeitError(
+            mismatch = (
                 f"{path} holds a dataset made with a different configuration or sample count "
-                f"({attrs.get('n_samples')} samples); choose another output path or delete it"
+                f"({attrs.get('n_samples')} samples)"
             )
-        if attrs.get("chunk_size") != chunk_size:
-            raise FemeitError(
-                f"{path} was started with chunk size {attrs.get('chunk_size')}; resume with that chunk size"
-            )
-        if "progress" in group:
+        elif attrs.get("chunk_size") != chunk_size:
+            mismatch = f"{path} was started with chunk size {attrs.get('chunk_size')}; resume with that chunk size"
+        if mismatch and not overwrite:
+            raise FemeitError(f"{mismatch}; choose another output path, or pass --overwrite to replace it")
+        if not mismatch and "progress" in group:
             return group
-        # Killed while the arrays were being created: start again.
-    group = zarr.open_group(str(path), mode="w")
-    group.attrs.update(
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "config": config.to_dict(),
-            "config_key": key,
-            "seed": config.seed,
-            "n_samples": n_samples,
-            "chunk_size": chunk_size,
-            "split_names": ["train", "validation", "test", "heldout"],
-            "versions": dependency_versions(),
-            "complete": False,
-        }
-    )
+    if state in ("store", "creating"):
+        # An interrupted creation (or --overwrite): only the store's own entries go.
+        remove_store(path)
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / CREATING
+    marker.write_text("femeit is creating this dataset; an interrupted creation is started again\n")
+    group = zarr.open_group(str(path), mode="a", attributes=_attributes(config, key, n_samples, chunk_size))
     first = simulator.compute(0)
+    names = []
     for name in PER_SAMPLE:
         if name not in first:
             continue
@@ -105,29 +128,50 @@ def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator)
         group.create_array(
             name, shape=(n_samples, *value.shape), chunks=(chunk_size, *value.shape), dtype=value.dtype, fill_value=fill
         )
-    group.create_array("reference/voltages", data=simulator.reference)
+        names.append(name)
+    group.create_array("checksums", shape=(n_samples, len(names)), chunks=(chunk_size, len(names)), dtype=np.uint64)
+    static = {"reference/voltages": np.asarray(simulator.reference)}
     if simulator.has_eim:
-        group.create_array("reference/eim", data=simulator.protocol.to_eim(simulator.reference))
-    group.create_array("image_mask", data=simulator.image_mask())
-    group.create_array("mesh/points", data=np.ascontiguousarray(simulator.mesh.points))
-    group.create_array("mesh/elements", data=np.ascontiguousarray(simulator.mesh.elements))
-    group.create_array("protocol/abmn", data=np.asarray(simulator.protocol.abmn, dtype=np.int64))
+        static["reference/eim"] = np.asarray(simulator.protocol.to_eim(simulator.reference))
+    static["image_mask"] = np.asarray(simulator.image_mask())
+    static["mesh/points"] = np.ascontiguousarray(simulator.mesh.points)
+    static["mesh/elements"] = np.ascontiguousarray(simulator.mesh.elements)
+    static["protocol/abmn"] = np.asarray(simulator.protocol.abmn, dtype=np.int64)
+    for name, data in static.items():
+        group.create_array(name, data=data)
+    group.attrs.update({"checksum_arrays": names, "static_checksums": {k: str(digest(v)) for k, v in static.items()}})
     n_chunks = -(-n_samples // chunk_size)
     # Created last: its presence says the store is fully laid out.
     group.create_array("progress", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)
+    marker.unlink()
     return group
 
 
 def chunks_done(group) -> np.ndarray:
     """Boolean (n_chunks,) of chunks whose samples are all written."""
-    return np.asarray(group["progress"][:], dtype=bool)
+    try:
+        return np.asarray(group["progress"][:], dtype=bool)
+    except Exception as exc:  # a damaged progress chunk: zarr/numcodecs raise many types
+        raise FemeitError(f"the store's progress record cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def write_samples(group, start: int, arrays: dict[str, np.ndarray]) -> None:
+    """Write consecutive samples from ``start`` and their checksums (not the progress mark)."""
+    stop = start + len(arrays["voltages"])
+    names = group.attrs.get("checksum_arrays")
+    sums = np.zeros((stop - start, len(names or ())), dtype=np.uint64)
+    for name, values in arrays.items():
+        stored = np.asarray(values, dtype=group[name].dtype)
+        group[name][start:stop] = stored
+        if names and name in names:
+            sums[:, names.index(name)] = sample_digests(stored)
+    if names:
+        group["checksums"][start:stop] = sums
 
 
 def write_chunk(group, chunk: int, start: int, arrays: dict[str, np.ndarray]) -> None:
-    """Write one chunk's samples, then mark the chunk done (zarr writes each chunk file atomically)."""
-    stop = start + len(arrays["voltages"])
-    for name, values in arrays.items():
-        group[name][start:stop] = values
+    """Write one chunk's samples and checksums, then mark the chunk done (zarr writes each chunk file atomically)."""
+    write_samples(group, start, arrays)
     group["progress"][chunk] = True
 
 
@@ -195,7 +239,10 @@ def open_dataset(path: str | Path) -> Dataset:
     path = Path(path)
     if not (path / "zarr.json").exists():
         raise FemeitError(f"{path} is not a zarr store (no zarr.json)")
-    group = zarr.open_group(str(path), mode="r")
+    try:
+        group = zarr.open_group(str(path), mode="r")
+    except Exception as exc:  # damaged zarr.json: JSON, Unicode or key errors from zarr
+        raise FemeitError(f"{path}: the store's metadata cannot be read ({type(exc).__name__}: {exc})") from None
     if group.attrs.get("format") != FORMAT:
         raise FemeitError(f"{path} is a zarr store but not a femeit dataset")
     return Dataset(group)

@@ -37,7 +37,9 @@ import scipy.sparse as sp
 import skfem
 
 from femeit.errors import FemeitError
+from femeit.forward.conditioning import check_conditioning, real_values
 from femeit.forward.linsolve import BACKENDS, factorize
+from femeit.limits import check_bytes
 from femeit.mesh import EITMesh
 from femeit.protocol import Protocol
 
@@ -293,10 +295,10 @@ class ForwardModel:
                     f"conductivity by region must give every region exactly: missing {missing}, "
                     f"unknown {unknown} (the mesh has {list(mesh.region_names)})"
                 )
-            values = np.array([float(sigma[r]) for r in mesh.region_names])
+            values = real_values([sigma[r] for r in mesh.region_names], "conductivity by region")
             out = values[mesh.element_region]
         else:
-            arr = np.asarray(sigma, dtype=float)
+            arr = real_values(sigma, "conductivity")
             if arr.ndim == 0:
                 out = np.full(mesh.n_elements, float(arr))
             elif arr.shape == (mesh.n_elements,):
@@ -342,7 +344,9 @@ class ForwardModel:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
         key = hashlib.sha1(sigma.tobytes()).digest()
         if key != self._cache_key:
-            solve = factorize(self.grounded_system(sigma), self.solver, self._solver_state)
+            system = self.grounded_system(sigma)
+            check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
+            solve = factorize(system, self.solver, self._solver_state)
             self._cache_key = key
             self._cache = {"solve": solve, "injections": self._solve_patterns(solve, self.protocol.injections)}
         return self._cache["injections"]
@@ -453,11 +457,17 @@ class ForwardModel:
         w = self._to_dofs(x_meas)  # (Q, n_dofs)
         n_rows, n_elem = self.protocol.n_rows, self.mesh.n_elements
         if basis is not None:
+            if not hasattr(basis, "shape") or len(basis.shape) != 2:
+                raise FemeitError(
+                    f"the parameter basis must be a 2-D (n_elements, n_params) matrix, got shape {np.shape(basis)}"
+                )
             if basis.shape[0] != n_elem:
                 raise FemeitError(f"the parameter basis must have {n_elem} rows (one per element), got {basis.shape}")
             basis = sp.csr_matrix(basis)
+            check_bytes(8.0 * n_rows * basis.shape[1], f"the {n_rows} x {basis.shape[1]} Jacobian")
             out = np.zeros((n_rows, basis.shape[1]))
         else:
+            check_bytes(8.0 * n_rows * n_elem, f"the {n_rows} x {n_elem} Jacobian")
             out = np.empty((n_rows, n_elem))
         scale = s if log_conductivity else None
         n_inj, n_meas, k = len(u), len(w), self._element_dofs.shape[1]
@@ -517,7 +527,7 @@ class ForwardModel:
 
 def _contact_impedance(value: float | np.ndarray, n_electrodes: int) -> np.ndarray:
     """Contact impedances as an array of one positive value per electrode, or a clear error."""
-    arr = np.asarray(value, dtype=float)
+    arr = real_values(value, "contact_impedance")
     if arr.ndim > 1 or arr.size not in (1, n_electrodes):
         raise FemeitError(f"contact_impedance must be a number or an array of {n_electrodes} values")
     z = np.broadcast_to(arr.ravel() if arr.ndim else arr, (n_electrodes,)).copy()

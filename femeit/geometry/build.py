@@ -8,7 +8,9 @@ from femeit.geometry.circle import build_circle
 from femeit.geometry.cylinder import build_cylinder
 from femeit.geometry.gmsh_session import MeshGroups, extract_groups, gmsh_session
 from femeit.geometry.halfspace import build_halfspace_line
+from femeit.geometry.spec_checks import check_buildable
 from femeit.geometry.specs import SPEC_TYPES, Spec
+from femeit.limits import check_mesh_size
 
 BUILDERS = {
     "circle": build_circle,
@@ -23,6 +25,8 @@ def build_groups(spec: Spec) -> MeshGroups:
     kind = getattr(spec, "kind", None)
     if kind not in BUILDERS or not isinstance(spec, SPEC_TYPES[kind]):
         raise SpecError(f"not a geometry spec: {type(spec).__name__} (expected one of {sorted(BUILDERS)})")
+    check_buildable(spec)
+    check_mesh_size(spec)
     with gmsh_session(kind):
         BUILDERS[kind](spec)
         return extract_groups()

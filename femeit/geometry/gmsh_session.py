@@ -115,6 +115,12 @@ def generate(dim: int, what: str) -> None:
     except Exception as exc:  # gmsh raises a bare Exception with its log message
         raise MeshingError(f"gmsh could not mesh {what}: {exc}") from None
     if len(gmsh.model.mesh.getElementsByType(SIMPLEX_TYPE[dim])[0]) == 0:
+        others = [str(gmsh.model.mesh.getElementProperties(t)[0]) for t in gmsh.model.mesh.getElementTypes(dim)]
+        if others:  # e.g. a .geo that recombines into quadrilaterals
+            raise MeshingError(
+                f"gmsh made only {', '.join(others)} elements for {what}; femeit needs linear "
+                f"{'triangles' if dim == 2 else 'tetrahedra'} (remove Recombine and set Mesh.ElementOrder = 1)"
+            )
         raise MeshingError(f"gmsh produced no {dim}D elements for {what}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from femeit.errors import FemeitError, MeshContractError
 from femeit.geometry.gmsh_session import SIMPLEX_TYPE, MeshGroups, extract_groups, generate, gmsh_session
+from femeit.mesh_checks import check_element_types
 
 if TYPE_CHECKING:
     from femeit.mesh import EITMesh
@@ -28,13 +29,26 @@ def read_gmsh_file(path: str | Path) -> MeshGroups:
         dim = gmsh.model.getDimension()
         if dim not in (2, 3):
             raise MeshContractError(f"{path}: the model is {dim}-dimensional; femeit needs 2D or 3D")
+        check_element_types(_element_types(dim), dim, str(path))
         if len(gmsh.model.mesh.getElementsByType(SIMPLEX_TYPE[dim])[0]) == 0:
             if path.suffix == ".msh":
                 raise MeshContractError(f"{path}: no {'triangles' if dim == 2 else 'tetrahedra'} in the file")
             generate(dim, str(path))
+        check_element_types(_element_types(dim), dim, str(path))
         if not gmsh.model.getPhysicalGroups(dim):
             raise MeshContractError(f"{path}: no {dim}D physical groups; the contract needs one named 'domain'")
         return extract_groups(dim)
+
+
+def _element_types(dim: int) -> dict[int, list[tuple[int, str, int]]]:
+    """Element types present in the open gmsh model, by dimension: (type, name, count)."""
+    out: dict[int, list[tuple[int, str, int]]] = {}
+    for d in (dim, dim - 1):
+        for gtype in gmsh.model.mesh.getElementTypes(d):
+            name = gmsh.model.mesh.getElementProperties(gtype)[0]
+            count = len(gmsh.model.mesh.getElementsByType(gtype)[0])
+            out.setdefault(d, []).append((int(gtype), str(name), count))
+    return out
 
 
 def write_mesh(mesh: EITMesh, path: Path) -> Path:
@@ -79,7 +93,10 @@ def _write_msh(mesh: EITMesh, path: Path) -> None:
         gmsh.option.setNumber("Mesh.SaveAll", 0)
         # Binary keeps coordinates bit-exact, so a written mesh reads back identical.
         gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(str(path))
+        try:
+            gmsh.write(str(path))
+        except Exception as exc:  # gmsh raises a bare Exception (e.g. an unwritable path)
+            raise FemeitError(f"gmsh cannot write {path}: {exc}") from None
 
 
 def _write_meshio(mesh: EITMesh, path: Path) -> None:

@@ -51,7 +51,14 @@ def _build(cls: type, table: Any, where: str) -> Any:
     ]
     if missing:
         raise SpecError(f"{where}: missing required key(s) {missing}")
-    return cls(**table)
+    try:
+        return cls(**table)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, OverflowError, ArithmeticError) as exc:
+        # A value of the wrong type that slipped past a field check (a list
+        # where a number belongs...): name the table and what went wrong.
+        raise SpecError(f"{where}: a value has the wrong type or range ({exc}); got {table!r}") from None
 
 
 def _inclusion(table: Any, where: str, default_type: str) -> Any:
@@ -59,7 +66,7 @@ def _inclusion(table: Any, where: str, default_type: str) -> Any:
         raise SpecError(f"{where} must be a table of keys")
     table = dict(table)
     kind = table.pop("type", default_type)
-    if kind not in _INCLUSION_TYPES:
+    if not isinstance(kind, str) or kind not in _INCLUSION_TYPES:
         raise SpecError(f"{where}.type must be one of {sorted(_INCLUSION_TYPES)}, got {kind!r}")
     return _build(_INCLUSION_TYPES[kind], table, where)
 
@@ -96,7 +103,7 @@ def spec_from_dict(data: dict[str, Any]) -> Spec:
         raise SpecError(f"a spec must be a table of keys, got {type(data).__name__}")
     data = dict(data)
     kind = data.pop("kind", None)
-    if kind not in SPEC_TYPES:
+    if not isinstance(kind, str) or kind not in SPEC_TYPES:
         raise SpecError(f"spec key 'kind' must be one of {sorted(SPEC_TYPES)}, got {kind!r}")
     cls = SPEC_TYPES[kind]
     dim = data.get("dim", getattr(cls, "dim", 3))
@@ -134,9 +141,13 @@ def read_toml(path: str | Path, what: str, error: type[FemeitError] = FemeitErro
     if not path.is_file():
         raise error(f"{what} not found: {path}")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{what} {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not a UTF-8 text file (is it a binary file?)") from None
+    except OSError as exc:
+        raise error(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -33,6 +33,12 @@ def _finite(owner: str, name: str, value: float) -> float:
     return value
 
 
+def _angle(owner: str, name: str, value: float) -> float:
+    # Reduced modulo 360: at 1e17 degrees the spacing of the electrodes would
+    # be lost in rounding (the spacing of doubles there is 16).
+    return math.fmod(_finite(owner, name, value), 360.0)
+
+
 def _positive(owner: str, name: str, value: float) -> float:
     value = _finite(owner, name, value)
     if value <= 0:
@@ -47,11 +53,18 @@ def _non_negative(owner: str, name: str, value: float) -> float:
     return value
 
 
+# More electrodes than any instrument has; the pairwise electrode checks and
+# the protocols grow with the square of the count.
+MAX_ELECTRODES = 4096
+
+
 def _count(owner: str, name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or int(value) != value:
         raise SpecError(f"{owner}.{name} must be a whole number, got {value!r}")
     if value < minimum:
         raise SpecError(f"{owner}.{name} must be at least {minimum}, got {value!r}")
+    if name == "n_electrodes" and value > MAX_ELECTRODES:
+        raise SpecError(f"{owner}.{name} = {value!r} is more than femeit supports ({MAX_ELECTRODES})")
     return int(value)
 
 
@@ -245,7 +258,7 @@ class CircleSpec:
         _set(self, "radius", _positive(owner, "radius", self.radius))
         _set(self, "n_electrodes", _count(owner, "n_electrodes", self.n_electrodes))
         _set(self, "electrode_width", _non_negative(owner, "electrode_width", self.electrode_width))
-        _set(self, "first_angle_deg", _finite(owner, "first_angle_deg", self.first_angle_deg))
+        _set(self, "first_angle_deg", _angle(owner, "first_angle_deg", self.first_angle_deg))
         if self.direction not in ("ccw", "cw"):
             raise SpecError(f"{owner}.direction must be 'ccw' or 'cw', got {self.direction!r}")
         _set(self, "h", _optional_size(owner, "h", self.h))
@@ -338,7 +351,7 @@ class ElectrodeRing:
             raise SpecError(f"{owner}.shape must be 'circle' or 'rectangle', got {self.shape!r}")
         for key in ("electrode_radius", "electrode_width", "electrode_height"):
             _set(self, key, _positive(owner, key, getattr(self, key)))
-        _set(self, "first_angle_deg", _finite(owner, "first_angle_deg", self.first_angle_deg))
+        _set(self, "first_angle_deg", _angle(owner, "first_angle_deg", self.first_angle_deg))
         if self.direction not in ("ccw", "cw"):
             raise SpecError(f"{owner}.direction must be 'ccw' or 'cw', got {self.direction!r}")
 
@@ -532,8 +545,8 @@ class HalfspaceLineSpec:
 
     def __post_init__(self) -> None:
         owner = "HalfspaceLineSpec"
-        if self.dim not in (2, 3):
-            raise SpecError(f"{owner}.dim must be 2 or 3, got {self.dim!r}")
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim not in (2, 3):
+            raise SpecError(f"{owner}.dim must be 2 or 3 (a whole number), got {self.dim!r}")
         _set(self, "n_electrodes", _count(owner, "n_electrodes", self.n_electrodes, minimum=2))
         _set(self, "spacing", _positive(owner, "spacing", self.spacing))
         if self.x_first is not None:
@@ -634,7 +647,7 @@ class BallRing:
         if not 0.0 < self.polar_deg < 180.0:
             raise SpecError(f"BallRing.polar_deg must lie strictly between 0 and 180, got {self.polar_deg}")
         _set(self, "n_electrodes", _count("BallRing", "n_electrodes", self.n_electrodes))
-        _set(self, "first_angle_deg", _finite("BallRing", "first_angle_deg", self.first_angle_deg))
+        _set(self, "first_angle_deg", _angle("BallRing", "first_angle_deg", self.first_angle_deg))
 
 
 @dataclass(frozen=True)

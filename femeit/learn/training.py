@@ -93,12 +93,24 @@ def prepare(dataset, network: str, permutation_seed: int = 0, normaliser: Normal
     if not ds.complete:
         raise FemeitError("the dataset is incomplete; finish it with `femeit dataset generate` first")
     kind, _ = build(network)
-    split = ds.split[:]
-    eim_ref = ds.group["reference/eim"][:]
-    calibrated_eim = calibrate(ds.eim[:], eim_ref)
-    abmn = ds.abmn
+    if tuple(ds.images.shape[1:]) != (64, 64) or tuple(ds.group["reference/eim"].shape) != (16, 16):
+        raise FemeitError(
+            f"the networks map 16 x 16 impedance maps to 64 x 64 images; this dataset has "
+            f"{ds.group['reference/eim'].shape} maps and {ds.images.shape[1:]} images "
+            "(set image.shape = [64, 64] and a 16-electrode sensor in its config)"
+        )
+    try:
+        split = ds.split[:]
+        eim_ref = ds.group["reference/eim"][:]
+        eim, voltages, reference, abmn = ds.eim[:], ds.voltages[:], ds.reference, ds.abmn
+    except Exception as exc:  # a damaged chunk: zarr/numcodecs raise many types
+        raise FemeitError(
+            f"the dataset cannot be read ({type(exc).__name__}: {exc}); check it with `femeit dataset verify` "
+            "and mend it with `femeit dataset generate --repair`"
+        ) from None
+    calibrated_eim = calibrate(eim, eim_ref)
     unique = _unique_rows(abmn, eim_ref.shape[0])
-    calibrated_eiv = calibrate(ds.voltages[:][:, unique], ds.reference[unique])
+    calibrated_eiv = calibrate(voltages[:, unique], reference[unique])
     train = split == 0
     if train.sum() < 2:
         raise FemeitError("the dataset's train split holds fewer than 2 samples")

@@ -154,3 +154,17 @@ def test_malformed_res2dinv_names_the_line(body, pattern, tmp_path):
     g.write_text("t\n1.0\n1\n0\nx\n0\n1\n1\n0\n")
     with pytest.raises(FemeitError, match=r"line 3.*general array"):
         read_res2dinv(g)
+
+
+def test_reciprocal_readings_of_the_lime_tree():
+    from femeit.ert import reciprocal_analysis
+
+    tree = read_unified(DATA / "hollow_limetree.ohm")
+    ra = reciprocal_analysis(tree.abmn, tree.resistances())
+    assert len(ra.pairs) == 12
+    # 1-based "1 2 13 14 0.005 -0.0128685" and "13 14 1 2 0.005 -0.0128543"
+    assert (tree.abmn[ra.pairs[0]] + 1).tolist() == [[1, 2, 13, 14], [13, 14, 1, 2]]
+    expected = abs(-0.0128685 + 0.0128543) / abs(-0.0128685 - 0.0128543) * 2
+    assert np.isclose(ra.relative_error[0], expected)
+    a, b = ra.fit()
+    assert a >= 0 and b >= 0 and a + b > 0

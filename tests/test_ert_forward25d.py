@@ -70,6 +70,14 @@ def test_homogeneous_halfspace_apparent_resistivity(flat_green, name):
     assert err < 5e-3
 
 
+def test_reciprocity_and_positivity(flat_green):
+    # The system is symmetric, so G[i, j] = G[j, i] (reciprocity) without any symmetrisation.
+    off = ~np.eye(N, dtype=bool)
+    assert np.allclose(flat_green[off], flat_green.T[off], rtol=1e-9)
+    # Potentials fall with distance from the source.
+    assert np.all(np.diff(flat_green[0, 1:]) < 0)
+
+
 def test_mixed_boundary_condition_beats_an_insulating_one_on_a_small_domain():
     p = PROTOCOLS["dipole-dipole"]
     k = geometric_factor(p, line_positions(N))

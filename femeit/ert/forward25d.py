@@ -260,7 +260,7 @@ class Forward25D:
             u = factorize(a, self.backend)(rhs)
             green += wj * u[self._electrode_dofs]
         green *= 2.0 / np.pi
-        return 0.5 * (green + green.T)
+        return green
 
     def transfer_resistances(self, sigma: float | np.ndarray | Callable, protocol: Protocol) -> np.ndarray:
         """Readings of a protocol, V (ohm at 1 A).

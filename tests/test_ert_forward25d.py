@@ -154,3 +154,26 @@ def test_forward_errors(flat):
         halfplane_mesh(LINE[::-1])
     with pytest.raises(FemeitError, match="order"):
         Forward25D(flat.mesh, order=3)
+
+
+def test_bodies_and_layers_are_meshed_conformingly():
+    square = np.array([[4.0, -3.0], [7.0, -3.0], [7.0, -1.0], [4.0, -1.0]])
+    mesh = halfplane_mesh(LINE, layers=[-4.0], bodies=[square])
+    p = mesh.mesh.p.T
+    for corner in square:
+        assert np.min(np.linalg.norm(p - corner, axis=1)) < 1e-9
+    # no triangle straddles the body's outline or the layer interface
+    verts = p[mesh.mesh.t]  # (3, n, 2)
+    inside = (verts[..., 0] >= 4 - 1e-9) & (verts[..., 0] <= 7 + 1e-9) & (verts[..., 1] >= -3 - 1e-9)
+    inside &= verts[..., 1] <= -1 + 1e-9
+    strictly = (verts[..., 0] > 4 + 1e-9) & (verts[..., 0] < 7 - 1e-9) & (verts[..., 1] > -3 + 1e-9)
+    strictly &= verts[..., 1] < -1 - 1e-9
+    assert not np.any(strictly.any(axis=0) & ~inside.all(axis=0))
+    above, below = verts[..., 1] > -4 + 1e-9, verts[..., 1] < -4 - 1e-9
+    assert not np.any(above.any(axis=0) & below.any(axis=0))
+    with pytest.raises(FemeitError, match="polygon"):
+        halfplane_mesh(LINE, bodies=[square[:2]])
+    with pytest.raises(FemeitError, match="below every electrode"):
+        halfplane_mesh(LINE, layers=[1.0])
+    with pytest.raises(FemeitError, match="ends"):
+        halfplane_mesh(LINE, ends="curved")

@@ -5,8 +5,8 @@ are in electrode steps.  Each function returns rows (A, B, M, N): +I into A,
 -I out of B, reading U(M) - U(N), ordered spacing by spacing (then by ``n``),
 and within one spacing from the start of the line to its end.  The
 conventions are those of the geophysical literature (e.g. Loke, *Tutorial:
-2-D and 3-D electrical imaging surveys*, 2004, section 2.5; Telford, Geldart
-& Sheriff, *Applied Geophysics*, 2nd ed., Cambridge 1990, section 8.5.3):
+2-D and 3-D electrical imaging surveys*, 2004; Telford, Geldart & Sheriff,
+*Applied Geophysics*, 2nd ed., Cambridge 1990, chapter 8):
 
 ============== ============================= ================================
 array          positions along the line      geometric factor (flat ground)
@@ -233,7 +233,7 @@ def pole_dipole(
 
     K = 2 pi n (n + 1) a on flat ground.  ``reverse=True`` adds the mirrored
     rows (N M A at i, i + a, i + (n+1) a), as used to balance the asymmetric
-    array (Loke 2004, section 2.5.8).
+    array (Loke 2004).
 
     Returns
     -------

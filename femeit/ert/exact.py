@@ -1,7 +1,7 @@
 """Exact surface potentials of point electrodes on grounds that do not vary along y.
 
 Both solutions follow from the method of images (Telford, Geldart & Sheriff,
-*Applied Geophysics*, 2nd ed., Cambridge 1990, sections 8.3.5-8.3.6): with
+*Applied Geophysics*, 2nd ed., Cambridge 1990, chapter 8): with
 the reflection coefficient kappa = (rho2 - rho1) / (rho2 + rho1),
 
 - **two layers** (a layer of resistivity rho1 and thickness h over a

@@ -3,7 +3,7 @@
 Unified data format (BERT / pyGIMLi; extensions ``.ohm``, ``.dat``, ``.shm``,
 ``.data``), as written by those programs and described in the BERT tutorial
 (Günther & Rücker, *Boundless Electrical Resistivity Tomography, BERT 2 - the
-user tutorial*, appendix "The unified data format")::
+user tutorial*, the appendix on the unified data format)::
 
     <L>            # number of sensors (anything after '#' is a comment)
     # x z          (column header: any of x, y, z; default x z for two columns, x y z for three)

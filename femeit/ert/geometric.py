@@ -4,7 +4,7 @@ A four-electrode reading R = (U_M - U_N) / I over a homogeneous ground of
 resistivity rho equals rho / K; the *apparent resistivity* of any reading is
 ``rho_a = K R``, the resistivity of the homogeneous ground that would give the
 same R.  On flat ground with the electrodes on the surface (Telford, Geldart &
-Sheriff, *Applied Geophysics*, 2nd ed., Cambridge 1990, section 8.3.4)::
+Sheriff, *Applied Geophysics*, 2nd ed., Cambridge 1990, chapter 8)::
 
     K = 2 pi / (1/AM - 1/AN - 1/BM + 1/BN)
 

@@ -82,7 +82,6 @@ def halfplane_mesh(
     layers: Sequence[float] = (),
     interfaces: Sequence[np.ndarray] = (),
     bodies: Sequence[np.ndarray] = (),
-    body_size: float | None = None,
 ) -> HalfPlaneMesh:
     """Mesh the half-plane under an electrode profile (module docstring).
 
@@ -111,8 +110,6 @@ def halfplane_mesh(
         contact from the surface to the bottom).
     bodies : sequence of ndarray, shape (n_i, 2)
         Closed polygons (x, z) inside the domain to mesh conformingly.
-    body_size : float, optional
-        Element size inside the bodies, m (default: not limited).
 
     Returns
     -------
@@ -174,29 +171,13 @@ def halfplane_mesh(
         field.setNumbers(dist, "PointsList", e_points)
         size = field.add("MathEval")
         field.setString(size, "F", f"{h0!r} + {growth!r} * F{dist}")
-        fields = [size]
-        if bodies and body_size is not None:
-            inside = [tag for dim, tag in gmsh.model.getEntities(2) if tag != surfaces[0]]
-            box = field.add("Restrict")
-            const = field.add("MathEval")
-            field.setString(const, "F", f"{float(body_size)!r}")
-            field.setNumber(box, "InField", const)
-            field.setNumbers(box, "SurfacesList", inside)
-            fields.append(box)
-        if len(fields) > 1:
-            mn = field.add("Min")
-            field.setNumbers(mn, "FieldsList", fields)
-            field.setAsBackgroundMesh(mn)
-        else:
-            field.setAsBackgroundMesh(size)
+        field.setAsBackgroundMesh(size)
         use_size_fields_only()
         generate(2, "the half-plane profile")
         groups = extract_groups(2)
     p = groups.points.T.copy()
     t = groups.regions["domain"].T.copy()
     mesh = skfem.MeshTri(p, t)
-    # Orient triangles counter-clockwise (gmsh's surface may face either way after fragment).
-    mesh = skfem.MeshTri(mesh.p, mesh.t)
     d = np.linalg.norm(mesh.p.T[None, :, :] - e[:, None, :], axis=2)
     nodes = d.argmin(axis=1)
     if np.any(d[np.arange(len(e)), nodes] > 1e-6 * max(1.0, length)):

@@ -78,6 +78,20 @@ def test_reciprocity_and_positivity(flat_green):
     assert np.all(np.diff(flat_green[0, 1:]) < 0)
 
 
+def test_potential_field_on_the_surface_matches_the_half_space(flat):
+    inj = np.zeros((1, N + 1))
+    inj[0, 3], inj[0, N] = 1.0, -1.0  # electrode 3 to the remote electrode
+    u = flat.potentials(1 / RHO, inj)[0]
+    xy = flat.basis.doflocs.T
+    r = np.linalg.norm(xy - LINE[3], axis=1)
+    near_surface = (np.abs(xy[:, 1]) < 1e-12) & (r > 0.5) & (r < 11)
+    assert near_surface.sum() > 50
+    exact = RHO / (2 * np.pi * r[near_surface])
+    assert np.abs(u[near_surface] / exact - 1).max() < 5e-3
+    with pytest.raises(FemeitError, match="columns"):
+        flat.potentials(1.0, np.ones((1, 3)))
+
+
 def test_mixed_boundary_condition_beats_an_insulating_one_on_a_small_domain():
     p = PROTOCOLS["dipole-dipole"]
     k = geometric_factor(p, line_positions(N))
@@ -123,7 +137,8 @@ def test_numeric_geometric_factor_on_a_sloping_surface():
     pos = np.column_stack([X * np.cos(angle), X * np.sin(angle)])
     model = Forward25D(halfplane_mesh(pos, ends="linear"), order=2)
     p = PROTOCOLS["dipole-dipole"]
-    k_num = numeric_geometric_factor(model.transfer_resistances(1.0, p))
+    k_num = model.geometric_factors(p)
+    assert np.allclose(k_num, numeric_geometric_factor(model.transfer_resistances(1.0, p)))
     k_exact = geometric_factor(p, pos)
     assert np.abs(k_num / k_exact - 1).max() < 5e-3
     # ... and not the horizontal-distance value

@@ -71,6 +71,7 @@ import skfem
 from scipy.special import k0e, k1e
 
 from femeit.errors import FemeitError
+from femeit.ert.geometric import numeric_geometric_factor
 from femeit.ert.mesh25d import HalfPlaneMesh
 from femeit.forward.linsolve import factorize
 from femeit.protocol import Protocol
@@ -233,6 +234,21 @@ class Forward25D:
         c = self.mesh.centre
         return skfem.asm(_robin, fb, sig=sig, k=k, c0=c[0], c1=c[1]).tocsr()
 
+    def _solve(self, sigma: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+        """(2/pi) sum_j w_j U~(k_j) for a unit source at each electrode, at the dofs ``keep`` (None: all)."""
+        stiff, mass = self._matrices(sigma)
+        L = self.n_electrodes
+        rhs = np.zeros((self.basis.N, L))
+        rhs[self._electrode_dofs, np.arange(L)] = 0.5
+        total = np.zeros((self.basis.N if keep is None else len(keep), L))
+        for kj, wj in zip(self.k, self.w, strict=True):
+            a = stiff + kj**2 * mass
+            if self.boundary == "mixed":
+                a = a + self._robin(sigma, kj)
+            u = factorize(a, self.backend)(rhs)
+            total += wj * (u if keep is None else u[keep])
+        return total * (2.0 / np.pi)
+
     def transfer_matrix(self, sigma: float | np.ndarray | Callable) -> np.ndarray:
         """Potentials at every electrode for 1 A into each electrode (and out at infinity).
 
@@ -248,20 +264,37 @@ class Forward25D:
             electrode j.  The diagonal is the discrete value at the source
             node, which has no physical meaning.
         """
-        s = self.conductivity(sigma)
-        stiff, mass = self._matrices(s)
+        return self._solve(self.conductivity(sigma), self._electrode_dofs)
+
+    def potentials(self, sigma: float | np.ndarray | Callable, injections: np.ndarray) -> np.ndarray:
+        """Potential on the profile plane y = 0 at every dof, for each current pattern.
+
+        Parameters
+        ----------
+        sigma : float, ndarray (n_elements,) or callable
+        injections : ndarray, shape (n_patterns, L) or (n_patterns, L + 1)
+            Current per electrode, A (a column L is the remote electrode, which adds no source).
+
+        Returns
+        -------
+        ndarray, shape (n_patterns, n_dofs)
+            V; for P1 the dofs are the mesh nodes, for P2 the nodes then the edge midpoints
+            (``self.basis.doflocs`` gives their positions).
+        """
+        inj = np.atleast_2d(np.asarray(injections, dtype=float))
         L = self.n_electrodes
-        rhs = np.zeros((self.basis.N, L))
-        rhs[self._electrode_dofs, np.arange(L)] = 0.5
-        green = np.zeros((L, L))
-        for kj, wj in zip(self.k, self.w, strict=True):
-            a = stiff + kj**2 * mass
-            if self.boundary == "mixed":
-                a = a + self._robin(s, kj)
-            u = factorize(a, self.backend)(rhs)
-            green += wj * u[self._electrode_dofs]
-        green *= 2.0 / np.pi
-        return green
+        if inj.shape[1] not in (L, L + 1):
+            raise FemeitError(f"injections must have {L} (or {L + 1}) columns, got shape {inj.shape}")
+        fields = self._solve(self.conductivity(sigma), None)  # (n_dofs, L)
+        return inj[:, :L] @ fields.T
+
+    def geometric_factors(self, protocol: Protocol) -> np.ndarray:
+        """Numeric geometric factors of this model's geometry (topography included), m.
+
+        K = 1 / R for homogeneous ground of 1 ohm m; see
+        :func:`femeit.ert.geometric.numeric_geometric_factor`.
+        """
+        return numeric_geometric_factor(self.transfer_resistances(1.0, protocol))
 
     def transfer_resistances(self, sigma: float | np.ndarray | Callable, protocol: Protocol) -> np.ndarray:
         """Readings of a protocol, V (ohm at 1 A).

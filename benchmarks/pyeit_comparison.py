@@ -154,10 +154,10 @@ def cases(quick: bool) -> list[tuple[str, fe.EITMesh]]:
     out = []
     for h in sizes_2d:
         spec = fe.CircleSpec(radius=1.0, electrode_width=0.0, h=h, h_electrode=h / 2)
-        out.append((f"disk, 16 point el., h={h}", fe.EITMesh.from_spec(spec)))
+        out.append((f"disk, 16 point el., h={h}", fe.mesh_from_spec(spec)))
     for h in (0.25,) if quick else (0.25, 0.16):
         spec = fe.BallSpec(radius=1.0, h=h, h_electrode=h / 2)
-        out.append((f"ball, 16 point el., h={h}", fe.EITMesh.from_spec(spec)))
+        out.append((f"ball, 16 point el., h={h}", fe.mesh_from_spec(spec)))
     return out
 
 

@@ -17,10 +17,11 @@ from femeit.geometry import (
     HalfspaceLineSpec,
     SphereInclusion,
     load_spec,
+    mesh_from_spec,
     spec_from_dict,
     spec_to_dict,
 )
-from femeit.mesh import EITMesh, Electrode
+from femeit.mesh import EITMesh, Electrode, read_mesh, write_mesh
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,9 @@ __all__ = [
     "SphereInclusion",
     "__version__",
     "load_spec",
+    "mesh_from_spec",
+    "read_mesh",
     "spec_from_dict",
     "spec_to_dict",
+    "write_mesh",
 ]

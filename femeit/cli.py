@@ -12,14 +12,14 @@ from femeit.errors import FemeitError
 
 
 def _load_mesh(args: argparse.Namespace):
-    from femeit.geometry.spec_io import load_spec
-    from femeit.mesh import EITMesh
+    from femeit.geometry import load_spec, mesh_from_spec
+    from femeit.mesh import read_mesh
 
     path = Path(args.spec)
     if path.suffix in (".msh", ".geo"):
         if args.h is not None or args.h_electrode is not None:
             raise FemeitError("--h and --h-electrode apply to TOML specs, not to .msh/.geo files")
-        return EITMesh.from_msh(path)
+        return read_mesh(path)
     spec = load_spec(path)
     overrides = {}
     for option, value in (("h", args.h), ("h_electrode", args.h_electrode)):
@@ -32,14 +32,16 @@ def _load_mesh(args: argparse.Namespace):
         overrides[option] = value
     if overrides:
         spec = dataclasses.replace(spec, **overrides)
-    return EITMesh.from_spec(spec, cache=not args.no_cache)
+    return mesh_from_spec(spec, cache=not args.no_cache)
 
 
 def _cmd_mesh(args: argparse.Namespace) -> int:
     mesh = _load_mesh(args)
     print(mesh.summary())
     if args.output:
-        written = mesh.write(args.output)
+        from femeit.mesh import write_mesh
+
+        written = write_mesh(mesh, args.output)
         print(f"written: {written}")
     return 0
 

@@ -146,17 +146,17 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["## Overview: sensors, an L-curve and every solver on two phantoms", ""]
     start = time.perf_counter()
-    disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.08, h_electrode=0.03))
+    disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.08, h_electrode=0.03))
     plot_mesh(disk, path=folder / "disk_mesh.png", title=f"16-electrode disk, {disk.n_elements} triangles")
     ring = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="circle", electrode_radius=0.01)
-    cylinder = fe.EITMesh.from_spec(
+    cylinder = fe.mesh_from_spec(
         fe.CylinderSpec(
             radius=0.1, height=0.1, rings=(ring,), h=0.016, inclusions=(fe.SphereInclusion(0.04, 0.0, 0.05, 0.025),)
         )
     )
     sigma = np.where(np.asarray(cylinder.element_region) == cylinder.region_names.index("inclusion_1"), 3.0, 1.0)
     render3d(cylinder, sigma, path=folder / "cylinder_render.png", title=f"cylinder, {cylinder.n_elements} tetrahedra")
-    line = fe.EITMesh.from_spec(
+    line = fe.mesh_from_spec(
         fe.HalfspaceLineSpec(
             dim=3,
             padding=1.0,
@@ -189,7 +189,7 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     ]
 
     # Data from a finer mesh than the one inverted on: no inverse crime.
-    fine = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+    fine = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     protocol = Protocol.adjacent(16)
     phantoms = {
         "off-centre disk": Phantom(1.0, ((Disk((0.4, 0.2), 0.25), 2.0),)),

@@ -48,7 +48,7 @@ def test_import_femeit_without_torch():
 
 def test_eim_rotates_with_the_phantom():
     # Rotating the object by one electrode pitch shifts the map one step down its diagonal.
-    mesh = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.04, h_electrode=0.02))
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.04, h_electrode=0.02))
     protocol = Protocol.adjacent(16)
     model = ForwardModel(mesh, protocol, 0.01)
     reference = model.simulate(0.05)

@@ -271,7 +271,7 @@ def disk_problem():
     def spec(h):
         return fe.CircleSpec(radius=1.0, n_electrodes=16, electrode_width=0.05, h=h, h_electrode=0.0125)
 
-    mesh, fine = fe.EITMesh.from_spec(spec(0.1)), fe.EITMesh.from_spec(spec(0.06))
+    mesh, fine = fe.mesh_from_spec(spec(0.1)), fe.mesh_from_spec(spec(0.06))
     protocol = Protocol.adjacent(16)
     model, fine_model = ForwardModel(mesh, protocol), ForwardModel(fine, protocol)
     grid = PixelGrid(mesh, (-1, 1, -1, 1), (24, 24))

@@ -10,7 +10,7 @@ viz = pytest.importorskip("femeit.viz")
 
 @pytest.fixture(scope="module")
 def disk():
-    return fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, h=0.2, inclusions=(fe.CircleInclusion(0.3, 0.0, 0.2),)))
+    return fe.mesh_from_spec(fe.CircleSpec(radius=1.0, h=0.2, inclusions=(fe.CircleInclusion(0.3, 0.0, 0.2),)))
 
 
 def _png_ok(path):
@@ -47,7 +47,7 @@ def test_bad_inputs(disk):
 def test_render3d(tmp_path):
     pytest.importorskip("pyvista")
     spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.03, rings=(fe.ElectrodeRing(z=0.05, n_electrodes=8),))
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     try:
         image = viz.render3d(mesh, path=tmp_path / "cyl.png", window_size=(320, 240))
     except Exception as exc:  # no OpenGL context on this machine

@@ -92,7 +92,7 @@ def tikhonov_baseline(ds, config) -> dict:
     from femeit.protocol import Protocol
 
     spec = fe.spec_from_dict(fe.spec_to_dict(config.spec) | {"h": 0.07, "h_electrode": 0.035})
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     protocol = Protocol.from_abmn(ds.abmn, 16)
     background = config.phantom.background
     model = ForwardModel(mesh, protocol, config.contact_impedance)

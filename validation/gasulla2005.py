@@ -159,7 +159,7 @@ def main() -> int:
     args.no_fem = args.no_fem or args.quick
     start = time.perf_counter()
     spec = sensor(2 if args.quick else args.order)
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     # Without the FEM Jacobian the mesh only carries the voxel geometry.
     grid = VoxelGrid(mesh, (-8.5, 8.5, -0.5, 0.5, -5.0, 0.0), (17, 1, 5), level=1 if args.no_fem else 3)
     assert grid.n_params == 85

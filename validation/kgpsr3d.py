@@ -298,7 +298,7 @@ def main() -> int:
             20,
         )
     prot = Protocol.adjacent(16)
-    jac_mesh = fe.EITMesh.from_spec(sensor(*h_jac))
+    jac_mesh = fe.mesh_from_spec(sensor(*h_jac))
     jac_model = ForwardModel(jac_mesh, prot, contact_impedance=CONTACT)
     grids, prepared, jacs = {}, {}, {}
     v_ref = jac_model.simulate(BACKGROUND)  # the model's homogeneous frame (rows of S for relative data)
@@ -312,7 +312,7 @@ def main() -> int:
     data, tets, raw, snr, clean = {}, {}, {}, {}, {}
     for k, name in enumerate(names):
         objects = PHANTOMS[name]
-        mesh = fe.EITMesh.from_spec(sensor(h_data[name], 0.004 if args.quick else 0.0025, objects))
+        mesh = fe.mesh_from_spec(sensor(h_data[name], 0.004 if args.quick else 0.0025, objects))
         model = ForwardModel(mesh, prot, contact_impedance=CONTACT)
         tets[name] = mesh.n_elements
         v0 = model.simulate(BACKGROUND)

@@ -99,7 +99,7 @@ def sensor(h: float) -> fe.CircleSpec:
 
 def build(data_h: float = 0.015):
     """Meshes, models, grid, normalised sensitivity and the data of every phantom and noise level."""
-    mesh, fine_mesh = fe.EITMesh.from_spec(sensor(0.04)), fe.EITMesh.from_spec(sensor(data_h))
+    mesh, fine_mesh = fe.mesh_from_spec(sensor(0.04)), fe.mesh_from_spec(sensor(data_h))
     protocol = Protocol.adjacent(16)
     model = ForwardModel(mesh, protocol, contact_impedance=CONTACT)
     fine_model = ForwardModel(fine_mesh, protocol, contact_impedance=CONTACT)

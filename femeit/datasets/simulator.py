@@ -38,7 +38,7 @@ class Simulator:
         self.config = config
         self.sampler = PhantomSampler(config)
         spec = config.spec
-        self.mesh = fe.EITMesh.from_spec(spec)
+        self.mesh = fe.mesh_from_spec(spec)
         self.protocol = make_protocol(config.protocol, len(self.mesh.electrodes))
         self.model = ForwardModel(self.mesh, self.protocol, config.contact_impedance, order=config.order)
         r = spec.radius

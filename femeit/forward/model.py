@@ -205,24 +205,6 @@ class ForwardModel:
         self._element_dofs = np.ascontiguousarray(dofs)
         self._ke_flat = self._element_stiffness.reshape(len(dofs), -1)
 
-    def _electrode_facet_indices(self) -> list[np.ndarray]:
-        m = self.mesh.mesh
-        facets = np.sort(m.facets, axis=0).T.astype(np.int64)
-        n = self.mesh.n_nodes
-        keys = np.zeros(len(facets), dtype=np.int64)
-        for col in range(facets.shape[1]):
-            keys = keys * n + facets[:, col]
-        order = np.argsort(keys)
-        out = []
-        for e in self.mesh.electrodes:
-            f = np.sort(e.facets, axis=1)
-            k = np.zeros(len(f), dtype=np.int64)
-            for col in range(f.shape[1]):
-                k = k * n + f[:, col]
-            pos = order[np.searchsorted(keys[order], k)]
-            out.append(pos)
-        return out
-
     def _setup_electrodes(self) -> None:
         mesh, L, n = self.mesh, self.mesh.n_electrodes, self.n_dofs
         element = self.basis.elem
@@ -241,7 +223,7 @@ class ForwardModel:
             self._electrode_block = None
             self._electrode_dofs = np.array(nodes)
             return
-        facet_indices = self._electrode_facet_indices()
+        facet_indices = [mesh.electrode_facets(k) for k in range(L)]
         self._facet_bases = [
             skfem.FacetBasis(mesh.mesh, element, facets=idx, intorder=2 * self.order) for idx in facet_indices
         ]

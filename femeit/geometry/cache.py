@@ -56,7 +56,7 @@ class MeshCache:
         return self.folder / f"{spec.kind}-{self.key(spec)}.npz"
 
     def load(self, spec: Spec) -> dict[str, Any] | None:
-        """Arrays for :meth:`EITMesh._from_arrays_checked`, or None on a miss or unreadable entry."""
+        """Arrays for :meth:`EITMesh.from_parts`, or None on a miss or unreadable entry."""
         path = self.path(spec)
         try:
             with np.load(path, allow_pickle=False) as data:

@@ -6,8 +6,8 @@ import math
 
 import gmsh
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 from femeit.geometry.specs import CircleSpec, _inclusion_names
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def build_circle(spec: CircleSpec) -> None:

@@ -7,7 +7,6 @@ import math
 import gmsh
 import numpy as np
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 from femeit.geometry.specs import (
     BoxInclusion,
     CylinderInclusion,
@@ -16,6 +15,7 @@ from femeit.geometry.specs import (
     SphereInclusion,
     _inclusion_names,
 )
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def circular_patch_area(tank_radius: float, electrode_radius: float) -> float:

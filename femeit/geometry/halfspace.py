@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gmsh
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 from femeit.geometry.specs import HalfspaceLineSpec, _inclusion_names
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def build_halfspace_line(spec: HalfspaceLineSpec) -> None:

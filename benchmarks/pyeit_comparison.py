@@ -99,9 +99,8 @@ def compare(name: str, mesh: fe.EITMesh, repeat: int, solver: str = "auto") -> d
     # (assembly included, symbolic analysis reused as the model reuses it).
     # pyEIT's forward time over this bounds the forward speed-up any femeit could reach
     # with this linear solver.
-    factor_only = median_time(
-        lambda: factorize(model.grounded_system(next(draws)), model.solver, model._solver_state), repeat
-    )
+    reuse: dict = {}  # the symbolic analysis, kept across draws as the model keeps its own
+    factor_only = median_time(lambda: factorize(model.system_matrix(next(draws)), model.solver, reuse), repeat)
     v_fe = model.simulate(perm)
     j_fe = model.jacobian(perm)
 

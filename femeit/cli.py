@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from femeit.errors import FemeitError
+from femeit.protocol import PROTOCOL_NAMES
 
 
 def _load_mesh(args: argparse.Namespace):
@@ -46,9 +47,6 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-PROTOCOLS = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
-
-
 def _protocol(args: argparse.Namespace, n_electrodes: int):
     import numpy as np
 
@@ -60,7 +58,7 @@ def _protocol(args: argparse.Namespace, n_electrodes: int):
         except (OSError, ValueError) as exc:
             raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
         return Protocol.from_abmn(table, n_electrodes, args.current)
-    return getattr(Protocol, args.protocol)(n_electrodes, current=args.current)
+    return Protocol.by_name(args.protocol, n_electrodes, current=args.current)
 
 
 def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
@@ -421,7 +419,7 @@ def _add_validate_parser(sub) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="adjacent", help="measurement protocol")
+    parser.add_argument("--protocol", choices=PROTOCOL_NAMES, default="adjacent", help="measurement protocol")
     parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
     parser.add_argument("--current", type=float, default=1.0, help="injected current, A (default 1)")
     parser.add_argument("--sigma", type=float, default=1.0, help="background conductivity, S/m (default 1)")

@@ -195,23 +195,15 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             arrays["image"] = grid.to_image(x)
         np.savez_compressed(out, **arrays)
         print(f"written: {out}")
-        try:
-            import matplotlib
-        except ImportError:
-            print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
-            return 0
         if grid.image_shape is not None:
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            img = grid.to_image(x).reshape(grid.image_shape[-2:])
-            fig, ax = plt.subplots(figsize=(4, 4))
-            lim = np.nanmax(np.abs(img))
-            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=grid.extent[:4])
-            ax.set_title(f"{args.solver}: conductivity change, S/m", fontsize=9)
-            fig.savefig(out.with_suffix(".png"), dpi=100)
-            plt.close(fig)
-            print(f"written: {out.with_suffix('.png')}")
+            image = grid.to_image(x).reshape(grid.image_shape[-2:])
+            _save_image_png(
+                out.with_suffix(".png"),
+                image,
+                f"{args.solver}: conductivity change, S/m",
+                extent=grid.extent[:4],
+                symmetric=True,
+            )
     return 0
 
 
@@ -242,22 +234,15 @@ def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) ->
     return 0
 
 
-def _save_image_png(path: Path, image, title: str) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _save_image_png(path: Path, image, title: str, **kw) -> None:
+    """One image as a PNG through :func:`femeit.viz.plot_image`; says so when matplotlib is missing."""
+    from femeit.viz import plot_image
 
-    fig, ax = plt.subplots(figsize=(4, 4))
-    shown = ax.imshow(image, cmap="viridis")
-    fig.colorbar(shown, ax=ax, shrink=0.8)
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        plot_image(image, path=path, title=title, **kw)
+    except FemeitError as err:
+        print(f"{err}: no PNG written")
+        return
     print(f"written: {path}")
 
 
@@ -304,24 +289,13 @@ def _cmd_learn_eval(args: argparse.Namespace) -> int:
 
 
 def _save_examples(path: Path, truth, images, title: str) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Truths above reconstructions through :func:`femeit.viz.plot_image_grid`."""
+    from femeit.viz import plot_image_grid
 
-    n = len(truth)
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
-    lo, hi = float(min(truth.min(), images.min())), float(max(truth.max(), images.max()))
-    for k in range(n):
-        for row, img in enumerate((truth[k], images[k])):
-            axes[row, k].imshow(img, vmin=lo, vmax=hi, cmap="viridis")
-            axes[row, k].axis("off")
-    axes[0, 0].set_title("truth (top) / network (bottom)", fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        plot_image_grid([list(truth), list(images)], path=path, title=f"{title}: truth (top), network (bottom)")
+    except FemeitError as err:
+        print(f"{err}: no example PNG written")
 
 
 def _add_learn_parser(sub) -> None:

@@ -46,11 +46,11 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from femeit._checks import finite_number
 from femeit.errors import FemeitError
 from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
@@ -68,13 +68,7 @@ def _error(key: str, message: str) -> FemeitError:
 
 
 def _number(key: str, value: Any, *, positive: bool = False, non_negative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _error(key, f"must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise _error(key, f"must be positive, got {value}")
-    if non_negative and value < 0:
-        raise _error(key, f"must not be negative, got {value}")
-    return float(value)
+    return finite_number(f"dataset config: {key}", value, positive=positive, non_negative=non_negative)
 
 
 def _range(key: str, value: Any, *, positive: bool = True) -> tuple[float, float]:

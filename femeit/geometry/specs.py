@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from femeit._checks import finite_number, whole_number
 from femeit.errors import SpecError
 
 # Smallest gap (relative to the local mesh size) we accept between two shapes
@@ -24,35 +25,19 @@ _MIN_GAP = 1e-9
 
 
 def _finite(owner: str, name: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{owner}.{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise SpecError(f"{owner}.{name} must be finite, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, error=SpecError)
 
 
 def _positive(owner: str, name: str, value: float) -> float:
-    value = _finite(owner, name, value)
-    if value <= 0:
-        raise SpecError(f"{owner}.{name} must be positive, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, positive=True, error=SpecError)
 
 
 def _non_negative(owner: str, name: str, value: float) -> float:
-    value = _finite(owner, name, value)
-    if value < 0:
-        raise SpecError(f"{owner}.{name} must be zero or positive, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, non_negative=True, error=SpecError)
 
 
 def _count(owner: str, name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise SpecError(f"{owner}.{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{owner}.{name} must be at least {minimum}, got {value!r}")
-    return int(value)
+    return whole_number(f"{owner}.{name}", value, minimum=minimum, error=SpecError)
 
 
 def _optional_size(owner: str, name: str, value: float | None) -> float | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from femeit._checks import matrix_and_data
 from femeit.errors import FemeitError
-from femeit.inverse.gpsr import SparseResult, _check
+from femeit.inverse.gpsr import SparseResult
 
 
 def soft_threshold(x: np.ndarray, tau: float) -> np.ndarray:
@@ -61,7 +62,7 @@ def twist(
     lipschitz : float, optional
         ``||A||_2^2`` if known (computed once per Jacobian saves an SVD per frame).
     """
-    A, y = _check(jac, data)
+    A, y = matrix_and_data(jac, data)
     if not (np.isfinite(lam) and lam >= 0):
         raise FemeitError(f"lam must be a non-negative number, got {lam}")
     if not 0 < lam1 < 1:

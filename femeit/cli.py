@@ -386,7 +386,7 @@ def _add_validate_parser(sub) -> None:
     mode.add_argument("--quick", action="store_true", help="quick modes of the studies (default; minutes)")
     mode.add_argument("--full", action="store_true", help="the published set-ups at full size (hours on 2 cores)")
     val.add_argument("-o", "--output", default="validation-report", help="report folder (default validation-report)")
-    val.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (names of validation/*.py)")
+    val.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (names in femeit.studies)")
     val.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to each study")
     val.set_defaults(func=_cmd_validate)
 

@@ -118,7 +118,7 @@ class Protocol:
 
         The value measured between (j, j+1) while driving (i, i+1) goes to row
         i, column j of an L x L map; entries that involve a driving electrode are 0
-        (CNN-EIM paper, ALGORITHMS.md section 5).
+        (the electrical impedance maps of the CNN-EIM paper).
 
         Parameters
         ----------

@@ -185,3 +185,14 @@ def test_lower_layers_import_alone(module):
     )
     env = {"PYTHONPATH": str(ROOT), "PATH": ""}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
+
+
+def test_no_reference_to_files_users_do_not_have():
+    """Docstrings cite papers, never the design notes or the seed texts of the source repository."""
+    forbidden = ("../shared", "shared/seeds", "seeds/0", "ALGORITHMS.md", "DESIGN.md")
+    offenders = []
+    for folder in ("femeit", "validation"):  # validation/ ships as femeit.studies
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text()
+            offenders += [f"{path.relative_to(ROOT)}: {word}" for word in forbidden if word in text]
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""CNN-EIM against CNN-REIM, FCNN-EIV and Tikhonov (../shared/seeds/000, ALGORITHMS.md section 5).
+"""CNN-EIM against CNN-REIM, FCNN-EIV and Tikhonov (CNN-EIM paper, electrical impedance maps).
 
 Run:  python validation/cnn_eim.py [--n 6000] [--epochs 20] [--dataset STORE] [-o validation/out]
 

@@ -2,7 +2,7 @@
 
 Run:  python validation/gasulla2005.py [-o validation/out] [--order 1|2] [--no-fem] [--quick]
 
-Set-up (ALGORITHMS.md section 1): 16 point electrodes on the surface of a
+Set-up: 16 point electrodes on the surface of a
 half-space, spacing 1, electrode 1 at x = -7.5; a perfectly conducting sphere
 of radius 0.5 under the centre at depth 1.5 or 2.5; modified Schlumberger and
 dipole-dipole arrays (104 rows each).

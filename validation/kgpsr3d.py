@@ -1,8 +1,10 @@
-"""GPSR-BB, TGPSR-BB and KGPSR-BB on the paper's 3D ERT cylinder (Li et al. 2021, ../shared/seeds/004).
+"""GPSR-BB, TGPSR-BB and KGPSR-BB on the paper's 3D ERT cylinder (Li et al., IEEE Access 2021).
+
+Li et al., IEEE Access 9 (2021), doi:10.1109/ACCESS.2021.3127695.
 
 Run:  python validation/kgpsr3d.py [-o validation/out] [--quick]
 
-Set-up (ALGORITHMS.md section 3): a cylinder of radius 10 cm and height 10 cm,
+Set-up: a cylinder of radius 10 cm and height 10 cm,
 16 circular electrodes of radius 1 cm at mid-height, complete electrode model
 (contact impedance 1e-4 Ohm m^2, our choice), adjacent drive and adjacent
 measurement (all 208 readings), background 1 S/m.

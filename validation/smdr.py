@@ -1,8 +1,10 @@
-"""SMDR against Tikhonov and the other femeit solvers on the SMDR paper's set-up (../shared/seeds/001).
+"""SMDR against Tikhonov and the other femeit solvers on the SMDR paper's set-up (Sensors 2024).
+
+The SMDR paper: Sensors 24(2), 333 (2024), doi:10.3390/s24020333.
 
 Run:  python validation/smdr.py [-o validation/out] [--quick]
 
-Set-up (ALGORITHMS.md section 4, paper section 3.1): a 2D disk of radius 1 m,
+Set-up (paper section 3.1): a 2D disk of radius 1 m,
 16 electrodes 5 cm wide, adjacent drive and measurement (208 readings),
 reference 1 S/m, objects 2 S/m, contact impedance 0.01 Ohm m (ours; the paper
 simulates in COMSOL and does not say).

@@ -2,7 +2,7 @@
 
 Li et al., "A fast Barzilai-Borwein gradient projection for sparse
 reconstruction algorithm based on 3D modeling: application to ERT imaging",
-IEEE Access 9 (2021) (``../shared/seeds/004``), and the GPSR-BB method of
+IEEE Access 9 (2021), doi:10.1109/ACCESS.2021.3127695, and the GPSR-BB method of
 Figueiredo, Nowak & Wright, IEEE J. Sel. Topics Signal Process. 1 (2007).
 
 Problem (eq. 6): ``min_x 1/2 ||S x - y||^2 + lam ||x||_1``.

@@ -1,4 +1,7 @@
-"""Sensitivity matrix decomposition re-reconstruction (SMDR), Sensors 2024 (``../shared/seeds/001``).
+"""Sensitivity matrix decomposition re-reconstruction (SMDR), Sensors 24, 333 (2024), doi:10.3390/s24020333.
+
+The paper: "Posterior approximate clustering-based sensitivity matrix decomposition for
+electrical impedance tomography", Sensors 24(2), 333 (2024), doi:10.3390/s24020333.
 
 The steps of the paper (Algorithm 1), with S the sensitivity (m x n), y the
 difference data (m) and R_lam(S) = (S'S + lam I)^-1 S' the Tikhonov

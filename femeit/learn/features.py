@@ -1,4 +1,4 @@
-"""Network inputs of the CNN-EIM paper (../shared/seeds/000), in numpy: no torch needed.
+"""Network inputs of the CNN-EIM paper (electrical impedance maps), in numpy: no torch needed.
 
 * Calibration, eq. 4: ``vc = (v - v_ref) / v_ref`` per entry of the impedance map,
   with v_ref the map of the sensor filled with the background.  Entries that

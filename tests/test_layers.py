@@ -196,3 +196,13 @@ def test_no_reference_to_files_users_do_not_have():
             text = path.read_text()
             offenders += [f"{path.relative_to(ROOT)}: {word}" for word in forbidden if word in text]
     assert offenders == []
+
+
+def test_import_femeit_does_not_load_gmsh_or_matplotlib():
+    """As the package docstring promises: gmsh only when a mesh is built or read, figures only when drawn."""
+    import subprocess
+    import sys
+
+    code = "import sys, femeit; bad = [m for m in ('gmsh', 'matplotlib', 'pyvista', 'torch') if m in sys.modules]; "
+    code += "print(bad); assert not bad"
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""}, cwd=ROOT)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import gmsh
 import numpy as np
 
 from femeit.errors import FemeitError, MeshContractError
 from femeit.mesh.eitmesh import EITMesh
-from femeit.mesh.gmsh_session import SIMPLEX_TYPE, MeshGroups, extract_groups, generate, gmsh_session
+
+if TYPE_CHECKING:
+    from femeit.mesh.gmsh_session import MeshGroups
 
 
 def read_mesh(path: str | Path) -> EITMesh:
@@ -36,6 +38,10 @@ def read_mesh(path: str | Path) -> EITMesh:
 
 def read_gmsh_file(path: str | Path) -> MeshGroups:
     """Open a ``.msh`` (or mesh a ``.geo``) with gmsh and return its physical groups."""
+    import gmsh  # imported when a mesh file is read, not with femeit
+
+    from femeit.mesh.gmsh_session import SIMPLEX_TYPE, extract_groups, generate, gmsh_session
+
     path = Path(path)
     if not path.is_file():
         raise FemeitError(f"mesh file not found: {path}")
@@ -86,6 +92,10 @@ def write_mesh(mesh: EITMesh, path: str | Path) -> Path:
 
 
 def _write_msh(mesh: EITMesh, path: Path) -> None:
+    import gmsh
+
+    from femeit.mesh.gmsh_session import SIMPLEX_TYPE, gmsh_session
+
     dim = mesh.dim
     with gmsh_session(path.stem):
         node_tags = np.arange(1, mesh.n_nodes + 1)

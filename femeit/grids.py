@@ -29,7 +29,7 @@ from femeit.mesh import EITMesh, element_measures
 
 
 @functools.lru_cache(maxsize=16)
-def _reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
+def reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
     """Barycentric coordinates (n_children, dim + 1) and measure fractions of the refined reference simplex.
 
     Cached (the arrays are read-only): phantoms sample thousands of meshes with it.
@@ -60,7 +60,7 @@ def overlap_matrix(mesh: EITMesh, locate, n_cells: int, level: int = 2, chunk: i
     level : int
         Refinement level of the sampling (4^level or 8^level children per element).
     """
-    bary, weights = _reference_children(mesh.dim, level)
+    bary, weights = reference_children(mesh.dim, level)
     rows, cols, vals = [], [], []
     points, elements = mesh.points, mesh.elements
     for start in range(0, mesh.n_elements, chunk):

@@ -273,7 +273,7 @@ class Phantom:
         level : int
             Sampling refinement: 4^level (2D) or 8^level (3D) children per element.
         """
-        from femeit.grids import _reference_children
+        from femeit.grids import reference_children
 
         self._check_dim(mesh.dim)
         if not self.inclusions:
@@ -290,7 +290,7 @@ class Phantom:
             else:
                 cut[:] = True
         cut_index = np.flatnonzero(cut)
-        bary, weights = _reference_children(mesh.dim, level)
+        bary, weights = reference_children(mesh.dim, level)
         for start in range(0, len(cut_index), chunk):
             idx = cut_index[start : start + chunk]
             samples = np.einsum("sk,ckd->csd", bary, vertices[idx])

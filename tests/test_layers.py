@@ -206,3 +206,14 @@ def test_import_femeit_does_not_load_gmsh_or_matplotlib():
     code = "import sys, femeit; bad = [m for m in ('gmsh', 'matplotlib', 'pyvista', 'torch') if m in sys.modules]; "
     code += "print(bad); assert not bad"
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(ROOT), "PATH": ""}, cwd=ROOT)
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A helper used by two modules is public (documented) or lives in femeit._checks."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("femeit"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                offenders += [f"{module_name(path)}: from {node.module} import {name}" for name in private]
+    assert offenders == []

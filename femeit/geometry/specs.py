@@ -137,7 +137,7 @@ class BoxInclusion:
 Inclusion3D = SphereInclusion | CylinderInclusion | BoxInclusion
 
 
-def _inclusion_names(owner: str, inclusions: tuple) -> tuple[str, ...]:
+def inclusion_names(owner: str, inclusions: tuple) -> tuple[str, ...]:
     """Region names ``inclusion_<name>`` (1-based index when unnamed), checked unique."""
     names = [f"inclusion_{inc.name or i + 1}" for i, inc in enumerate(inclusions)]
     if len(set(names)) != len(names):
@@ -254,7 +254,7 @@ class CircleSpec:
                     f"crosses or touches the boundary of the disk of radius {self.radius}"
                 )
         _check_disjoint_2d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     @property
     def mesh_size(self) -> float:
@@ -414,7 +414,7 @@ class CylinderSpec:
                     f"top or bottom (radius {self.radius}, height {self.height})"
                 )
         _check_disjoint_3d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     def _check_rings_disjoint(self, rings: tuple[ElectrodeRing, ...]) -> None:
         # Electrodes of different rings overlap when their (arc, z) extents do.
@@ -548,7 +548,7 @@ class HalfspaceLineSpec:
             _check_disjoint_2d(owner, incs)
         else:
             _check_disjoint_3d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     @property
     def array_length(self) -> float:

@@ -98,7 +98,7 @@ def main() -> None:
     print(f"linear solver: {args.solver} (available here: {available_backends()})")
     print(f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s}")
 
-    disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+    disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     start = time.perf_counter()
     model = ForwardModel(disk, Protocol.adjacent(16), 0.01, solver=args.solver)
     setup = time.perf_counter() - start
@@ -110,7 +110,7 @@ def main() -> None:
         (0.02, 0.05),
     )
 
-    cylinder = fe.EITMesh.from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
+    cylinder = fe.mesh_from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
     start = time.perf_counter()
     model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4, solver=args.solver)
     setup = time.perf_counter() - start
@@ -120,7 +120,7 @@ def main() -> None:
     if args.big:
         spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0024, h_electrode=0.0024)
         start = time.perf_counter()
-        big = fe.EITMesh.from_spec(spec)
+        big = fe.mesh_from_spec(spec)
         mesh_time = time.perf_counter() - start
         start = time.perf_counter()
         model = ForwardModel(big, Protocol.adjacent(16), 1e-4)
@@ -131,7 +131,7 @@ def main() -> None:
         print(f"  meshing {mesh_time:.1f} s; peak memory of the whole run {peak:.2f} GB")
 
     if args.pyeit:
-        pyeit_disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=0.03, h_electrode=0.01))
+        pyeit_disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=0.03, h_electrode=0.01))
         pyeit_comparison(pyeit_disk, args.repeat)
 
 

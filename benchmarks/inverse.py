@@ -25,7 +25,7 @@ from femeit.protocol import Protocol
 
 
 def main() -> None:
-    mesh = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     grid = PixelGrid(mesh, (-1, 1, -1, 1), (72, 72))
     model = ForwardModel(mesh, Protocol.adjacent(16), 0.01)
     y = model.simulate(1.0 + 0.1 * np.random.default_rng(0).random(mesh.n_elements)) - model.simulate(1.0)

@@ -23,8 +23,8 @@ from femeit.protocol import Protocol
 
 def main() -> None:
     spec = dict(radius=0.025, n_electrodes=16, electrode_width=0.005)
-    mesh = fe.EITMesh.from_spec(fe.CircleSpec(**spec, h=0.00245, h_electrode=0.001225))
-    fine = fe.EITMesh.from_spec(fe.CircleSpec(**spec, h=0.0007))
+    mesh = fe.mesh_from_spec(fe.CircleSpec(**spec, h=0.00245, h_electrode=0.001225))
+    fine = fe.mesh_from_spec(fe.CircleSpec(**spec, h=0.0007))
     full = Protocol.adjacent(16)
     protocol = Protocol.from_abmn(full.abmn[full.reciprocal_unique_rows()], 16)
     model, fine_model = ForwardModel(mesh, protocol, 1e-5), ForwardModel(fine, protocol, 1e-5)

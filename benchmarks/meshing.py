@@ -38,13 +38,13 @@ def main() -> None:
     disk = fe.CircleSpec(radius=1.0, n_electrodes=16, electrode_width=0.1, h=0.03, h_electrode=0.01)
     cylinder = fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml")
     rows = []
-    t, mesh = median_time(lambda: fe.EITMesh.from_spec(disk, cache=False), args.repeat)
+    t, mesh = median_time(lambda: fe.mesh_from_spec(disk, cache=False), args.repeat)
     rows.append(("disk, 16 electrodes", f"{mesh.n_elements} tri", t, 1.0))
-    t, mesh = median_time(lambda: fe.EITMesh.from_spec(cylinder, cache=False), max(1, args.repeat // 2))
+    t, mesh = median_time(lambda: fe.mesh_from_spec(cylinder, cache=False), max(1, args.repeat // 2))
     rows.append(("KGPSR-BB cylinder", f"{mesh.n_elements} tet", t, 20.0))
     with tempfile.TemporaryDirectory() as folder:
-        fe.EITMesh.from_spec(cylinder, cache_dir=folder)
-        t, mesh = median_time(lambda: fe.EITMesh.from_spec(cylinder, cache_dir=folder), args.repeat)
+        fe.mesh_from_spec(cylinder, cache_dir=folder)
+        t, mesh = median_time(lambda: fe.mesh_from_spec(cylinder, cache_dir=folder), args.repeat)
         assert mesh.info["cache_hit"]
     rows.append(("cylinder, cache hit", f"{mesh.n_elements} tet", t, 0.2))
     print(f"{'case':24s} {'size':>12s} {'median s':>9s} {'target s':>9s}")

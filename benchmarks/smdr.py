@@ -34,7 +34,7 @@ PHANTOMS = {
 
 def main() -> None:
     spec = fe.CircleSpec(radius=1.0, n_electrodes=16, electrode_width=0.05, h=0.04, h_electrode=0.0125)
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     model = ForwardModel(mesh, Protocol.adjacent(16), 0.01)
     grid = PixelGrid(mesh, (-1, 1, -1, 1), (62, 62))
     start = time.perf_counter()

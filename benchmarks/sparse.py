@@ -42,7 +42,7 @@ PAPER_FASTEST = {  # Table 2, fastest phantom, s
 
 
 def main() -> None:
-    mesh = fe.EITMesh.from_spec(fe.load_spec("geometries/kgpsr_cylinder.toml"))
+    mesh = fe.mesh_from_spec(fe.load_spec("geometries/kgpsr_cylinder.toml"))
     model = ForwardModel(mesh, Protocol.adjacent(16), contact_impedance=1e-4)
     truth = Phantom(1.0, ((VerticalCylinder((0.045, 0.02), 0.025, 0.02, 0.08), 3.0),)).on_mesh(mesh)
     v0 = model.simulate(1.0)

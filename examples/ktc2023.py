@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from femeit import ktc2023 as ktc
-from femeit.calibration import calibrate
-from femeit.difference import DifferenceProblem, reconstruct, to_challenge_image
 from femeit.grids import PixelGrid
-from femeit.metrics import ktc_score
-from femeit.segmentation import threshold_segmentation
+from femeit.ktc2023 import ktc_score
+from femeit.measured.calibration import calibrate
+from femeit.measured.difference import DifferenceProblem, reconstruct, to_challenge_image
+from femeit.measured.segmentation import threshold_segmentation
 
 BASELINE_LEVEL1 = 0.70
 

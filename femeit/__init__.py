@@ -1,10 +1,17 @@
 """femeit: finite-element forward and inverse modelling for EIT and ERT.
 
+The names here are the everyday surface: geometry specs and ``mesh_from_spec``,
+``EITMesh`` and mesh files, ``Protocol``, ``ForwardModel``, the reconstruction
+grids.  Solvers live in :mod:`femeit.inverse`, measured-data workflows in
+:mod:`femeit.measured`, the KTC2023 data in :mod:`femeit.ktc2023`; see
+``docs/architecture.md`` for the layers.
+
 Heavy optional dependencies (pyvista, dask, torch) are imported only inside the
 functions that need them, and gmsh only when a mesh is built or read.
 """
 
 from femeit.errors import FemeitError, MeshContractError, MeshingError, SpecError
+from femeit.forward import Discretization, ForwardModel
 from femeit.geometry import (
     BallRing,
     BallSpec,
@@ -17,10 +24,13 @@ from femeit.geometry import (
     HalfspaceLineSpec,
     SphereInclusion,
     load_spec,
+    mesh_from_spec,
     spec_from_dict,
     spec_to_dict,
 )
-from femeit.mesh import EITMesh, Electrode
+from femeit.grids import CoarseMeshGrid, ElementGrid, Grid, PixelGrid, SliceGrid, VoxelGrid
+from femeit.mesh import EITMesh, Electrode, read_mesh, write_mesh
+from femeit.protocol import Protocol
 
 __version__ = "0.1.0"
 
@@ -30,19 +40,31 @@ __all__ = [
     "BoxInclusion",
     "CircleInclusion",
     "CircleSpec",
+    "CoarseMeshGrid",
     "CylinderInclusion",
     "CylinderSpec",
+    "Discretization",
     "EITMesh",
     "Electrode",
     "ElectrodeRing",
+    "ElementGrid",
     "FemeitError",
+    "ForwardModel",
+    "Grid",
     "HalfspaceLineSpec",
     "MeshContractError",
     "MeshingError",
+    "PixelGrid",
+    "Protocol",
+    "SliceGrid",
     "SpecError",
     "SphereInclusion",
+    "VoxelGrid",
     "__version__",
     "load_spec",
+    "mesh_from_spec",
+    "read_mesh",
     "spec_from_dict",
     "spec_to_dict",
+    "write_mesh",
 ]

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from femeit import cli_args
 from femeit.errors import FemeitError
+from femeit.protocol import PROTOCOL_NAMES
 
 
 def _load_mesh(args: argparse.Namespace):
-    from femeit.geometry.spec_io import load_spec
-    from femeit.mesh import EITMesh
+    from femeit.geometry import load_spec, mesh_from_spec
+    from femeit.mesh import read_mesh
 
     if getattr(args, "force", False):
         from femeit.limits import allow_large
@@ -24,7 +25,7 @@ def _load_mesh(args: argparse.Namespace):
     if path.suffix in (".msh", ".geo"):
         if args.h is not None or args.h_electrode is not None:
             raise FemeitError("--h and --h-electrode apply to TOML specs, not to .msh/.geo files")
-        return EITMesh.from_msh(path)
+        return read_mesh(path)
     spec = load_spec(path)
     overrides = {}
     for option, value in (("h", args.h), ("h_electrode", args.h_electrode)):
@@ -37,7 +38,7 @@ def _load_mesh(args: argparse.Namespace):
         overrides[option] = value
     if overrides:
         spec = dataclasses.replace(spec, **overrides)
-    return EITMesh.from_spec(spec, cache=not args.no_cache)
+    return mesh_from_spec(spec, cache=not args.no_cache)
 
 
 def _cmd_mesh(args: argparse.Namespace) -> int:
@@ -48,12 +49,11 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     mesh = _load_mesh(args)
     print(mesh.summary())
     if args.output:
-        written = mesh.write(args.output)
+        from femeit.mesh import write_mesh
+
+        written = write_mesh(mesh, args.output)
         print(f"written: {written}")
     return 0
-
-
-PROTOCOLS = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
 
 
 def _protocol(args: argparse.Namespace, n_electrodes: int):
@@ -69,7 +69,7 @@ def _protocol(args: argparse.Namespace, n_electrodes: int):
         except (OSError, ValueError) as exc:
             raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
         return Protocol.from_abmn(table, n_electrodes, args.current)
-    return getattr(Protocol, args.protocol or "adjacent")(n_electrodes, current=args.current)
+    return Protocol.by_name(args.protocol or "adjacent", n_electrodes, current=args.current)
 
 
 def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
@@ -225,23 +225,15 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             arrays["image"] = grid.to_image(x)
         np.savez_compressed(out, **arrays)
         print(f"written: {out}")
-        try:
-            import matplotlib
-        except ImportError:
-            print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
-            return 0
         if grid.image_shape is not None:
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            img = grid.to_image(x).reshape(grid.image_shape[-2:])
-            fig, ax = plt.subplots(figsize=(4, 4))
-            lim = np.nanmax(np.abs(img))
-            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=grid.extent[:4])
-            ax.set_title(f"{args.solver}: conductivity change, S/m", fontsize=9)
-            fig.savefig(out.with_suffix(".png"), dpi=100)
-            plt.close(fig)
-            print(f"written: {out.with_suffix('.png')}")
+            image = grid.to_image(x).reshape(grid.image_shape[-2:])
+            _save_image_png(
+                out.with_suffix(".png"),
+                image,
+                f"{args.solver}: conductivity change, S/m",
+                extent=grid.extent[:4],
+                symmetric=True,
+            )
     return 0
 
 
@@ -272,22 +264,15 @@ def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) ->
     return 0
 
 
-def _save_image_png(path: Path, image, title: str) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        print("matplotlib is not installed (pip install 'femeit[viz]'): no PNG written")
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _save_image_png(path: Path, image, title: str, **kw) -> None:
+    """One image as a PNG through :func:`femeit.viz.plot_image`; says so when matplotlib is missing."""
+    from femeit.viz import plot_image
 
-    fig, ax = plt.subplots(figsize=(4, 4))
-    shown = ax.imshow(image, cmap="viridis")
-    fig.colorbar(shown, ax=ax, shrink=0.8)
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        plot_image(image, path=path, title=title, **kw)
+    except FemeitError as err:
+        print(f"{err}: no PNG written")
+        return
     print(f"written: {path}")
 
 
@@ -334,24 +319,13 @@ def _cmd_learn_eval(args: argparse.Namespace) -> int:
 
 
 def _save_examples(path: Path, truth, images, title: str) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Truths above reconstructions through :func:`femeit.viz.plot_image_grid`."""
+    from femeit.viz import plot_image_grid
 
-    n = len(truth)
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4), squeeze=False)
-    lo, hi = float(min(truth.min(), images.min())), float(max(truth.max(), images.max()))
-    for k in range(n):
-        for row, img in enumerate((truth[k], images[k])):
-            axes[row, k].imshow(img, vmin=lo, vmax=hi, cmap="viridis")
-            axes[row, k].axis("off")
-    axes[0, 0].set_title("truth (top) / network (bottom)", fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        plot_image_grid([list(truth), list(images)], path=path, title=f"{title}: truth (top), network (bottom)")
+    except FemeitError as err:
+        print(f"{err}: no example PNG written")
 
 
 def _add_learn_parser(sub) -> None:
@@ -474,14 +448,16 @@ def _add_validate_parser(sub) -> None:
     mode.add_argument("--quick", action="store_true", help="quick modes of the studies (default; minutes)")
     mode.add_argument("--full", action="store_true", help="the published set-ups at full size (hours on 2 cores)")
     val.add_argument("-o", "--output", default="validation-report", help="report folder (default validation-report)")
-    val.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (names of validation/*.py)")
+    val.add_argument("--only", nargs="+", metavar="STUDY", help="run only these studies (names in femeit.studies)")
     val.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to each study")
     val.set_defaults(func=_cmd_validate)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
-    parser.add_argument("--protocol", choices=PROTOCOLS, default=None, help="measurement protocol (default adjacent)")
+    parser.add_argument(
+        "--protocol", choices=PROTOCOL_NAMES, default=None, help="measurement protocol (default adjacent)"
+    )
     parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
     parser.add_argument("--current", type=cli_args.finite_float, default=1.0, help="injected current, A (default 1)")
     parser.add_argument(

@@ -16,6 +16,7 @@ exact (each child is counted once).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from femeit.mesh import EITMesh, element_measures
 
 
 @functools.lru_cache(maxsize=16)
-def _reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
+def reference_children(dim: int, level: int) -> tuple[np.ndarray, np.ndarray]:
     """Barycentric coordinates (n_children, dim + 1) and measure fractions of the refined reference simplex.
 
     Cached (the arrays are read-only): phantoms sample thousands of meshes with it.
@@ -59,7 +60,7 @@ def overlap_matrix(mesh: EITMesh, locate, n_cells: int, level: int = 2, chunk: i
     level : int
         Refinement level of the sampling (4^level or 8^level children per element).
     """
-    bary, weights = _reference_children(mesh.dim, level)
+    bary, weights = reference_children(mesh.dim, level)
     rows, cols, vals = [], [], []
     points, elements = mesh.points, mesh.elements
     for start in range(0, mesh.n_elements, chunk):
@@ -227,13 +228,12 @@ def _regular_grid(mesh: EITMesh, lower, upper, shape, level: int, min_fraction: 
     )
 
 
-def PixelGrid(
-    mesh: EITMesh,
-    bounds: tuple[float, float, float, float] | None = None,
-    shape: tuple[int, int] = (64, 64),
-    level: int = 3,
-    min_fraction: float = 1e-3,
-) -> Grid:
+def _become(grid: Grid, made: Grid) -> None:
+    """Initialise ``grid`` (a subclass instance) with the fields of ``made``."""
+    Grid.__init__(grid, **{f.name: getattr(made, f.name) for f in dataclasses.fields(Grid)})
+
+
+class PixelGrid(Grid):
     """A 2D grid of rectangular pixels over a 2D mesh (a disk, a half-plane section).
 
     Parameters
@@ -250,26 +250,28 @@ def PixelGrid(
         Pixels with less than this fraction of their area inside the mesh are dropped
         (a disk keeps only the pixels it covers).
 
-    Returns
-    -------
-    Grid
-        ``to_image`` gives arrays of shape (ny, nx), row 0 at the top (largest y).
+    Notes
+    -----
+    A :class:`Grid`: ``to_image`` gives arrays of shape (ny, nx), row 0 at the top (largest y).
     """
-    if mesh.dim != 2:
-        raise FemeitError("PixelGrid needs a 2D mesh; use VoxelGrid or SliceGrid in 3D")
-    if bounds is None:
-        lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
-        bounds = (lo[0], hi[0], lo[1], hi[1])
-    return _regular_grid(mesh, bounds[0::2], bounds[1::2], shape, level, min_fraction)
+
+    def __init__(
+        self,
+        mesh: EITMesh,
+        bounds: tuple[float, float, float, float] | None = None,
+        shape: tuple[int, int] = (64, 64),
+        level: int = 3,
+        min_fraction: float = 1e-3,
+    ) -> None:
+        if mesh.dim != 2:
+            raise FemeitError("PixelGrid needs a 2D mesh; use VoxelGrid or SliceGrid in 3D")
+        if bounds is None:
+            lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
+            bounds = (lo[0], hi[0], lo[1], hi[1])
+        _become(self, _regular_grid(mesh, bounds[0::2], bounds[1::2], shape, level, min_fraction))
 
 
-def VoxelGrid(
-    mesh: EITMesh,
-    bounds: tuple[float, ...] | None = None,
-    shape: tuple[int, int, int] = (16, 16, 16),
-    level: int = 2,
-    min_fraction: float = 1e-3,
-) -> Grid:
+class VoxelGrid(Grid):
     """A 3D grid of box voxels over a 3D mesh.
 
     Parameters
@@ -280,28 +282,28 @@ def VoxelGrid(
     level : int
         Sampling level (8^level children per tetrahedron).
 
-    Returns
-    -------
-    Grid
-        ``to_image`` gives arrays of shape (nz, ny, nx), index 0 at the top (largest z).
+    Notes
+    -----
+    A :class:`Grid`: ``to_image`` gives arrays of shape (nz, ny, nx), index 0 at the top (largest z).
     """
-    if mesh.dim != 3:
-        raise FemeitError("VoxelGrid needs a 3D mesh")
-    if bounds is None:
-        lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
-        bounds = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
-    return _regular_grid(mesh, bounds[0::2], bounds[1::2], shape, level, min_fraction)
+
+    def __init__(
+        self,
+        mesh: EITMesh,
+        bounds: tuple[float, ...] | None = None,
+        shape: tuple[int, int, int] = (16, 16, 16),
+        level: int = 2,
+        min_fraction: float = 1e-3,
+    ) -> None:
+        if mesh.dim != 3:
+            raise FemeitError("VoxelGrid needs a 3D mesh")
+        if bounds is None:
+            lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
+            bounds = (lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+        _become(self, _regular_grid(mesh, bounds[0::2], bounds[1::2], shape, level, min_fraction))
 
 
-def SliceGrid(
-    mesh: EITMesh,
-    z: float,
-    thickness: float,
-    shape: tuple[int, int] = (32, 32),
-    bounds: tuple[float, float, float, float] | None = None,
-    level: int = 2,
-    min_fraction: float = 1e-3,
-) -> Grid:
+class SliceGrid(Grid):
     """Pixels on the horizontal slab ``|z' - z| <= thickness / 2`` of a 3D mesh (one voxel layer).
 
     Elements outside the slab keep the background.  ``to_image`` gives (1, ny, nx).
@@ -309,24 +311,38 @@ def SliceGrid(
     volume inside the mesh are dropped; 0.5 keeps the pixels at least half inside
     a cylinder (the KGPSR-BB paper's 812 pixels of a 32 x 32 grid, 2472 of 56 x 56).
     """
-    if not 0 <= min_fraction < 1:
-        raise FemeitError(f"min_fraction must lie in [0, 1), got {min_fraction}")
-    if mesh.dim != 3:
-        raise FemeitError("SliceGrid needs a 3D mesh")
-    if thickness <= 0:
-        raise FemeitError(f"thickness must be positive, got {thickness}")
-    if bounds is None:
-        lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
-        bounds = (lo[0], hi[0], lo[1], hi[1])
-    return VoxelGrid(mesh, (*bounds, z - thickness / 2, z + thickness / 2), (*shape, 1), level, min_fraction)
+
+    def __init__(
+        self,
+        mesh: EITMesh,
+        z: float,
+        thickness: float,
+        shape: tuple[int, int] = (32, 32),
+        bounds: tuple[float, float, float, float] | None = None,
+        level: int = 2,
+        min_fraction: float = 1e-3,
+    ) -> None:
+        if not 0 <= min_fraction < 1:
+            raise FemeitError(f"min_fraction must lie in [0, 1), got {min_fraction}")
+        if mesh.dim != 3:
+            raise FemeitError("SliceGrid needs a 3D mesh")
+        if thickness <= 0:
+            raise FemeitError(f"thickness must be positive, got {thickness}")
+        if bounds is None:
+            lo, hi = mesh.points.min(axis=0), mesh.points.max(axis=0)
+            bounds = (lo[0], hi[0], lo[1], hi[1])
+        box = (*bounds, z - thickness / 2, z + thickness / 2)
+        _become(self, VoxelGrid(mesh, box, (*shape, 1), level, min_fraction))
 
 
-def ElementGrid(mesh: EITMesh) -> Grid:
+class ElementGrid(Grid):
     """The identity grid: one parameter per element."""
-    n = mesh.n_elements
-    pairs = _element_neighbours(mesh.mesh)
-    vol = mesh.element_measures()
-    return Grid(sp.identity(n, format="csr"), mesh.points[mesh.elements].mean(axis=1), vol, pairs, vol)
+
+    def __init__(self, mesh: EITMesh) -> None:
+        n = mesh.n_elements
+        pairs = _element_neighbours(mesh.mesh)
+        vol = mesh.element_measures()
+        _become(self, Grid(sp.identity(n, format="csr"), mesh.points[mesh.elements].mean(axis=1), vol, pairs, vol))
 
 
 def _element_neighbours(m: skfem.Mesh) -> np.ndarray:
@@ -335,7 +351,7 @@ def _element_neighbours(m: skfem.Mesh) -> np.ndarray:
     return np.column_stack([f2t[0, interior], f2t[1, interior]])
 
 
-def CoarseMeshGrid(mesh: EITMesh, coarse: EITMesh | skfem.Mesh, level: int = 2) -> Grid:
+class CoarseMeshGrid(Grid):
     """One parameter per element of a coarser mesh over the same region.
 
     Fine elements are split by sampling between the coarse elements that hold
@@ -343,32 +359,34 @@ def CoarseMeshGrid(mesh: EITMesh, coarse: EITMesh | skfem.Mesh, level: int = 2) 
     one, the fine pieces just outside go to the nearest coarse element; pieces
     far outside the coarse mesh keep the background.
     """
-    coarse_mesh = coarse.mesh if isinstance(coarse, EITMesh) else coarse
-    if coarse_mesh.p.shape[0] != mesh.dim:
-        raise FemeitError("the coarse mesh must have the same dimension as the mesh")
-    from scipy.spatial import cKDTree
 
-    vertices = coarse_mesh.p.T[coarse_mesh.t.T]  # (n_coarse, dim + 1, dim)
-    inverse_maps = np.linalg.inv(np.transpose(vertices[:, 1:] - vertices[:, :1], (0, 2, 1)))
-    tree = cKDTree(vertices.mean(axis=1))
-    k = min(8, len(vertices))
+    def __init__(self, mesh: EITMesh, coarse: EITMesh | skfem.Mesh, level: int = 2) -> None:
+        coarse_mesh = coarse.mesh if isinstance(coarse, EITMesh) else coarse
+        if coarse_mesh.p.shape[0] != mesh.dim:
+            raise FemeitError("the coarse mesh must have the same dimension as the mesh")
+        from scipy.spatial import cKDTree
 
-    def locate(points: np.ndarray) -> np.ndarray:
-        # Among the k coarse elements with the nearest centroids, take the one
-        # whose smallest barycentric coordinate is largest: the element holding
-        # the point, or for a point just outside the coarse boundary (where the
-        # coarse polygon cuts across the fine one) the nearest element.
-        _, cand = tree.query(points, k)
-        cand = cand.reshape(len(points), k)
-        local = np.einsum("pkij,pkj->pki", inverse_maps[cand], points[:, None, :] - vertices[cand, 0])
-        bary = np.concatenate([1.0 - local.sum(axis=2, keepdims=True), local], axis=2)
-        score = bary.min(axis=2)
-        best = score.argmax(axis=1)
-        found = cand[np.arange(len(points)), best]
-        return np.where(score[np.arange(len(points)), best] > -0.5, found, -1)
+        vertices = coarse_mesh.p.T[coarse_mesh.t.T]  # (n_coarse, dim + 1, dim)
+        inverse_maps = np.linalg.inv(np.transpose(vertices[:, 1:] - vertices[:, :1], (0, 2, 1)))
+        tree = cKDTree(vertices.mean(axis=1))
+        k = min(8, len(vertices))
 
-    n = coarse_mesh.t.shape[1]
-    P = overlap_matrix(mesh, locate, n, level)
-    vol = mesh.element_measures()
-    centres = coarse_mesh.p[:, coarse_mesh.t].mean(axis=1).T
-    return Grid(P, centres, np.asarray(P.T @ vol), _element_neighbours(coarse_mesh), vol)
+        def locate(points: np.ndarray) -> np.ndarray:
+            # Among the k coarse elements with the nearest centroids, take the one
+            # whose smallest barycentric coordinate is largest: the element holding
+            # the point, or for a point just outside the coarse boundary (where the
+            # coarse polygon cuts across the fine one) the nearest element.
+            _, cand = tree.query(points, k)
+            cand = cand.reshape(len(points), k)
+            local = np.einsum("pkij,pkj->pki", inverse_maps[cand], points[:, None, :] - vertices[cand, 0])
+            bary = np.concatenate([1.0 - local.sum(axis=2, keepdims=True), local], axis=2)
+            score = bary.min(axis=2)
+            best = score.argmax(axis=1)
+            found = cand[np.arange(len(points)), best]
+            return np.where(score[np.arange(len(points)), best] > -0.5, found, -1)
+
+        n = coarse_mesh.t.shape[1]
+        P = overlap_matrix(mesh, locate, n, level)
+        vol = mesh.element_measures()
+        centres = coarse_mesh.p[:, coarse_mesh.t].mean(axis=1).T
+        _become(self, Grid(P, centres, np.asarray(P.T @ vol), _element_neighbours(coarse_mesh), vol))

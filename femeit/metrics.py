@@ -128,28 +128,6 @@ def gaussian_ssim(true: np.ndarray, rec: np.ndarray, sigma: float = 80.0, c1: fl
     return float(ssim.mean())
 
 
-def ktc_score(truth: np.ndarray, segmentation: np.ndarray) -> float:
-    """KTC2023 challenge score of a segmentation: mean of the Gaussian SSIMs of classes 1 and 2.
-
-    Parameters
-    ----------
-    truth, segmentation : ndarray of int, shape (256, 256)
-        Labels 0 (water), 1 (resistive), 2 (conductive).
-
-    Returns
-    -------
-    float
-        1 is perfect; an all-water segmentation scores about 0.26 on the four training targets.
-    """
-    t, s = np.asarray(truth), np.asarray(segmentation)
-    if t.shape != s.shape or t.ndim != 2:
-        raise FemeitError(f"truth and segmentation must be 2D of one shape, got {t.shape} and {s.shape}")
-    for name, a in (("truth", t), ("segmentation", s)):
-        if not np.all(np.isin(a, (0, 1, 2))):
-            raise FemeitError(f"{name} must hold only the labels 0, 1 and 2")
-    return 0.5 * sum(gaussian_ssim(t == c, s == c) for c in (1, 2))
-
-
 def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
     """Row i: the normalised Gaussian kernel (std ``sigma``, truncated at 2 sigma) centred on pixel i, zero outside."""
     if not sigma > 0:

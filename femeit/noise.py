@@ -29,7 +29,7 @@ def add_noise(
       the rms of the frame.  Papers that say "p % noise" rarely say which; the
       choice matters with adjacent protocols, whose readings span more than an
       order of magnitude (the KGPSR-BB validation reads the paper's 3 % as
-      ``"reading"``, see validation/kgpsr3d.py).
+      ``"reading"``, see the study femeit.studies.kgpsr3d).
 
     Parameters
     ----------

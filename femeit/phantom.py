@@ -12,6 +12,10 @@ Fractions are sampled like the overlap fractions of :mod:`femeit.grids`: each
 element is split into 4^level (8^level) equal children by regular refinement
 and each child takes the value at its centroid, so an element cut by a shape's
 boundary is wrong by at most the measure of the children the boundary cuts.
+
+Phantom shapes are analytic descriptions of a conductivity, independent of any
+mesh; they are not the meshed inclusions of :mod:`femeit.geometry`
+(``CircleInclusion``, ``SphereInclusion``), which become regions of the mesh.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from femeit._checks import finite_number
 from femeit.errors import FemeitError
 
 
@@ -32,10 +37,7 @@ def _vector(name: str, value, dim: int | None = None) -> np.ndarray:
 
 
 def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise FemeitError(f"{name} must be positive, got {value}")
-    return value
+    return finite_number(name, value, positive=True)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,14 @@ class Sphere:
         return np.abs(np.linalg.norm(points - np.asarray(self.centre), axis=1) - self.radius)
 
 
-Disk = Sphere  # the 2D name
+@dataclass(frozen=True)
+class Disk(Sphere):
+    """A disk ``|x - centre| <= radius`` in the plane (m): a :class:`Sphere` with a 2D centre."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.centre) != 2:
+            raise FemeitError(f"a Disk has a 2D centre, got {self.centre}; use Sphere in 3D")
 
 
 @dataclass(frozen=True)
@@ -264,7 +273,7 @@ class Phantom:
         level : int
             Sampling refinement: 4^level (2D) or 8^level (3D) children per element.
         """
-        from femeit.grids import _reference_children
+        from femeit.grids import reference_children
 
         self._check_dim(mesh.dim)
         if not self.inclusions:
@@ -281,7 +290,7 @@ class Phantom:
             else:
                 cut[:] = True
         cut_index = np.flatnonzero(cut)
-        bary, weights = _reference_children(mesh.dim, level)
+        bary, weights = reference_children(mesh.dim, level)
         for start in range(0, len(cut_index), chunk):
             idx = cut_index[start : start + chunk]
             samples = np.einsum("sk,ckd->csd", bary, vertices[idx])

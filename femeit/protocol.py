@@ -20,6 +20,9 @@ import numpy as np
 
 from femeit.errors import FemeitError
 
+PROTOCOL_NAMES = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
+"""Names :meth:`Protocol.by_name` accepts (the CLI's ``--protocol`` and the dataset configs use these)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Protocol:
@@ -115,7 +118,7 @@ class Protocol:
 
         The value measured between (j, j+1) while driving (i, i+1) goes to row
         i, column j of an L x L map; entries that involve a driving electrode are 0
-        (CNN-EIM paper, ALGORITHMS.md section 5).
+        (the electrical impedance maps of the CNN-EIM paper).
 
         Parameters
         ----------
@@ -218,6 +221,43 @@ class Protocol:
         rows = np.repeat(np.arange(n_inj), n_meas)
         measurements = np.tile(meas_patterns.T, (n_inj, 1))
         return cls(currents.shape[0], currents.T, rows, measurements)
+
+    @classmethod
+    def by_name(cls, name: str, n_electrodes: int, current: float = 1.0) -> Protocol:
+        """The named standard protocol on ``n_electrodes`` electrodes: the one protocol dispatcher.
+
+        Parameters
+        ----------
+        name : str
+            One of :data:`PROTOCOL_NAMES`: ``adjacent``, ``opposite``, ``dipole_dipole``,
+            ``schlumberger``, ``wenner``.
+        n_electrodes : int
+            Number of electrodes L of the sensor.
+        current : float
+            Injected current, A.
+
+        Returns
+        -------
+        Protocol
+            With ``n_electrodes`` electrodes.
+
+        Raises
+        ------
+        FemeitError
+            For an unknown name, or an electrode count the protocol cannot use.
+        """
+        builders = {
+            "adjacent": cls.adjacent,
+            "opposite": cls.opposite,
+            "dipole_dipole": cls.dipole_dipole,
+            "schlumberger": cls.schlumberger,
+            "wenner": cls.wenner,
+        }
+        if name not in builders:
+            raise FemeitError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
+        if isinstance(n_electrodes, bool) or not isinstance(n_electrodes, int | np.integer):
+            raise FemeitError(f"n_electrodes must be an integer, got {n_electrodes!r}")
+        return builders[name](int(n_electrodes), current=current)
 
     @classmethod
     def adjacent(

@@ -1,9 +1,9 @@
 """``femeit validate``: run the validation studies and write one report.
 
-Each study is a script of the source checkout's ``validation/`` folder that
-takes ``-o DIR`` (and ``--quick`` where it has a quick mode), writes
-``DIR/<study>.md`` with its tables and PNG figures beside it, and exits
-non-zero when one of its checks fails.  The runner starts each in its own
+Each study is a script of the source checkout's ``validation/`` folder, installed
+with the package as the module ``femeit.studies.<name>``, that takes ``-o DIR``
+(and ``--quick`` where it has a quick mode), writes ``DIR/<study>.md`` with its
+tables and PNG figures beside it, and exits non-zero when one of its checks fails.  The runner starts each in its own
 Python process (a crash or a memory peak stays contained, and a study can be
 re-run alone), then adds an overview made in-process: the sensors drawn and
 rendered, one L-curve, and an image grid of every registry solver on two
@@ -59,15 +59,28 @@ STUDIES = (
 )
 
 
-def validation_folder() -> Path:
-    """The ``validation/`` folder of the source checkout femeit runs from."""
+def validation_folder() -> Path | None:
+    """The ``validation/`` folder of the source checkout femeit runs from, or None in an installed package."""
     folder = Path(__file__).resolve().parents[1] / "validation"
-    if not folder.is_dir():
-        raise FemeitError(
-            "femeit validate runs the studies of the source checkout's validation/ folder, which this "
-            f"installation lacks ({folder}); install from a clone: pip install -e '.[test]'"
-        )
-    return folder
+    return folder if folder.is_dir() else None
+
+
+def study_command(study: Study) -> list[str] | None:
+    """The command that runs ``study``: the checkout's script, else the installed ``femeit.studies`` module.
+
+    None when neither exists.
+    """
+    import importlib.util
+
+    folder = validation_folder()
+    if folder is not None and (folder / f"{study.name}.py").is_file():
+        return [sys.executable, str(folder / f"{study.name}.py")]
+    module = f"femeit.studies.{study.name}"
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # no femeit.studies at all
+        found = False
+    return [sys.executable, "-m", module] if found else None
 
 
 def _has_module(name: str) -> bool:
@@ -78,15 +91,16 @@ def _has_module(name: str) -> bool:
 
 def run_study(study: Study, out: Path, mode: str, timeout: float) -> dict:
     """Run one study script in its own process; returns its status, time and outputs."""
-    script = validation_folder() / f"{study.name}.py"
+    command = study_command(study)
     folder = out / study.name
     folder.mkdir(parents=True, exist_ok=True)
     if study.needs and not _has_module(study.needs):
         return {"status": "skipped", "seconds": 0.0, "folder": folder, "note": f"needs {study.needs}"}
-    if not script.exists():
-        return {"status": "missing", "seconds": 0.0, "folder": folder, "note": f"{script} not found"}
+    if command is None:
+        note = f"neither validation/{study.name}.py nor the module femeit.studies.{study.name} was found"
+        return {"status": "missing", "seconds": 0.0, "folder": folder, "note": note}
     args = study.quick if mode == "quick" else study.full
-    command = [sys.executable, str(script), *args, "-o", str(folder)]
+    command = [*command, *args, "-o", str(folder)]
     print(f"[validate] {study.name}: {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -103,7 +117,7 @@ def run_study(study: Study, out: Path, mode: str, timeout: float) -> dict:
 
 def _section(study: Study, result: dict, out: Path) -> list[str]:
     folder = result["folder"]
-    lines = [f"## {study.title}", "", f"`validation/{study.name}.py` — **{result['status']}**"]
+    lines = [f"## {study.title}", "", f"`femeit.studies.{study.name}` — **{result['status']}**"]
     lines[-1] += f" in {result['seconds']:.0f} s" + (f" ({result['note']})" if result["note"] else "")
     lines.append("")
     # A study writes <name>.md (its quick mode may name it <name>_quick.md).
@@ -139,24 +153,23 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     from femeit.noise import add_noise
     from femeit.phantom import Box, Disk, Phantom
     from femeit.protocol import Protocol
-    from femeit.viz import plot_lcurve, plot_mesh, render3d
-    from femeit.viz.plots import _pyplot
+    from femeit.viz import plot_lcurve, plot_mesh, render3d, subplots
 
     folder = out / "overview"
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["## Overview: sensors, an L-curve and every solver on two phantoms", ""]
     start = time.perf_counter()
-    disk = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.08, h_electrode=0.03))
+    disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.08, h_electrode=0.03))
     plot_mesh(disk, path=folder / "disk_mesh.png", title=f"16-electrode disk, {disk.n_elements} triangles")
     ring = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="circle", electrode_radius=0.01)
-    cylinder = fe.EITMesh.from_spec(
+    cylinder = fe.mesh_from_spec(
         fe.CylinderSpec(
             radius=0.1, height=0.1, rings=(ring,), h=0.016, inclusions=(fe.SphereInclusion(0.04, 0.0, 0.05, 0.025),)
         )
     )
     sigma = np.where(np.asarray(cylinder.element_region) == cylinder.region_names.index("inclusion_1"), 3.0, 1.0)
     render3d(cylinder, sigma, path=folder / "cylinder_render.png", title=f"cylinder, {cylinder.n_elements} tetrahedra")
-    line = fe.EITMesh.from_spec(
+    line = fe.mesh_from_spec(
         fe.HalfspaceLineSpec(
             dim=3,
             padding=1.0,
@@ -189,7 +202,7 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     ]
 
     # Data from a finer mesh than the one inverted on: no inverse crime.
-    fine = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+    fine = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     protocol = Protocol.adjacent(16)
     phantoms = {
         "off-centre disk": Phantom(1.0, ((Disk((0.4, 0.2), 0.25), 2.0),)),
@@ -203,9 +216,8 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
     grid = PixelGrid(disk, shape=(32, 32), min_fraction=0.5)
     jac = model.jacobian(1.0, basis=grid.P)
     reference = fine_model.simulate(1.0)
-    plt = _pyplot()
     solvers = sorted(SOLVERS)
-    fig, axes = plt.subplots(len(phantoms), len(solvers) + 1, figsize=(1.9 * (len(solvers) + 1), 2.1 * len(phantoms)))
+    fig, axes = subplots(len(phantoms), len(solvers) + 1, figsize=(1.9 * (len(solvers) + 1), 2.1 * len(phantoms)))
     table = [
         "| solver | " + " | ".join(f"CC {name}" for name in phantoms) + " | ms / image |",
         "|---|" + "---|" * (len(phantoms) + 1),
@@ -236,7 +248,6 @@ def overview(out: Path) -> tuple[list[str], list[str]]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(folder / "solvers.png", dpi=90)
-    plt.close(fig)
     for solver in solvers:
         cells = " | ".join(f"{cc:.3f}" for cc in scores[solver])
         table.append(f"| {solver} | {cells} | {1e3 * np.median(times[solver]):.1f} |")

@@ -16,10 +16,10 @@ ROOT = Path(__file__).parent.parent
 
 def test_cache_hit_returns_the_same_mesh(tmp_path):
     spec = fe.CylinderSpec(h=0.02)
-    first = fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+    first = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert first.info["cache_hit"] is False
     start = time.perf_counter()
-    second = fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+    second = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert second.info["cache_hit"] is True
     assert time.perf_counter() - start < 2.0  # the benchmark measures the real figure
     assert np.array_equal(first.points, second.points)
@@ -27,16 +27,16 @@ def test_cache_hit_returns_the_same_mesh(tmp_path):
     for a, b in zip(first.electrodes, second.electrodes, strict=True):
         assert np.array_equal(a.facets, b.facets) and a.size == b.size
     # A different spec is a different entry.
-    third = fe.EITMesh.from_spec(fe.CylinderSpec(h=0.021), cache_dir=tmp_path)
+    third = fe.mesh_from_spec(fe.CylinderSpec(h=0.021), cache_dir=tmp_path)
     assert third.info["cache_hit"] is False
     assert len(list(tmp_path.glob("*.npz"))) == 2
 
 
 def test_corrupt_cache_entry_is_rebuilt(tmp_path):
     spec = fe.CircleSpec(h=0.2)
-    fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+    fe.mesh_from_spec(spec, cache_dir=tmp_path)
     MeshCache(tmp_path).path(spec).write_bytes(b"garbage")
-    again = fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+    again = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert again.info["cache_hit"] is False and again.n_elements > 0
 
 
@@ -45,7 +45,7 @@ def test_cli_mesh_prints_summary_and_writes(tmp_path, capsys):
     assert main(["mesh", str(ROOT / "geometries" / "ktc2023_tank.toml"), "-o", str(out), "--h", "0.01"]) == 0
     text = capsys.readouterr().out
     assert "32 electrodes" in text and "e32: length 0.0112" in text
-    assert fe.EITMesh.from_msh(out).n_electrodes == 32
+    assert fe.read_mesh(out).n_electrodes == 32
     assert main(["mesh", str(out)]) == 0
 
 

@@ -21,7 +21,7 @@ def test_forward_and_jacobian_commands(tmp_path, capsys):
     out = tmp_path / "v.npz"
     assert main(["forward", str(spec), "--region", "inclusion_1=3", "--z", "0.02", "-o", str(out)]) == 0
     data = np.load(out)
-    mesh = fe.EITMesh.from_spec(fe.load_spec(spec))
+    mesh = fe.mesh_from_spec(fe.load_spec(spec))
     expected = ForwardModel(mesh, Protocol.adjacent(16), 0.02).simulate({"domain": 1.0, "inclusion_1": 3.0})
     np.testing.assert_allclose(data["voltages"], expected, rtol=1e-12)
     assert data["abmn"].shape == (208, 4)

@@ -96,7 +96,7 @@ def test_same_arrays_whatever_workers_and_chunks(config, tmp_path):
     assert not np.array_equal(ds.voltages[:], ds.voltages_clean[:])  # noise was added
     assert np.allclose(
         ds.reference,
-        fe.forward.ForwardModel(fe.EITMesh.from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(
+        fe.forward.ForwardModel(fe.mesh_from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(
             0.05
         ),
     )

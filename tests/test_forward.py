@@ -36,7 +36,7 @@ def disk_reference():
 @pytest.fixture(scope="module")
 def inhomogeneous():
     """A disk with an off-centre inclusion and a random smooth conductivity."""
-    mesh = fe.EITMesh.from_spec(disk_spec(0.12, inclusions=(fe.CircleInclusion(0.3, 0.2, 0.25),)))
+    mesh = fe.mesh_from_spec(disk_spec(0.12, inclusions=(fe.CircleInclusion(0.3, 0.2, 0.25),)))
     rng = np.random.default_rng(1)
     sigma = np.exp(0.3 * rng.standard_normal(mesh.n_elements))
     return mesh, sigma
@@ -52,7 +52,7 @@ def test_disk_cem_converges_to_series_p1_and_p2(disk_reference):
     hs = np.array([0.1, 0.05, 0.025])
     errors = {1: [], 2: []}
     for h in hs:
-        mesh = fe.EITMesh.from_spec(disk_spec(h))
+        mesh = fe.mesh_from_spec(disk_spec(h))
         for order in (1, 2):
             v = ForwardModel(mesh, ADJ16, 0.01, order=order).simulate(1.0)
             errors[order].append(np.abs(v - disk_reference).max() / np.abs(disk_reference).max())
@@ -66,7 +66,7 @@ def test_disk_cem_converges_to_series_p1_and_p2(disk_reference):
 
 
 def test_scaling_laws(disk_reference):
-    mesh = fe.EITMesh.from_spec(disk_spec(0.1))
+    mesh = fe.mesh_from_spec(disk_spec(0.1))
     model = ForwardModel(mesh, ADJ16, 0.01)
     v1 = model.simulate(1.0)
     # V scales as 1/sigma when the contact impedance scales with it, and linearly with the current.
@@ -137,7 +137,7 @@ def test_jacobian_reciprocity_log_and_basis(inhomogeneous):
 
 
 def test_shunt_is_the_cem_limit():
-    mesh = fe.EITMesh.from_spec(disk_spec(0.1))
+    mesh = fe.mesh_from_spec(disk_spec(0.1))
     shunt = ForwardModel(mesh, ADJ16, electrode_model="shunt").simulate(1.0)
     cem = ForwardModel(mesh, ADJ16, 1e-7).simulate(1.0)
     np.testing.assert_allclose(cem, shunt, rtol=1e-4, atol=1e-5 * np.abs(shunt).max())
@@ -147,7 +147,7 @@ def test_point_electrodes_on_a_half_plane():
     spec = fe.HalfspaceLineSpec(
         dim=2, n_electrodes=16, spacing=1.0, padding=40.0, h_electrode=0.02, h_survey=0.25, h_far=60.0
     )
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     for protocol in (Protocol.dipole_dipole(), Protocol.schlumberger()):
         model = ForwardModel(mesh, protocol, electrode_model="point", order=2)
         positions = np.c_[spec.electrode_x(), np.zeros(16)]
@@ -200,7 +200,7 @@ def test_backends_agree(inhomogeneous):
     ],
 )
 def test_bad_input_is_named(call, words):
-    mesh = fe.EITMesh.from_spec(disk_spec(0.2))
+    mesh = fe.mesh_from_spec(disk_spec(0.2))
     with pytest.raises(fe.FemeitError, match=words):
         call(mesh)
 
@@ -228,7 +228,7 @@ def test_noise_levels_and_seeds():
 def test_ball_point_electrodes_p2_against_closed_form():
     protocol = Protocol.adjacent(16)
     spec = fe.BallSpec(radius=1.0, h=0.25, h_electrode=0.05, inner_radius=0.5)
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     pos = np.array(spec.electrode_centres())
     model = ForwardModel(mesh, protocol, electrode_model="point", order=2)
     v = model.simulate({"domain": 1.0, "inclusion_inner": 10.0})

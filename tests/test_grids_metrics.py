@@ -10,7 +10,7 @@ from femeit.grids import CoarseMeshGrid, ElementGrid, PixelGrid, SliceGrid, Voxe
 
 @pytest.fixture(scope="module")
 def disk():
-    return fe.EITMesh.from_spec(fe.CircleSpec(h=0.06))
+    return fe.mesh_from_spec(fe.CircleSpec(h=0.06))
 
 
 def _check_conservation(grid, mesh):
@@ -53,7 +53,7 @@ def test_overlap_fractions_against_exact_geometry():
 
 
 def test_voxel_slice_and_element_grids():
-    mesh = fe.EITMesh.from_spec(fe.CylinderSpec(h=0.02))
+    mesh = fe.mesh_from_spec(fe.CylinderSpec(h=0.02))
     vox = VoxelGrid(mesh, (-0.1, 0.1, -0.1, 0.1, 0.0, 0.1), (8, 8, 4))
     _check_conservation(vox, mesh)
     assert vox.measures.sum() == pytest.approx(mesh.measure(), rel=1e-12)
@@ -68,7 +68,7 @@ def test_voxel_slice_and_element_grids():
 
 
 def test_coarse_mesh_grid(disk):
-    coarse = fe.EITMesh.from_spec(fe.CircleSpec(h=0.25))
+    coarse = fe.mesh_from_spec(fe.CircleSpec(h=0.25))
     grid = CoarseMeshGrid(disk, coarse)
     _check_conservation(grid, disk)
     np.testing.assert_allclose(np.asarray(grid.P.sum(axis=1)).ravel(), 1.0)

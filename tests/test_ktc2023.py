@@ -6,11 +6,11 @@ from scipy.io import savemat
 
 from femeit import ktc2023 as ktc
 from femeit import metrics
-from femeit.calibration import calibrate, relative_residual
-from femeit.difference import DifferenceProblem, reconstruct, to_challenge_image
 from femeit.errors import FemeitError
 from femeit.grids import PixelGrid
-from femeit.segmentation import multi_otsu_thresholds, otsu_segmentation, threshold_segmentation
+from femeit.measured.calibration import calibrate, relative_residual
+from femeit.measured.difference import DifferenceProblem, reconstruct, to_challenge_image
+from femeit.measured.segmentation import multi_otsu_thresholds, otsu_segmentation, threshold_segmentation
 
 NAN_ROWS = {1: 0, 2: 732, 3: 952, 4: 1156, 5: 1344, 6: 1726, 7: 1843}  # counted in the published files
 
@@ -171,7 +171,7 @@ def test_common_mode_term_halves_the_real_reference_residual(level1, coarse_mode
 def test_common_mode_fit_recovers_known_channel_errors(level1, coarse_model):
     # Synthetic reference with a known per-channel common-mode error: the fit must find
     # sigma, z and eps again, and a purely reciprocal fit must not explain it.
-    from femeit.calibration import common_mode_design, reading_channels
+    from femeit.measured.calibration import common_mode_design, reading_channels
 
     sigma, z = 7e-4, 0.05
     truth = coarse_model.with_contact_impedance(z)
@@ -193,7 +193,7 @@ def test_common_mode_fit_recovers_known_channel_errors(level1, coarse_model):
 def test_common_mode_fit_with_masked_rows(coarse_model):
     # Rows missing as at level 4 (electrodes 1-6 removed): the channels that keep rows
     # are still recovered, those with none are reported as NaN, not as a fitted zero.
-    from femeit.calibration import common_mode_design
+    from femeit.measured.calibration import common_mode_design
 
     sigma, z = 7e-4, 0.05
     truth = coarse_model.with_contact_impedance(z)
@@ -210,7 +210,7 @@ def test_common_mode_fit_with_masked_rows(coarse_model):
 
 
 def test_common_mode_voltage_is_measured_from_the_sink(coarse_model):
-    from femeit.calibration import common_mode_voltages
+    from femeit.measured.calibration import common_mode_voltages
 
     sol = coarse_model.solve(7e-4)
     prot = coarse_model.protocol
@@ -227,13 +227,13 @@ def test_common_mode_voltage_is_measured_from_the_sink(coarse_model):
 
 
 def test_common_mode_sink_needs_one_sink_per_pattern():
-    from femeit.calibration import common_mode_voltages
     from femeit.forward import ForwardModel
+    from femeit.geometry import mesh_from_spec
     from femeit.geometry.specs import CircleSpec
-    from femeit.mesh import EITMesh
+    from femeit.measured.calibration import common_mode_voltages
     from femeit.protocol import Protocol
 
-    mesh = EITMesh.from_spec(CircleSpec(n_electrodes=8, electrode_width=0.2, h=0.3))
+    mesh = mesh_from_spec(CircleSpec(n_electrodes=8, electrode_width=0.2, h=0.3))
     inj = np.zeros((8, 1))
     inj[[0, 1], 0] = 0.5
     inj[[4, 5], 0] = -0.5
@@ -387,13 +387,13 @@ def test_gaussian_ssim_matches_a_direct_filter_and_is_one_for_identical_images()
 
 def test_ktc_score_sanity_values():
     truths = ktc.load_truths()
-    empty = [metrics.ktc_score(t, np.zeros_like(t)) for t in truths.values()]
+    empty = [ktc.ktc_score(t, np.zeros_like(t)) for t in truths.values()]
     assert np.mean(empty) == pytest.approx(0.2628, abs=5e-4)  # the all-background yardstick
-    assert all(metrics.ktc_score(t, t) == pytest.approx(1.0) for t in truths.values())
+    assert all(ktc.ktc_score(t, t) == pytest.approx(1.0) for t in truths.values())
     with pytest.raises(FemeitError, match="labels"):
-        metrics.ktc_score(truths[1], np.full((256, 256), 5))
+        ktc.ktc_score(truths[1], np.full((256, 256), 5))
     with pytest.raises(FemeitError, match="shape"):
-        metrics.ktc_score(truths[1], np.zeros((10, 10), int))
+        ktc.ktc_score(truths[1], np.zeros((10, 10), int))
 
 
 def test_level1_pipeline_beats_the_baseline(tmp_path):
@@ -409,7 +409,7 @@ def test_level1_pipeline_beats_the_baseline(tmp_path):
 
 
 def test_width_scan_finds_the_electrode_width_of_synthetic_data(level1):
-    from femeit.calibration import scan_electrode_width
+    from femeit.measured.calibration import scan_electrode_width
 
     def build(w):
         return ktc.tank_model(level1.protocol, w / ktc.ELECTRODE_WIDTH, h=0.015)
@@ -420,3 +420,14 @@ def test_width_scan_finds_the_electrode_width_of_synthetic_data(level1):
     assert fits[1].residual < 1e-4 < min(fits[0].residual, fits[2].residual)
     with pytest.raises(FemeitError, match="widths"):
         scan_electrode_width(build, y, np.array([]))
+
+
+def test_tank_defined_once_toml_matches_tank_spec():
+    """geometries/ktc2023_tank.toml is tank_spec() written out, so the two cannot drift apart."""
+    from pathlib import Path
+
+    import femeit as fe
+
+    toml = Path(__file__).resolve().parents[1] / "geometries" / "ktc2023_tank.toml"
+    assert fe.spec_to_dict(fe.load_spec(toml)) == fe.spec_to_dict(ktc.tank_spec())
+    assert ktc.tank_spec().h == ktc.H == 0.006

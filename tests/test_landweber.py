@@ -64,7 +64,7 @@ def test_landweber_bad_input(kwargs, message):
 
 @pytest.fixture(scope="module")
 def tank():
-    mesh = fe.EITMesh.from_spec(fe.CircleSpec(radius=0.025, electrode_width=0.005, h=0.0025))
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=0.025, electrode_width=0.005, h=0.0025))
     protocol = Protocol.adjacent(16)
     return mesh, ForwardModel(mesh, protocol, contact_impedance=1e-5)
 

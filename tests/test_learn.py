@@ -48,7 +48,7 @@ def test_import_femeit_without_torch():
 
 def test_eim_rotates_with_the_phantom():
     # Rotating the object by one electrode pitch shifts the map one step down its diagonal.
-    mesh = fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.04, h_electrode=0.02))
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.04, h_electrode=0.02))
     protocol = Protocol.adjacent(16)
     model = ForwardModel(mesh, protocol, 0.01)
     reference = model.simulate(0.05)
@@ -80,11 +80,11 @@ def test_shapes_and_parameter_counts():
     assert sizes["cnn-eim"] == sizes["cnn-reim"] < sizes["fcnn-eiv"] / 5
 
 
-def test_normaliser_and_calibration():
+def test_normalizer_and_calibration():
     rng = np.random.default_rng(0)
     data = rng.normal(3.0, 2.0, (500, 4, 4))
     data[:, 0, 0] = 0.0
-    norm = learn.Normaliser.fit(data)
+    norm = learn.Normalizer.fit(data)
     z = norm(data)
     assert np.allclose(z[:, 1:, 1:].mean(axis=0), 0, atol=1e-12) and np.allclose(z[:, 1:, 1:].std(axis=0), 1)
     assert np.all(z[:, 0, 0] == 0)
@@ -113,7 +113,7 @@ def test_training_reduces_the_loss_and_round_trips(tiny_dataset, tmp_path, netwo
     ds = datasets.open(tiny_dataset)
     protocol = Protocol.from_abmn(ds.abmn, 16)
     images = rec(ds.voltages[:5], ds.reference, protocol)
-    data = learn.prepare(tiny_dataset, network, normaliser=rec.normaliser)
+    data = learn.prepare(tiny_dataset, network, normalizer=rec.normalizer)
     again = learn.training.predict(rec.model, data.inputs["train"][:3])
     fresh = learn.Reconstructor(run)  # a second load gives the same network
     assert np.array_equal(learn.training.predict(fresh.model, data.inputs["train"][:3]), again)

@@ -7,7 +7,7 @@ from femeit.phantom import Annulus, Box, Disk, HalfSpace, Phantom, Sphere, Verti
 
 @pytest.fixture(scope="module")
 def disk():
-    return fe.EITMesh.from_spec(fe.CircleSpec(radius=1.0, h=0.05))
+    return fe.mesh_from_spec(fe.CircleSpec(radius=1.0, h=0.05))
 
 
 def test_area_fractions_match_exact_areas(disk):

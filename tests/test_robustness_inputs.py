@@ -20,7 +20,7 @@ SPEC = ROOT / "geometries" / "cnn_eim_disk.toml"
 
 @pytest.fixture(scope="module")
 def mesh():
-    return fe.EITMesh.from_spec(fe.CircleSpec(h=0.15, h_electrode=0.05, inclusions=(fe.CircleInclusion(0.3, 0, 0.2),)))
+    return fe.mesh_from_spec(fe.CircleSpec(h=0.15, h_electrode=0.05, inclusions=(fe.CircleInclusion(0.3, 0, 0.2),)))
 
 
 @pytest.fixture(scope="module")

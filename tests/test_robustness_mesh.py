@@ -21,7 +21,7 @@ SMALL = {"h": 0.2, "h_electrode": 0.05}
 
 
 def _entry(spec, folder):
-    fe.EITMesh.from_spec(spec, cache_dir=folder)
+    fe.mesh_from_spec(spec, cache_dir=folder)
     return MeshCache(folder).path(spec)
 
 
@@ -33,18 +33,18 @@ def test_edited_cache_entry_is_rebuilt_with_a_warning(tmp_path):
     arrays["points"] = arrays["points"] * 1.5  # the edit the issue made: area 7.07 instead of 3.14
     np.savez(path, **arrays)
     with pytest.warns(RuntimeWarning, match="modified after it was written"):
-        mesh = fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+        mesh = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert not mesh.info["cache_hit"]
     assert abs(mesh.measure() - math.pi) < 0.05
     # The rebuilt entry is served again, silently.
-    assert fe.EITMesh.from_spec(spec, cache_dir=tmp_path).info["cache_hit"]
+    assert fe.mesh_from_spec(spec, cache_dir=tmp_path).info["cache_hit"]
 
 
 def test_another_specs_cache_entry_is_never_served(tmp_path):
     eight, sixteen = fe.CircleSpec(n_electrodes=8, **SMALL), fe.CircleSpec(n_electrodes=16, **SMALL)
     shutil.copyfile(_entry(eight, tmp_path), MeshCache(tmp_path).path(sixteen))
     with pytest.warns(RuntimeWarning, match="belongs to another spec"):
-        mesh = fe.EITMesh.from_spec(sixteen, cache_dir=tmp_path)
+        mesh = fe.mesh_from_spec(sixteen, cache_dir=tmp_path)
     assert mesh.n_electrodes == 16
 
 
@@ -53,7 +53,7 @@ def test_truncated_cache_entry_is_rebuilt(tmp_path):
     path = _entry(spec, tmp_path)
     path.write_bytes(path.read_bytes()[:100])
     with pytest.warns(RuntimeWarning, match="cannot be read"):
-        mesh = fe.EITMesh.from_spec(spec, cache_dir=tmp_path)
+        mesh = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert mesh.n_electrodes == 16 and not mesh.info["cache_hit"]
 
 
@@ -61,7 +61,7 @@ def test_unwritable_cache_falls_back_to_no_cache(tmp_path):
     blocker = tmp_path / "cache-is-a-file"
     blocker.write_text("")
     with pytest.warns(RuntimeWarning, match="continuing without it"):
-        mesh = fe.EITMesh.from_spec(fe.CircleSpec(**SMALL), cache_dir=blocker / "sub")
+        mesh = fe.mesh_from_spec(fe.CircleSpec(**SMALL), cache_dir=blocker / "sub")
     assert mesh.n_elements > 0
 
 
@@ -77,7 +77,7 @@ def _msh(tmp_path, electrodes: dict[str, int], recombine=(), name="m"):
     """
     import gmsh
 
-    from femeit.geometry.gmsh_session import gmsh_session
+    from femeit.mesh.gmsh_session import gmsh_session
 
     msh = tmp_path / f"{name}.msh"
     with gmsh_session(name):
@@ -112,11 +112,11 @@ def _squares(electrodes, recombine):
 def test_quadrilaterals_in_an_imported_mesh_are_refused_by_name(tmp_path):
     msh = _msh(tmp_path, {"e01": 6, "e02": 3}, recombine=(2,))
     with pytest.raises(MeshContractError, match="Quadrilateral"):
-        fe.EITMesh.from_msh(msh)
+        fe.read_mesh(msh)
 
 
 def test_meshing_into_quadrilaterals_only_is_a_meshing_error_that_names_them():
-    from femeit.geometry.gmsh_session import generate, gmsh_session
+    from femeit.mesh.gmsh_session import generate, gmsh_session
 
     with gmsh_session("quads"):
         _squares({"e01": 6, "e02": 3}, recombine=(1, 2))
@@ -127,13 +127,13 @@ def test_meshing_into_quadrilaterals_only_is_a_meshing_error_that_names_them():
 def test_two_electrode_groups_on_one_curve_are_refused(tmp_path):
     msh = _msh(tmp_path, {"e01": 6, "e02": 6})
     with pytest.raises(MeshContractError, match="share"):
-        fe.EITMesh.from_msh(msh)
+        fe.read_mesh(msh)
 
 
 def test_electrodes_numbered_from_zero_get_a_clear_message(tmp_path):
     msh = _msh(tmp_path, {"e00": 6, "e01": 3})
     with pytest.raises(MeshContractError, match="numbered 0"):
-        fe.EITMesh.from_msh(msh)
+        fe.read_mesh(msh)
 
 
 def _square(offset=0.0):
@@ -191,7 +191,7 @@ def test_floating_island_is_warned_about():
 def test_huge_first_angle_is_reduced_and_spacing_kept():
     spec = fe.CircleSpec(first_angle_deg=1e17, **SMALL)
     assert 0 <= abs(spec.first_angle_deg) < 360
-    mesh = fe.EITMesh.from_spec(spec, cache=False)
+    mesh = fe.mesh_from_spec(spec, cache=False)
     angles = np.degrees(np.unwrap([math.atan2(e.centre[1], e.centre[0]) for e in mesh.electrodes]))
     assert np.allclose(np.diff(angles), 22.5, atol=0.05)
 
@@ -209,7 +209,7 @@ def test_huge_first_angle_is_reduced_and_spacing_kept():
 )
 def test_specs_gmsh_cannot_mesh_are_spec_errors(make, words):
     with pytest.raises(SpecError, match=words):
-        fe.EITMesh.from_spec(make(), cache=False)
+        fe.mesh_from_spec(make(), cache=False)
 
 
 def test_halfspace_dim_must_be_a_whole_number():
@@ -230,7 +230,7 @@ def test_halfspace_dim_must_be_a_whole_number():
 )
 def test_huge_meshes_are_refused_with_the_estimate(spec):
     with pytest.raises(FemeitError, match=r"about [0-9.e+]+ elements.*--force"):
-        fe.EITMesh.from_spec(spec, cache=False)
+        fe.mesh_from_spec(spec, cache=False)
     with large_allowed():
         check_mesh_size(spec)  # --force lifts the limit
 
@@ -240,5 +240,5 @@ def test_element_estimate_is_within_a_factor_of_four_of_gmsh(name):
     from femeit.geometry.spec_io import load_spec
 
     spec = load_spec(ROOT / "geometries" / f"{name}.toml")
-    actual = fe.EITMesh.from_spec(spec).n_elements
+    actual = fe.mesh_from_spec(spec).n_elements
     assert actual / 4 < estimate_elements(spec) < 4 * actual

@@ -11,7 +11,7 @@ from femeit.errors import FemeitError
 from femeit.inverse import (
     SMDR,
     choose_lambda,
-    filter_normalise,
+    filter_normalize,
     kmeans_1d,
     location_compensation,
     prepare,
@@ -116,11 +116,11 @@ def test_kmeans_rejects_bad_input():
         kmeans_1d(np.zeros(3), 2, method="random")
 
 
-def test_filter_normalise_is_eq_19():
-    np.testing.assert_allclose(filter_normalise(np.array([-1.0, 0.5, 2.0])), [0.0, 0.25, 1.0])
-    np.testing.assert_array_equal(filter_normalise(np.array([-1.0, -0.5])), [0.0, 0.0])
+def test_filter_normalize_is_eq_19():
+    np.testing.assert_allclose(filter_normalize(np.array([-1.0, 0.5, 2.0])), [0.0, 0.25, 1.0])
+    np.testing.assert_array_equal(filter_normalize(np.array([-1.0, -0.5])), [0.0, 0.0])
     with pytest.raises(FemeitError):
-        filter_normalise(np.array([1.0, np.nan]))
+        filter_normalize(np.array([1.0, np.nan]))
 
 
 def test_post_process_zeroes_artifact_and_background_on_a_hand_made_image():
@@ -271,7 +271,7 @@ def disk_problem():
     def spec(h):
         return fe.CircleSpec(radius=1.0, n_electrodes=16, electrode_width=0.05, h=h, h_electrode=0.0125)
 
-    mesh, fine = fe.EITMesh.from_spec(spec(0.1)), fe.EITMesh.from_spec(spec(0.06))
+    mesh, fine = fe.mesh_from_spec(spec(0.1)), fe.mesh_from_spec(spec(0.06))
     protocol = Protocol.adjacent(16)
     model, fine_model = ForwardModel(mesh, protocol), ForwardModel(fine, protocol)
     grid = PixelGrid(mesh, (-1, 1, -1, 1), (24, 24))

@@ -301,7 +301,7 @@ def test_registry_returns_conductivity_changes(name):
 
 def test_slice_grid_min_fraction_keeps_pixels_at_least_half_inside():
     spec = fe.CylinderSpec(radius=0.1, height=0.1, rings=(fe.ElectrodeRing(z=0.05, n_electrodes=8),), h=0.03)
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     kw = dict(z=0.05, thickness=0.02, shape=(16, 16), bounds=(-0.1, 0.1, -0.1, 0.1))
     loose, half = SliceGrid(mesh, **kw), SliceGrid(mesh, **kw, min_fraction=0.5)
     voxel = (0.2 / 16) ** 2 * 0.02

@@ -77,3 +77,20 @@ def test_cli_and_bad_input(stand_ins, capsys):
     a_file.write_text("x")
     with pytest.raises(FemeitError, match="not a folder"):
         validate_module.validate(a_file, only=["good"])
+
+
+def test_an_installed_package_runs_the_studies_as_femeit_studies_modules(tmp_path, monkeypatch):
+    """Without a source checkout the runner finds femeit.studies.<name> (the wheel ships validation/ there)."""
+    import sys
+    import types
+
+    (tmp_path / "good.py").write_text("print('hello')\n")
+    package = types.ModuleType("femeit.studies")
+    package.__path__ = [str(tmp_path)]
+    monkeypatch.setitem(sys.modules, "femeit.studies", package)
+    monkeypatch.setattr(validate_module, "validation_folder", lambda: None)
+    command = validate_module.study_command(validate_module.Study("good", "t", ()))
+    assert command == [sys.executable, "-m", "femeit.studies.good"]
+    assert validate_module.study_command(validate_module.Study("nowhere", "t", ())) is None
+    result = validate_module.run_study(validate_module.Study("nowhere", "t", ()), tmp_path / "out", "quick", 10.0)
+    assert result["status"] == "missing" and "femeit.studies.nowhere" in result["note"]

@@ -1,4 +1,4 @@
-"""CNN-EIM against CNN-REIM, FCNN-EIV and Tikhonov (../shared/seeds/000, ALGORITHMS.md section 5).
+"""CNN-EIM against CNN-REIM, FCNN-EIV and Tikhonov (CNN-EIM paper, electrical impedance maps).
 
 Run:  python validation/cnn_eim.py [--n 6000] [--epochs 20] [--dataset STORE] [-o validation/out]
 
@@ -92,7 +92,7 @@ def tikhonov_baseline(ds, config) -> dict:
     from femeit.protocol import Protocol
 
     spec = fe.spec_from_dict(fe.spec_to_dict(config.spec) | {"h": 0.07, "h_electrode": 0.035})
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     protocol = Protocol.from_abmn(ds.abmn, 16)
     background = config.phantom.background
     model = ForwardModel(mesh, protocol, config.contact_impedance)

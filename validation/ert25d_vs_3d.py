@@ -41,7 +41,8 @@ from femeit.ert.exact import two_layer_green
 from femeit.ert.forward25d import Forward25D, readings
 from femeit.ert.mesh25d import halfplane_mesh
 from femeit.forward.model import ForwardModel
-from femeit.geometry.gmsh_session import (
+from femeit.mesh import EITMesh
+from femeit.mesh.gmsh_session import (
     distance_threshold,
     extract_groups,
     generate,
@@ -49,7 +50,6 @@ from femeit.geometry.gmsh_session import (
     minimum_field,
     use_size_fields_only,
 )
-from femeit.mesh import EITMesh
 
 N = 12
 H = 2.0

@@ -68,7 +68,7 @@ def disk_checks(quick: bool) -> None:
     record("disk CEM Fourier series: truncation estimate", series_err, 1e-4, "512 modes", time.perf_counter() - start)
     errors = {1: [], 2: []}
     for h in hs:
-        mesh = fe.EITMesh.from_spec(
+        mesh = fe.mesh_from_spec(
             fe.CircleSpec(radius=1.0, electrode_width=0.2, first_angle_deg=0.0, h=h, h_electrode=h / 2)
         )
         for order in (1, 2):
@@ -116,7 +116,7 @@ def ball_checks(quick: bool) -> None:
     protocol = Protocol.adjacent(16)
     spec = fe.BallSpec(radius=1.0, h=0.25 if quick else 0.2, h_electrode=0.05 if quick else 0.03)
     pos = np.array(spec.electrode_centres())
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     start = time.perf_counter()
     v = ForwardModel(mesh, protocol, electrode_model="point", order=2).simulate(1.0)
     ref = protocol_voltages(protocol, ball_point_potentials(pos, 1.0, 1.0, protocol.injections))
@@ -127,7 +127,7 @@ def ball_checks(quick: bool) -> None:
         f"{mesh.n_elements} tet",
         time.perf_counter() - start,
     )
-    layered = fe.EITMesh.from_spec(fe.BallSpec(radius=1.0, h=spec.h, h_electrode=spec.h_electrode, inner_radius=0.5))
+    layered = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=spec.h, h_electrode=spec.h_electrode, inner_radius=0.5))
     model = ForwardModel(layered, protocol, electrode_model="point", order=2)
     for ratio in (10.0, 0.1):
         start = time.perf_counter()
@@ -158,7 +158,7 @@ def halfspace_checks(quick: bool) -> None:
         sphere = fe.HalfspaceLineSpec(
             **base, h_inclusion=h_inclusion, inclusions=(fe.SphereInclusion(0, 0, -depth, 0.5),)
         )
-        mesh = fe.EITMesh.from_spec(sphere)
+        mesh = fe.mesh_from_spec(sphere)
         pos = np.c_[sphere.electrode_x(), np.zeros(16), np.zeros(16)]
         model = ForwardModel(mesh, both, electrode_model="point", order=2)
         start = time.perf_counter()
@@ -195,7 +195,7 @@ def halfspace_checks(quick: bool) -> None:
 
 def jacobian_checks() -> None:
     protocol = Protocol.adjacent(16)
-    mesh = fe.EITMesh.from_spec(
+    mesh = fe.mesh_from_spec(
         fe.CircleSpec(h=0.08, electrode_width=0.2, inclusions=(fe.CircleInclusion(0.3, 0.2, 0.25),))
     )
     sigma = np.exp(0.3 * np.random.default_rng(1).standard_normal(mesh.n_elements))

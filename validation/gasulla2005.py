@@ -2,7 +2,7 @@
 
 Run:  python validation/gasulla2005.py [-o validation/out] [--order 1|2] [--no-fem] [--quick]
 
-Set-up (ALGORITHMS.md section 1): 16 point electrodes on the surface of a
+Set-up: 16 point electrodes on the surface of a
 half-space, spacing 1, electrode 1 at x = -7.5; a perfectly conducting sphere
 of radius 0.5 under the centre at depth 1.5 or 2.5; modified Schlumberger and
 dipole-dipole arrays (104 rows each).
@@ -159,7 +159,7 @@ def main() -> int:
     args.no_fem = args.no_fem or args.quick
     start = time.perf_counter()
     spec = sensor(2 if args.quick else args.order)
-    mesh = fe.EITMesh.from_spec(spec)
+    mesh = fe.mesh_from_spec(spec)
     # Without the FEM Jacobian the mesh only carries the voxel geometry.
     grid = VoxelGrid(mesh, (-8.5, 8.5, -0.5, 0.5, -5.0, 0.0), (17, 1, 5), level=1 if args.no_fem else 3)
     assert grid.n_params == 85

@@ -1,8 +1,10 @@
-"""GPSR-BB, TGPSR-BB and KGPSR-BB on the paper's 3D ERT cylinder (Li et al. 2021, ../shared/seeds/004).
+"""GPSR-BB, TGPSR-BB and KGPSR-BB on the paper's 3D ERT cylinder (Li et al., IEEE Access 2021).
+
+Li et al., IEEE Access 9 (2021), doi:10.1109/ACCESS.2021.3127695.
 
 Run:  python validation/kgpsr3d.py [-o validation/out] [--quick]
 
-Set-up (ALGORITHMS.md section 3): a cylinder of radius 10 cm and height 10 cm,
+Set-up: a cylinder of radius 10 cm and height 10 cm,
 16 circular electrodes of radius 1 cm at mid-height, complete electrode model
 (contact impedance 1e-4 Ohm m^2, our choice), adjacent drive and adjacent
 measurement (all 208 readings), background 1 S/m.
@@ -298,7 +300,7 @@ def main() -> int:
             20,
         )
     prot = Protocol.adjacent(16)
-    jac_mesh = fe.EITMesh.from_spec(sensor(*h_jac))
+    jac_mesh = fe.mesh_from_spec(sensor(*h_jac))
     jac_model = ForwardModel(jac_mesh, prot, contact_impedance=CONTACT)
     grids, prepared, jacs = {}, {}, {}
     v_ref = jac_model.simulate(BACKGROUND)  # the model's homogeneous frame (rows of S for relative data)
@@ -312,7 +314,7 @@ def main() -> int:
     data, tets, raw, snr, clean = {}, {}, {}, {}, {}
     for k, name in enumerate(names):
         objects = PHANTOMS[name]
-        mesh = fe.EITMesh.from_spec(sensor(h_data[name], 0.004 if args.quick else 0.0025, objects))
+        mesh = fe.mesh_from_spec(sensor(h_data[name], 0.004 if args.quick else 0.0025, objects))
         model = ForwardModel(mesh, prot, contact_impedance=CONTACT)
         tets[name] = mesh.n_elements
         v0 = model.simulate(BACKGROUND)

@@ -21,10 +21,10 @@ the published files) or ``--root`` pointing at the challenge's layout.
    Landweber, backprojection and the L1 solvers GPSR-BB, TGPSR-BB, KGPSR-BB
    and TwIST on a 32 x 32 pixel grid (the mesh is the
    calibration mesh, not aligned with any target), data weighted by the noise
-   model of ``femeit.difference`` and the global drift projected out; images
+   model of ``femeit.measured.difference`` and the global drift projected out; images
    resampled to 256 x 256 and segmented by the half-maximum rule with a class
-   presence test (``femeit.segmentation``).
-3. Scores (``femeit.metrics.ktc_score``) under three rules for the parameters
+   presence test (``femeit.measured.segmentation``).
+3. Scores (``femeit.ktc2023.ktc_score``) under three rules for the parameters
    (regularisation strength, threshold fraction, presence ratio):
    * ``auto``: no truth at all: L-curve corner (Landweber: 500 iterations;
      L1 solvers: the KGPSR-BB paper's Table 1 lambda), segmentation fraction
@@ -55,12 +55,12 @@ from pathlib import Path
 import numpy as np
 
 from femeit import ktc2023 as ktc
-from femeit.calibration import calibrate, common_mode_design, relative_residual
-from femeit.difference import SPARSE_SOLVERS, DifferenceProblem, reconstruct, to_challenge_image
 from femeit.grids import PixelGrid
 from femeit.inverse.leastsquares import prepare
-from femeit.metrics import ktc_score
-from femeit.segmentation import threshold_segmentation
+from femeit.ktc2023 import ktc_score
+from femeit.measured.calibration import calibrate, common_mode_design, relative_residual
+from femeit.measured.difference import SPARSE_SOLVERS, DifferenceProblem, reconstruct, to_challenge_image
+from femeit.measured.segmentation import threshold_segmentation
 
 STRENGTHS = {
     "tikhonov": np.logspace(-7, -3, 9),

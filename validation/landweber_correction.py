@@ -1,8 +1,10 @@
-"""Landweber with sensitivity-matrix correction and error penalty (ERT paper, ../shared/seeds/003).
+"""Landweber with sensitivity-matrix correction and error penalty (ERT paper).
+
+The ERT paper: Math. Probl. Eng. 2019, article 6384132, doi:10.1155/2019/6384132.
 
 Run:  python validation/landweber_correction.py [-o validation/out]
 
-Set-up (ALGORITHMS.md section 2): a 2D circular sensor of inner diameter
+Set-up: a 2D circular sensor of inner diameter
 50 mm, 16 electrodes 5 mm wide, adjacent drive and measurement, the 104
 reciprocal-unique readings, liquid 1 S/m, gas 1e-3 S/m (the paper's 0 S/m made
 positive so that the forward model stays well posed), contact impedance
@@ -104,8 +106,8 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    mesh = fe.EITMesh.from_spec(sensor(0.00245))
-    fine_mesh = fe.EITMesh.from_spec(sensor(0.0007))
+    mesh = fe.mesh_from_spec(sensor(0.00245))
+    fine_mesh = fe.mesh_from_spec(sensor(0.0007))
     prot = protocol()
     model = ForwardModel(mesh, prot, contact_impedance=CONTACT)
     fine_model = ForwardModel(fine_mesh, prot, contact_impedance=CONTACT)

@@ -1,8 +1,10 @@
-"""SMDR against Tikhonov and the other femeit solvers on the SMDR paper's set-up (../shared/seeds/001).
+"""SMDR against Tikhonov and the other femeit solvers on the SMDR paper's set-up (Sensors 2024).
+
+The SMDR paper: Sensors 24(2), 333 (2024), doi:10.3390/s24020333.
 
 Run:  python validation/smdr.py [-o validation/out] [--quick]
 
-Set-up (ALGORITHMS.md section 4, paper section 3.1): a 2D disk of radius 1 m,
+Set-up (paper section 3.1): a 2D disk of radius 1 m,
 16 electrodes 5 cm wide, adjacent drive and measurement (208 readings),
 reference 1 S/m, objects 2 S/m, contact impedance 0.01 Ohm m (ours; the paper
 simulates in COMSOL and does not say).
@@ -99,7 +101,7 @@ def sensor(h: float) -> fe.CircleSpec:
 
 def build(data_h: float = 0.015):
     """Meshes, models, grid, normalised sensitivity and the data of every phantom and noise level."""
-    mesh, fine_mesh = fe.EITMesh.from_spec(sensor(0.04)), fe.EITMesh.from_spec(sensor(data_h))
+    mesh, fine_mesh = fe.mesh_from_spec(sensor(0.04)), fe.mesh_from_spec(sensor(data_h))
     protocol = Protocol.adjacent(16)
     model = ForwardModel(mesh, protocol, contact_impedance=CONTACT)
     fine_model = ForwardModel(fine_mesh, protocol, contact_impedance=CONTACT)

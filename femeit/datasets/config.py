@@ -46,16 +46,16 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from femeit._checks import finite_number
 from femeit.errors import FemeitError
 from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
+from femeit.protocol import PROTOCOL_NAMES, Protocol
 
-PROTOCOLS = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
 SHAPES_2D = ("circle",)
 SHAPES_3D = ("sphere", "cylinder")
 # Random sequential addition of equal disks jams at a covered fraction of about
@@ -68,13 +68,7 @@ def _error(key: str, message: str) -> FemeitError:
 
 
 def _number(key: str, value: Any, *, positive: bool = False, non_negative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _error(key, f"must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise _error(key, f"must be positive, got {value}")
-    if non_negative and value < 0:
-        raise _error(key, f"must not be negative, got {value}")
-    return float(value)
+    return finite_number(f"dataset config: {key}", value, positive=positive, non_negative=non_negative)
 
 
 def _range(key: str, value: Any, *, positive: bool = True) -> tuple[float, float]:
@@ -185,8 +179,12 @@ def config_from_dict(data: dict) -> DatasetConfig:
     forward = data.get("forward", {})
     _keys("forward", forward, {"protocol", "contact_impedance", "order", "fraction_level"})
     protocol = forward.get("protocol", "adjacent")
-    if protocol not in PROTOCOLS:
-        raise _error("forward.protocol", f"must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if protocol not in PROTOCOL_NAMES:
+        raise _error("forward.protocol", f"must be one of {', '.join(PROTOCOL_NAMES)}, got {protocol!r}")
+    try:  # fail at load time, not in a worker, when the sensor's electrodes do not fit the protocol
+        Protocol.by_name(protocol, spec.n_electrodes)
+    except FemeitError as exc:
+        raise _error("forward.protocol", str(exc)) from None
     contact = _number("forward.contact_impedance", forward.get("contact_impedance", 0.01), positive=True)
     order = forward.get("order", 1)
     if order not in (1, 2):

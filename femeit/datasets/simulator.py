@@ -16,30 +16,21 @@ import numpy as np
 from femeit.datasets.config import DatasetConfig
 from femeit.datasets.sampler import PhantomSampler
 from femeit.noise import add_noise
-
-
-def make_protocol(name: str, n_electrodes: int):
-    from femeit.protocol import Protocol
-
-    if name == "adjacent":
-        return Protocol.adjacent(n_electrodes)
-    if name == "opposite":
-        return Protocol.opposite(n_electrodes)
-    return getattr(Protocol, name)()
+from femeit.protocol import Protocol
 
 
 class Simulator:
     """Everything needed to compute samples of one configuration (built once per worker)."""
 
     def __init__(self, config: DatasetConfig):
-        import femeit as fe
         from femeit.forward import ForwardModel
+        from femeit.geometry import mesh_from_spec
 
         self.config = config
         self.sampler = PhantomSampler(config)
         spec = config.spec
-        self.mesh = fe.EITMesh.from_spec(spec)
-        self.protocol = make_protocol(config.protocol, len(self.mesh.electrodes))
+        self.mesh = mesh_from_spec(spec)
+        self.protocol = Protocol.by_name(config.protocol, self.mesh.n_electrodes)
         self.model = ForwardModel(self.mesh, self.protocol, config.contact_impedance, order=config.order)
         r = spec.radius
         self.extent = (-r, r, -r, r)

@@ -21,7 +21,7 @@ import numpy as np
 import skfem
 
 from femeit.errors import FemeitError
-from femeit.geometry.gmsh_session import extract_groups, generate, gmsh_session, use_size_fields_only
+from femeit.mesh.gmsh_session import extract_groups, generate, gmsh_session, use_size_fields_only
 
 __all__ = ["HalfPlaneMesh", "halfplane_mesh"]
 

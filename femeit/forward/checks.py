@@ -29,13 +29,14 @@ def tangent_linear(model: ForwardModel, sigma: np.ndarray, direction: np.ndarray
     """
     sigma = model.conductivity(sigma)
     direction = np.asarray(direction, dtype=float)
-    a = model.grounded_system(sigma)
-    da = model.grounded_system(sigma + direction) - a
-    x_inj, _ = model._fields(sigma)
-    keep = model._plan["renumber"] >= 0
+    d = model.discretization
+    a = d.system_matrix(sigma, model.block_data)
+    da = d.system_matrix(sigma + direction, model.block_data) - a
+    x_inj = model.fields(sigma).injections
+    keep = d.plan.free
     dx = np.zeros_like(x_inj)
     dx[:, keep] = np.asarray(spla.spsolve(a.tocsc(), -(da @ x_inj[:, keep].T))).reshape(keep.sum(), -1).T
-    du = dx[:, model._electrode_dofs]
+    du = dx[:, d.electrode_unknowns]
     protocol = model.protocol
     return np.einsum("ij,ij->i", protocol.measurements, du[protocol.row_injection])
 

@@ -4,7 +4,7 @@ The CEM system with one electrode potential fixed is symmetric positive
 definite, so a Cholesky factorisation applies.  :func:`factorize` picks, in
 order: CHOLMOD (scikit-sparse, when importable), PARDISO (pypardiso, when
 importable) and scipy's SuperLU, which is always present and fine for 2D and
-small 3D P1 models (see the timings in DESIGN.md); for very large models,
+small 3D P1 models (as femeit's forward benchmarks measure); for very large models,
 AMG-preconditioned conjugate gradients (pyamg), which needs no factorisation.  A factorisation is made once
 per conductivity and solves all current and adjoint patterns as one block.
 """

@@ -28,6 +28,7 @@ factorisation and one block solve for all current and measurement patterns.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,28 +39,11 @@ import skfem
 
 from femeit.errors import FemeitError
 from femeit.forward.conditioning import check_conditioning, real_values
+from femeit.forward.discretization import ELECTRODE_MODELS, Discretization
 from femeit.forward.linsolve import BACKENDS, factorize
 from femeit.limits import check_bytes
 from femeit.mesh import EITMesh
 from femeit.protocol import Protocol
-
-ELECTRODE_MODELS = ("cem", "point", "shunt")
-_ELEMENTS = {
-    (2, 1): skfem.ElementTriP1,
-    (2, 2): skfem.ElementTriP2,
-    (3, 1): skfem.ElementTetP1,
-    (3, 2): skfem.ElementTetP2,
-}
-
-
-@skfem.BilinearForm
-def _mass(u, v, _):
-    return u * v
-
-
-@skfem.LinearForm
-def _unit(v, _):
-    return v
 
 
 @dataclass(frozen=True)
@@ -81,13 +65,15 @@ class Solution:
     voltages: np.ndarray
 
 
+@dataclass(frozen=True, init=False, eq=False, repr=False)
 class ForwardModel:
     """Voltages and Jacobians of an EIT/ERT sensor for any conductivity.
 
     Parameters
     ----------
-    mesh : EITMesh
-        The mesh with its electrodes.
+    mesh : EITMesh or Discretization
+        The mesh with its electrodes, or a :class:`~femeit.forward.Discretization`
+        of it to share (then ``order`` and ``electrode_model`` are the discretisation's).
     protocol : Protocol
         Current patterns and readings; its electrode count must match the mesh's.
     contact_impedance : float or array_like, shape (L,)
@@ -102,6 +88,21 @@ class ForwardModel:
     solver : {"auto", "cholmod", "pardiso", "splu", "amg"}
         Sparse direct solver (see :mod:`femeit.forward.linsolve`).
 
+    Attributes
+    ----------
+    discretization : Discretization
+        Basis, element matrices, electrode blocks and assembly plan (frozen, shareable).
+    protocol : Protocol
+    contact_impedance : ndarray, shape (L,), or None
+        None for the point and shunt models.
+    solver : str
+
+    Notes
+    -----
+    The model is a frozen dataclass: ``dataclasses.replace(model, contact_impedance=z)``
+    (or :meth:`with_contact_impedance`) gives a model on the same discretisation
+    with its own, empty factorisation cache; nothing mutable is shared.
+
     Examples
     --------
     >>> model = ForwardModel(mesh, Protocol.adjacent(16), contact_impedance=0.01)  # doctest: +SKIP
@@ -109,175 +110,95 @@ class ForwardModel:
     >>> J = model.jacobian(1.0)        # shape (208, n_elements)
     """
 
+    discretization: Discretization
+    protocol: Protocol
+    contact_impedance: np.ndarray | None
+    solver: str
+
     def __init__(
         self,
-        mesh: EITMesh,
-        protocol: Protocol,
-        contact_impedance: float | np.ndarray = 0.01,
+        mesh: EITMesh | Discretization | None = None,
+        protocol: Protocol | None = None,
+        contact_impedance: float | np.ndarray | None = 0.01,
         order: int = 1,
         electrode_model: str = "cem",
         solver: str = "auto",
+        *,
+        discretization: Discretization | None = None,
     ) -> None:
-        if not isinstance(mesh, EITMesh):
-            raise FemeitError(f"mesh must be an EITMesh, got {type(mesh).__name__}")
+        # ``discretization=`` is how dataclasses.replace passes the field back in.
+        if discretization is None:
+            discretization = mesh if isinstance(mesh, Discretization) else None
+        elif mesh is not None:
+            raise FemeitError("give either a mesh or discretization=, not both")
+        if discretization is None:
+            if not isinstance(mesh, EITMesh):
+                raise FemeitError(f"mesh must be an EITMesh, got {type(mesh).__name__}")
+            if order not in (1, 2):
+                raise FemeitError(f"order must be 1 or 2, got {order!r}")
+            if electrode_model not in ELECTRODE_MODELS:
+                raise FemeitError(f"electrode_model must be one of {ELECTRODE_MODELS}, got {electrode_model!r}")
         if not isinstance(protocol, Protocol):
             raise FemeitError(f"protocol must be a Protocol, got {type(protocol).__name__}")
-        if protocol.n_electrodes != mesh.n_electrodes:
-            raise FemeitError(
-                f"the protocol uses {protocol.n_electrodes} electrodes but the mesh has {mesh.n_electrodes}"
-            )
-        if order not in (1, 2):
-            raise FemeitError(f"order must be 1 or 2, got {order!r}")
+        n_electrodes = (discretization.mesh if discretization is not None else mesh).n_electrodes
+        if protocol.n_electrodes != n_electrodes:
+            raise FemeitError(f"the protocol uses {protocol.n_electrodes} electrodes but the mesh has {n_electrodes}")
         if solver not in BACKENDS:
             raise FemeitError(f"unknown linear solver {solver!r}; choose one of {BACKENDS}")
-        if electrode_model not in ELECTRODE_MODELS:
-            raise FemeitError(f"electrode_model must be one of {ELECTRODE_MODELS}, got {electrode_model!r}")
-        self.mesh = mesh
-        self.protocol = protocol
-        self.order = order
-        self.electrode_model = electrode_model
-        self.solver = solver
-        L = mesh.n_electrodes
-        self.contact_impedance = _contact_impedance(contact_impedance, L) if electrode_model == "cem" else None
-        for e in mesh.electrodes:
-            if e.is_point and electrode_model != "point":
-                raise FemeitError(f"electrode {e.name} is a point electrode (one node); use electrode_model='point'")
-        self._setup_stiffness()
-        self._setup_electrodes()
+        if discretization is None:
+            discretization = Discretization(mesh, order, electrode_model)
+        cem = discretization.electrode_model == "cem"
+        z = _contact_impedance(contact_impedance, n_electrodes) if cem else None
+        put = object.__setattr__  # frozen dataclass: fields are set once, here
+        put(self, "discretization", discretization)
+        put(self, "protocol", protocol)
+        put(self, "contact_impedance", z)
+        put(self, "solver", solver)
+        put(self, "_block_data", discretization.block_data(z))
         # Unique measurement patterns: each needs one adjoint field.
-        self._meas_patterns, self._row_meas = np.unique(protocol.measurements, axis=0, return_inverse=True)
-        self._row_meas = self._row_meas.ravel()
-        self._meas_reuse = self._plan_adjoint_reuse()
-        self._solver_state: dict = {}
-        self._cache_key: bytes | None = None
-        self._cache: tuple | None = None
-        self._plan_assembly()
+        patterns, row_meas = np.unique(protocol.measurements, axis=0, return_inverse=True)
+        put(self, "_meas_patterns", patterns)
+        put(self, "_row_meas", row_meas.ravel())
+        put(self, "_meas_reuse", self._plan_adjoint_reuse())
+        put(self, "_state", _SolverState())
 
-    def _plan_assembly(self) -> None:
-        """Precompute where every element-matrix entry lands in the grounded CSR system.
+    def __repr__(self) -> str:
+        d = self.discretization
+        return (
+            f"ForwardModel({d.mesh.dim}D, {d.mesh.n_elements} elements, P{d.order}, {d.electrode_model}, "
+            f"{self.protocol.n_rows} rows, solver={self.solver!r})"
+        )
 
-        The unknowns are the dofs mapped through ``_dof_to_unknown`` (identity, or
-        the shunt collapse of electrode dofs) plus, for the CEM, the electrode
-        potentials; the ground unknown (electrode 0's potential) is removed.  A
-        new conductivity then costs one ``bincount`` into the CSR data array.
-        """
-        k = self._element_dofs.shape[1]
-        unknown = self._dof_to_unknown[self._element_dofs]  # (n_elem, k)
-        rows = np.repeat(unknown, k, axis=1).ravel()
-        cols = np.tile(unknown, (1, k)).ravel()
-        const_rows, const_cols, const_data = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        if self._electrode_block is not None:
-            coo = self._electrode_block.tocoo()
-            const_rows, const_cols, const_data = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-        ground = int(self._electrode_dofs[0])
-        n = self._n_unknowns
-        renumber = np.arange(n, dtype=np.int64) - (np.arange(n) > ground)
-        renumber[ground] = -1
-        all_rows = renumber[np.concatenate([rows, const_rows])]
-        all_cols = renumber[np.concatenate([cols, const_cols])]
-        keep = (all_rows >= 0) & (all_cols >= 0)
-        m = n - 1
-        key = all_rows[keep] * m + all_cols[keep]
-        unique, inverse = np.unique(key, return_inverse=True)
-        self._plan = {
-            "keep_element": keep[: len(rows)],
-            "keep_const": keep[len(rows) :],
-            "inverse": inverse.ravel(),
-            "n_entries": len(unique),
-            "indices": (unique % m).astype(np.int32),
-            "indptr": np.searchsorted(unique // m, np.arange(m + 1)).astype(np.int64),
-            "const_data": const_data,
-            "const_rows": const_rows,
-            "const_cols": const_cols,
-            "size": m,
-            "renumber": renumber,
-        }
+    # ------------------------------------------------------------- views
+    @property
+    def mesh(self) -> EITMesh:
+        """The mesh."""
+        return self.discretization.mesh
 
-    # ------------------------------------------------------------- set-up
-    def _setup_stiffness(self) -> None:
-        mesh = self.mesh
-        element = _ELEMENTS[(mesh.dim, self.order)]()
-        basis = skfem.CellBasis(mesh.mesh, element, intorder=2 * (self.order - 1))
-        self.basis = basis
-        self.n_dofs = basis.N
-        # Element stiffness matrices for unit conductivity: (n_elem, k, k).
-        grads = np.stack([basis.basis[i][0].grad for i in range(basis.Nbfun)])  # (k, dim, n_elem, n_qp)
-        self._element_stiffness = np.einsum("ideq,jdeq,eq->eij", grads, grads, basis.dx, optimize=True)
-        dofs = basis.element_dofs.T  # (n_elem, k)
-        self._element_dofs = np.ascontiguousarray(dofs)
-        self._ke_flat = self._element_stiffness.reshape(len(dofs), -1)
+    @property
+    def order(self) -> int:
+        """Polynomial degree of the elements."""
+        return self.discretization.order
 
-    def _electrode_facet_indices(self) -> list[np.ndarray]:
-        m = self.mesh.mesh
-        facets = np.sort(m.facets, axis=0).T.astype(np.int64)
-        n = self.mesh.n_nodes
-        keys = np.zeros(len(facets), dtype=np.int64)
-        for col in range(facets.shape[1]):
-            keys = keys * n + facets[:, col]
-        order = np.argsort(keys)
-        out = []
-        for e in self.mesh.electrodes:
-            f = np.sort(e.facets, axis=1)
-            k = np.zeros(len(f), dtype=np.int64)
-            for col in range(f.shape[1]):
-                k = k * n + f[:, col]
-            pos = order[np.searchsorted(keys[order], k)]
-            out.append(pos)
-        return out
+    @property
+    def electrode_model(self) -> str:
+        """``"cem"``, ``"point"`` or ``"shunt"``."""
+        return self.discretization.electrode_model
 
-    def _setup_electrodes(self) -> None:
-        mesh, L, n = self.mesh, self.mesh.n_electrodes, self.n_dofs
-        element = self.basis.elem
-        if self.electrode_model == "point":
-            nodes = []
-            for e in mesh.electrodes:
-                if e.is_point:
-                    nodes.append(e.node)
-                else:
-                    candidates = np.unique(e.facets)
-                    d = np.linalg.norm(mesh.points[candidates] - e.centre, axis=1)
-                    nodes.append(int(candidates[np.argmin(d)]))
-            # Vertex dofs of scikit-fem's Lagrange elements are numbered as the nodes.
-            self._n_unknowns = n
-            self._dof_to_unknown = np.arange(n)
-            self._electrode_block = None
-            self._electrode_dofs = np.array(nodes)
-            return
-        facet_indices = self._electrode_facet_indices()
-        self._facet_bases = [
-            skfem.FacetBasis(mesh.mesh, element, facets=idx, intorder=2 * self.order) for idx in facet_indices
-        ]
-        if self.electrode_model == "shunt":
-            # Each electrode's dofs collapse into one unknown: x = [u_free; U].
-            on = np.full(n, -1)
-            for l_, idx in enumerate(facet_indices):
-                dofs = self.basis.get_dofs(facets=idx).all()  # vertex and (P2) edge dofs on the facets
-                if np.any(on[dofs] >= 0):
-                    raise FemeitError(f"electrode {mesh.electrodes[l_].name} touches another electrode")
-                on[dofs] = l_
-            free = np.flatnonzero(on < 0)
-            col = np.empty(n, dtype=np.int64)
-            col[free] = np.arange(len(free))
-            col[on >= 0] = len(free) + on[on >= 0]
-            self._dof_to_unknown = col
-            self._n_unknowns = len(free) + L
-            self._electrode_block = None
-            self._electrode_dofs = len(free) + np.arange(L)
-            return
-        mass = [skfem.asm(_mass, fb) for fb in self._facet_bases]
-        load = [skfem.asm(_unit, fb) for fb in self._facet_bases]
-        self._electrode_mass, self._electrode_load = mass, load
-        self._electrode_size = np.array([b.sum() for b in load])
-        self._dof_to_unknown = np.arange(n)
-        self._n_unknowns = n + L
-        self._electrode_dofs = n + np.arange(L)
-        self._electrode_block = self._cem_block(self.contact_impedance)
+    @property
+    def basis(self) -> skfem.CellBasis:
+        """The scikit-fem basis of the potential."""
+        return self.discretization.basis
 
-    def _cem_block(self, z: np.ndarray) -> sp.csr_matrix:
-        e = sum(m / zl for m, zl in zip(self._electrode_mass, z, strict=True))
-        c = sp.csr_matrix(np.column_stack([b / zl for b, zl in zip(self._electrode_load, z, strict=True)]))
-        d = sp.diags(self._electrode_size / z)
-        return sp.bmat([[e, -c], [-c.T, d]], format="csr")
+    @property
+    def block_data(self) -> np.ndarray:
+        """Electrode-block values for this model's z, in the order of ``discretization.plan.block_rows``."""
+        return self._block_data
+
+    @property
+    def n_dofs(self) -> int:
+        """Finite-element degrees of freedom of the potential."""
+        return self.discretization.n_dofs
 
     # ------------------------------------------------------ conductivity
     def conductivity(self, sigma: float | np.ndarray | Mapping[str, float]) -> np.ndarray:
@@ -314,28 +235,24 @@ class ForwardModel:
             raise FemeitError(f"conductivity must be positive, got minimum {out.min():.3g} S/m")
         return out
 
-    def grounded_system(self, sigma: np.ndarray) -> sp.csr_matrix:
-        """The grounded SPD system matrix (electrode 0's unknown removed), shape (n_unknowns - 1,) * 2."""
-        plan = self._plan
-        weights = np.concatenate(
-            [
-                (self._ke_flat * sigma[:, None]).ravel()[plan["keep_element"]],
-                plan["const_data"][plan["keep_const"]],
-            ]
-        )
-        data = np.bincount(plan["inverse"], weights=weights, minlength=plan["n_entries"])
-        m = plan["size"]
-        return sp.csr_matrix((data, plan["indices"], plan["indptr"]), shape=(m, m))
+    def system_matrix(self, sigma: float | np.ndarray | Mapping[str, float]) -> sp.csr_matrix:
+        """The grounded SPD system matrix for ``sigma``, shape (n_unknowns - 1, n_unknowns - 1).
+
+        Rows and columns are the unknowns of ``discretization`` (dofs, then electrode
+        potentials for the CEM) with electrode 0's potential (the ground) removed:
+        unknown ``j`` is row ``discretization.plan.renumber[j]``.
+        """
+        return self.discretization.system_matrix(self.conductivity(sigma), self._block_data)
 
     # ----------------------------------------------------------- solving
     def _solve_patterns(self, solve, patterns: np.ndarray) -> np.ndarray:
         """Fields x (unknown space, ground 0) for current patterns of shape (n, L); returns (n, n_unknowns)."""
-        renumber = self._plan["renumber"]
-        rhs = np.zeros((self._plan["size"], len(patterns)))
-        targets = renumber[self._electrode_dofs]
+        renumber = self.discretization.plan.renumber
+        rhs = np.zeros((self.discretization.plan.size, len(patterns)))
+        targets = renumber[self.discretization.electrode_unknowns]
         # The ground electrode's current leaves through the fixed potential.
         np.add.at(rhs, targets[1:], patterns[:, 1:].T)
-        x = np.zeros((self._n_unknowns, len(patterns)))
+        x = np.zeros((self.discretization.n_unknowns, len(patterns)))
         if len(patterns):
             x[renumber >= 0] = np.asarray(solve(rhs)).reshape(-1, len(patterns))
         return x.T
@@ -343,13 +260,13 @@ class ForwardModel:
     def _injection_fields(self, sigma: np.ndarray) -> np.ndarray:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
         key = hashlib.sha1(sigma.tobytes()).digest()
-        if key != self._cache_key:
-            system = self.grounded_system(sigma)
+        if key != self._state.key:
+            system = self.system_matrix(sigma)
             check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
-            solve = factorize(system, self.solver, self._solver_state)
-            self._cache_key = key
-            self._cache = {"solve": solve, "injections": self._solve_patterns(solve, self.protocol.injections)}
-        return self._cache["injections"]
+            solve = factorize(system, self.solver, self._state.solver_state)
+            self._state.key = key
+            self._state.cache = {"solve": solve, "injections": self._solve_patterns(solve, self.protocol.injections)}
+        return self._state.cache["injections"]
 
     def _fields(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fields of the current patterns (P, n_unknowns) and of the measurement patterns (Q, n_unknowns).
@@ -360,8 +277,8 @@ class ForwardModel:
         the factorisation already made for ``sigma``.
         """
         x_inj = self._injection_fields(sigma)
-        if "measurements" not in self._cache:
-            x_meas = np.empty((len(self._meas_patterns), self._n_unknowns))
+        if "measurements" not in self._state.cache:
+            x_meas = np.empty((len(self._meas_patterns), self.discretization.n_unknowns))
             missing = []
             for q, p, scale in self._meas_reuse:
                 if p >= 0:
@@ -369,9 +286,9 @@ class ForwardModel:
                 else:
                     missing.append(q)
             if missing:
-                x_meas[missing] = self._solve_patterns(self._cache["solve"], self._meas_patterns[missing])
-            self._cache["measurements"] = x_meas
-        return x_inj, self._cache["measurements"]
+                x_meas[missing] = self._solve_patterns(self._state.cache["solve"], self._meas_patterns[missing])
+            self._state.cache["measurements"] = x_meas
+        return x_inj, self._state.cache["measurements"]
 
     def _plan_adjoint_reuse(self) -> list[tuple[int, int, float]]:
         """For each measurement pattern q: (q, injection p or -1, scale) with pattern_q = scale * injection_p."""
@@ -389,13 +306,125 @@ class ForwardModel:
 
     def _to_dofs(self, x: np.ndarray) -> np.ndarray:
         """Unknowns -> finite-element coefficients, shape (n_patterns, n_dofs)."""
-        return x[:, self._dof_to_unknown]
+        return x[:, self.discretization.dof_to_unknown]
+
+    def fields(self, sigma: float | np.ndarray | Mapping[str, float]) -> Fields:
+        """Fields of every current pattern and of every measurement pattern driven as a current (adjoint fields).
+
+        Returns
+        -------
+        Fields
+            In the unknown space of ``discretization`` (ground potential 0, no shift).
+        """
+        s = self.conductivity(sigma)
+        x_inj, x_meas = self._fields(s)
+        return Fields(x_inj, x_meas, self._row_meas)
+
+    def jvec(
+        self,
+        sigma: float | np.ndarray | Mapping[str, float],
+        v: np.ndarray,
+        *,
+        log_conductivity: bool = False,
+        basis: sp.spmatrix | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The Jacobian times a vector, ``J @ v``, without forming J.
+
+        ``(J v)_i = -u_i' K(v) w_i`` with ``K(v) = sum_e v_e K_e`` the stiffness
+        matrix of the conductivity ``v``, ``u_i`` and ``w_i`` the current and
+        measurement fields of row ``i`` (as in :meth:`jacobian`).  Memory is
+        O(n_patterns * n_dofs), never O(n_rows * n_elements).
+
+        Parameters
+        ----------
+        sigma : number, mapping or ndarray, shape (n_elements,)
+            Conductivity at which to linearise, S/m.
+        v : ndarray, shape (n_elements,) or (n_params,)
+            Direction, S/m (or per unit log-conductivity, or in parameter space with ``basis``).
+        log_conductivity : bool
+            Use dV / d ln(sigma).
+        basis : sparse or ndarray, shape (n_elements, n_params), optional
+            Parameter basis P: returns ``J @ P @ v``.
+
+        Returns
+        -------
+        ndarray, shape (n_rows,)
+        """
+        s = self.conductivity(sigma)
+        d = self._element_direction(s, v, log_conductivity, basis)
+        u, w = self._dof_fields(s)
+        uk = np.asarray(self.discretization.stiffness(d) @ u.T).T  # (P, n_dofs): (K(v) u_p)'
+        return -_row_products(uk, w, self.protocol.row_injection, self._row_meas)
+
+    def jtvec(
+        self,
+        sigma: float | np.ndarray | Mapping[str, float],
+        y: np.ndarray,
+        *,
+        log_conductivity: bool = False,
+        basis: sp.spmatrix | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The transposed Jacobian times a vector, ``J' @ y``, without forming J.
+
+        ``(J' y)_e = -sum_i y_i u_i' K_e w_i``, computed as ``-<K_e, sum_p u_p (Y W)_p'>``
+        restricted to element e, with ``Y[p, q]`` the sum of ``y_i`` over the rows
+        of current pattern p and measurement pattern q.
+
+        Parameters
+        ----------
+        sigma : number, mapping or ndarray, shape (n_elements,)
+            Conductivity at which to linearise, S/m.
+        y : ndarray, shape (n_rows,)
+            Data-space vector, V.
+        log_conductivity, basis
+            As in :meth:`jvec`.
+
+        Returns
+        -------
+        ndarray, shape (n_elements,) or (n_params,)
+        """
+        s = self.conductivity(sigma)
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.protocol.n_rows,):
+            raise FemeitError(f"y must have one value per protocol row, shape ({self.protocol.n_rows},), got {y.shape}")
+        u, w = self._dof_fields(s)
+        yy = sp.csr_matrix((y, (self.protocol.row_injection, self._row_meas)), shape=(len(u), len(w)))
+        yw = np.asarray(yy @ w)  # (P, n_dofs)
+        dofs, ke = self.discretization.element_dofs, self.discretization.element_stiffness
+        k = dofs.shape[1]
+        out = np.zeros(len(dofs))
+        for a in range(k):
+            ua = u[:, dofs[:, a]]
+            for b in range(k):
+                out -= ke[:, a, b] * np.einsum("pe,pe->e", ua, yw[:, dofs[:, b]])
+        if log_conductivity:
+            out *= s
+        if basis is not None:
+            out = np.asarray(sp.csr_matrix(basis).T @ out).ravel()
+        return out
+
+    def _element_direction(self, s: np.ndarray, v: np.ndarray, log_conductivity: bool, basis) -> np.ndarray:
+        n_elem = self.mesh.n_elements
+        v = np.asarray(v, dtype=float)
+        if basis is not None:
+            if basis.shape[0] != n_elem or v.shape != (basis.shape[1],):
+                raise FemeitError(
+                    f"with a basis of shape {basis.shape}, v must have {basis.shape[1]} values, got {v.shape}"
+                )
+            v = np.asarray(sp.csr_matrix(basis) @ v).ravel()
+        elif v.shape != (n_elem,):
+            raise FemeitError(f"v must have one value per element, shape ({n_elem},), got {v.shape}")
+        return v * s if log_conductivity else v
+
+    def _dof_fields(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x_inj, x_meas = self._fields(s)
+        return self._to_dofs(x_inj), self._to_dofs(x_meas)
 
     def solve(self, sigma: float | np.ndarray | Mapping[str, float]) -> Solution:
         """Fields and readings for ``sigma`` (see :class:`Solution`)."""
         s = self.conductivity(sigma)
         x_inj = self._injection_fields(s)
-        u_el = x_inj[:, self._electrode_dofs]
+        u_el = x_inj[:, self.discretization.electrode_unknowns]
         shift = u_el.mean(axis=1, keepdims=True)
         voltages = np.einsum("ij,ij->i", self.protocol.measurements, u_el[self.protocol.row_injection])
         return Solution(u_el - shift, self._to_dofs(x_inj) - shift, voltages)
@@ -412,8 +441,8 @@ class ForwardModel:
         """
         if self.electrode_model != "cem":
             raise FemeitError("electrode currents are recomputed only for the complete electrode model")
-        integrals = np.column_stack([solution.potentials @ b for b in self._electrode_load])
-        return (self._electrode_size * solution.electrode_potentials - integrals) / self.contact_impedance
+        integrals = np.column_stack([solution.potentials @ b for b in self.discretization.electrode_load])
+        return (self.discretization.electrode_size * solution.electrode_potentials - integrals) / self.contact_impedance
 
     def simulate(self, sigma: float | np.ndarray | Mapping[str, float]) -> np.ndarray:
         """The protocol's readings for conductivity ``sigma``, V, shape (n_rows,)."""
@@ -470,7 +499,7 @@ class ForwardModel:
             check_bytes(8.0 * n_rows * n_elem, f"the {n_rows} x {n_elem} Jacobian")
             out = np.empty((n_rows, n_elem))
         scale = s if log_conductivity else None
-        n_inj, n_meas, k = len(u), len(w), self._element_dofs.shape[1]
+        n_inj, n_meas, k = len(u), len(w), self.discretization.element_dofs.shape[1]
         row_inj, row_meas = self.protocol.row_injection, self._row_meas
         # Contract all (injection, measurement) pairs at once when the protocol
         # uses most of them (adjacent, KTC patterns); else gather per row.
@@ -479,8 +508,8 @@ class ForwardModel:
         step = max(1, int(chunk_bytes // (8 * (width + (n_inj + 2 * n_meas) * k))))
         for start in range(0, n_elem, step):
             sl = slice(start, min(start + step, n_elem))
-            dofs = self._element_dofs[sl]
-            ke = self._element_stiffness[sl]  # (chunk, k, k)
+            dofs = self.discretization.element_dofs[sl]
+            ke = self.discretization.element_stiffness[sl]  # (chunk, k, k)
             u_k = [u[:, dofs[:, j]] for j in range(k)]  # k arrays (P, chunk)
             w_k = [w[:, dofs[:, j]] for j in range(k)]  # k arrays (Q, chunk)
             block = None
@@ -504,25 +533,55 @@ class ForwardModel:
         return out
 
     def with_contact_impedance(self, contact_impedance: float | np.ndarray) -> ForwardModel:
-        """A copy with other contact impedances, sharing the mesh precomputation and assembly plan.
+        """A model with other contact impedances on the same discretisation: ``dataclasses.replace``.
 
         Only the electrode block's values change (its sparsity does not), so the
-        copy is cheap enough for calibration loops.
+        copy is cheap enough for calibration loops; it starts with its own empty
+        factorisation cache.
         """
         if self.electrode_model != "cem":
             raise FemeitError("contact impedance applies only to the complete electrode model")
-        new = object.__new__(ForwardModel)
-        new.__dict__.update(self.__dict__)
-        new.contact_impedance = _contact_impedance(contact_impedance, self.mesh.n_electrodes)
-        new._electrode_block = new._cem_block(new.contact_impedance)
-        coo = new._electrode_block.tocoo()
-        new._cache_key, new._cache = None, None
-        if np.array_equal(coo.row, self._plan["const_rows"]) and np.array_equal(coo.col, self._plan["const_cols"]):
-            new._plan = {**self._plan, "const_data": coo.data}
-        else:  # pragma: no cover - the block's pattern does not depend on z
-            new._solver_state = {}
-            new._plan_assembly()
-        return new
+        return dataclasses.replace(self, contact_impedance=contact_impedance)
+
+
+@dataclass(frozen=True, eq=False)
+class Fields:
+    """Fields of one conductivity in the unknown space of a :class:`~femeit.forward.Discretization`.
+
+    Attributes
+    ----------
+    injections : ndarray, shape (n_injections, n_unknowns)
+        Field of each current pattern (ground potential 0).
+    measurements : ndarray, shape (n_measurement_patterns, n_unknowns)
+        Field of each distinct measurement pattern driven as a current (the adjoint field).
+    row_measurement : ndarray of int, shape (n_rows,)
+        The measurement pattern of each protocol row.
+    """
+
+    injections: np.ndarray
+    measurements: np.ndarray
+    row_measurement: np.ndarray
+
+
+class _SolverState:
+    """One model's mutable cache: the last factorisation, its fields, reusable solver analysis."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.cache: dict | None = None
+        self.solver_state: dict = {}
+
+
+def _row_products(a: np.ndarray, b: np.ndarray, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
+    """``out[i] = a[row_a[i]] . b[row_b[i]]``, through the small (P, Q) product when most pairs are used."""
+    if len(a) * len(b) <= 2 * len(row_a):
+        return (a @ b.T)[row_a, row_b]
+    out = np.empty(len(row_a))
+    step = max(1, int(2**22 // max(1, a.shape[1])))
+    for start in range(0, len(row_a), step):
+        sl = slice(start, start + step)
+        out[sl] = np.einsum("ij,ij->i", a[row_a[sl]], b[row_b[sl]])
+    return out
 
 
 def _contact_impedance(value: float | np.ndarray, n_electrodes: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Geometry specifications, gmsh builders and the mesh cache."""
+"""Geometry specifications, gmsh builders and the mesh cache (built on :mod:`femeit.mesh`)."""
 
+from femeit.geometry.meshing import mesh_from_spec
 from femeit.geometry.spec_io import load_spec, spec_from_dict, spec_to_dict
 from femeit.geometry.specs import (
     BallRing,
@@ -26,6 +27,7 @@ __all__ = [
     "HalfspaceLineSpec",
     "SphereInclusion",
     "load_spec",
+    "mesh_from_spec",
     "spec_from_dict",
     "spec_to_dict",
 ]

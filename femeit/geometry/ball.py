@@ -6,8 +6,8 @@ import math
 
 import gmsh
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 from femeit.geometry.specs import BallSpec
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def spherical_cap_area(radius: float, electrode_radius: float) -> float:

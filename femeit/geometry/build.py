@@ -6,11 +6,11 @@ from femeit.errors import SpecError
 from femeit.geometry.ball import build_ball
 from femeit.geometry.circle import build_circle
 from femeit.geometry.cylinder import build_cylinder
-from femeit.geometry.gmsh_session import MeshGroups, extract_groups, gmsh_session
 from femeit.geometry.halfspace import build_halfspace_line
 from femeit.geometry.spec_checks import check_buildable
 from femeit.geometry.specs import SPEC_TYPES, Spec
 from femeit.limits import check_mesh_size
+from femeit.mesh.gmsh_session import MeshGroups, extract_groups, gmsh_session
 
 BUILDERS = {
     "circle": build_circle,
@@ -30,3 +30,4 @@ def build_groups(spec: Spec) -> MeshGroups:
     with gmsh_session(kind):
         BUILDERS[kind](spec)
         return extract_groups()
+

@@ -60,7 +60,7 @@ class MeshCache:
         return self.folder / f"{spec.kind}-{self.key(spec)}.npz"
 
     def load(self, spec: Spec) -> dict[str, Any] | None:
-        """Arrays for :meth:`EITMesh._from_arrays_checked`, or None on a miss.
+        """Arrays for :meth:`EITMesh.from_parts`, or None on a miss.
 
         An entry is used only when it is intact: its recorded key equals the
         spec's key, the SHA-256 of its arrays equals the one recorded when it

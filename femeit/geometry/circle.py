@@ -6,8 +6,8 @@ import math
 
 import gmsh
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
-from femeit.geometry.specs import CircleSpec, _inclusion_names
+from femeit.geometry.specs import CircleSpec, inclusion_names
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def build_circle(spec: CircleSpec) -> None:
@@ -59,7 +59,7 @@ def build_circle(spec: CircleSpec) -> None:
         inclusion_surfaces, background = [], [disk]
 
     gmsh.model.addPhysicalGroup(2, background, name="domain")
-    for name, tags in zip(_inclusion_names("CircleSpec", spec.inclusions), inclusion_surfaces, strict=True):
+    for name, tags in zip(inclusion_names("CircleSpec", spec.inclusions), inclusion_surfaces, strict=True):
         gmsh.model.addPhysicalGroup(2, tags, name=name)
     for k in range(spec.n_electrodes):
         if spec.electrode_width > 0:

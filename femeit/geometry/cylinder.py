@@ -7,15 +7,15 @@ import math
 import gmsh
 import numpy as np
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 from femeit.geometry.specs import (
     BoxInclusion,
     CylinderInclusion,
     CylinderSpec,
     ElectrodeRing,
     SphereInclusion,
-    _inclusion_names,
+    inclusion_names,
 )
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def circular_patch_area(tank_radius: float, electrode_radius: float) -> float:
@@ -97,7 +97,7 @@ def build_cylinder(spec: CylinderSpec) -> None:
     background = sorted(all_volumes - {t for vs in inclusion_volumes for t in vs})
 
     gmsh.model.addPhysicalGroup(3, background, name="domain")
-    for name, vols in zip(_inclusion_names("CylinderSpec", spec.inclusions), inclusion_volumes, strict=True):
+    for name, vols in zip(inclusion_names("CylinderSpec", spec.inclusions), inclusion_volumes, strict=True):
         gmsh.model.addPhysicalGroup(3, vols, name=name)
     for k, surfaces in enumerate(electrode_surfaces):
         gmsh.model.addPhysicalGroup(2, surfaces, name=f"e{k + 1:02d}")

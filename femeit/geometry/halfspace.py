@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gmsh
 
-from femeit.geometry.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
-from femeit.geometry.specs import HalfspaceLineSpec, _inclusion_names
+from femeit.geometry.specs import HalfspaceLineSpec, inclusion_names
+from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
 
 
 def build_halfspace_line(spec: HalfspaceLineSpec) -> None:
@@ -54,7 +54,7 @@ def build_halfspace_line(spec: HalfspaceLineSpec) -> None:
         gmsh.model.mesh.embed(0, points, 2, top[0])
 
     gmsh.model.addPhysicalGroup(dim, background, name="domain")
-    for name, parts in zip(_inclusion_names("HalfspaceLineSpec", spec.inclusions), inclusion_parts, strict=True):
+    for name, parts in zip(inclusion_names("HalfspaceLineSpec", spec.inclusions), inclusion_parts, strict=True):
         gmsh.model.addPhysicalGroup(dim, parts, name=name)
     electrode_dim = 0 if w == 0 else dim - 1
     for k, tags in enumerate(electrodes):

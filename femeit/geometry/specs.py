@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from femeit._checks import finite_number, whole_number
 from femeit.errors import SpecError
 
 # Smallest gap (relative to the local mesh size) we accept between two shapes
@@ -24,13 +25,7 @@ _MIN_GAP = 1e-9
 
 
 def _finite(owner: str, name: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{owner}.{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value):
-        raise SpecError(f"{owner}.{name} must be finite, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, error=SpecError)
 
 
 def _angle(owner: str, name: str, value: float) -> float:
@@ -40,17 +35,11 @@ def _angle(owner: str, name: str, value: float) -> float:
 
 
 def _positive(owner: str, name: str, value: float) -> float:
-    value = _finite(owner, name, value)
-    if value <= 0:
-        raise SpecError(f"{owner}.{name} must be positive, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, positive=True, error=SpecError)
 
 
 def _non_negative(owner: str, name: str, value: float) -> float:
-    value = _finite(owner, name, value)
-    if value < 0:
-        raise SpecError(f"{owner}.{name} must be zero or positive, got {value!r}")
-    return value
+    return finite_number(f"{owner}.{name}", value, non_negative=True, error=SpecError)
 
 
 # More electrodes than any instrument has; the pairwise electrode checks and
@@ -59,13 +48,10 @@ MAX_ELECTRODES = 4096
 
 
 def _count(owner: str, name: str, value: int, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or int(value) != value:
-        raise SpecError(f"{owner}.{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise SpecError(f"{owner}.{name} must be at least {minimum}, got {value!r}")
+    value = whole_number(f"{owner}.{name}", value, minimum=minimum, error=SpecError)
     if name == "n_electrodes" and value > MAX_ELECTRODES:
         raise SpecError(f"{owner}.{name} = {value!r} is more than femeit supports ({MAX_ELECTRODES})")
-    return int(value)
+    return value
 
 
 def _optional_size(owner: str, name: str, value: float | None) -> float | None:
@@ -165,7 +151,7 @@ class BoxInclusion:
 Inclusion3D = SphereInclusion | CylinderInclusion | BoxInclusion
 
 
-def _inclusion_names(owner: str, inclusions: tuple) -> tuple[str, ...]:
+def inclusion_names(owner: str, inclusions: tuple) -> tuple[str, ...]:
     """Region names ``inclusion_<name>`` (1-based index when unnamed), checked unique."""
     names = [f"inclusion_{inc.name or i + 1}" for i, inc in enumerate(inclusions)]
     if len(set(names)) != len(names):
@@ -282,7 +268,7 @@ class CircleSpec:
                     f"crosses or touches the boundary of the disk of radius {self.radius}"
                 )
         _check_disjoint_2d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     @property
     def mesh_size(self) -> float:
@@ -442,7 +428,7 @@ class CylinderSpec:
                     f"top or bottom (radius {self.radius}, height {self.height})"
                 )
         _check_disjoint_3d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     def _check_rings_disjoint(self, rings: tuple[ElectrodeRing, ...]) -> None:
         # Electrodes of different rings overlap when their (arc, z) extents do.
@@ -576,7 +562,7 @@ class HalfspaceLineSpec:
             _check_disjoint_2d(owner, incs)
         else:
             _check_disjoint_3d(owner, incs)
-        _inclusion_names(owner, incs)
+        inclusion_names(owner, incs)
 
     @property
     def array_length(self) -> float:

@@ -16,7 +16,7 @@ from femeit.inverse.leastsquares import (
     tikhonov,
     tsvd,
 )
-from femeit.inverse.smdr import SMDR, SMDRResult, filter_normalise, location_compensation, smdr, suppress_artifacts
+from femeit.inverse.smdr import SMDR, SMDRResult, filter_normalize, location_compensation, smdr, suppress_artifacts
 from femeit.inverse.twist import twist
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "column_normalize",
     "corrected_landweber",
     "equipotential_mask",
-    "filter_normalise",
+    "filter_normalize",
     "golub_kahan",
     "gpsr",
     "gpsr_bb",

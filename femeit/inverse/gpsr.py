@@ -2,7 +2,7 @@
 
 Li et al., "A fast Barzilai-Borwein gradient projection for sparse
 reconstruction algorithm based on 3D modeling: application to ERT imaging",
-IEEE Access 9 (2021) (``../shared/seeds/004``), and the GPSR-BB method of
+IEEE Access 9 (2021), doi:10.1109/ACCESS.2021.3127695, and the GPSR-BB method of
 Figueiredo, Nowak & Wright, IEEE J. Sel. Topics Signal Process. 1 (2007).
 
 Problem (eq. 6): ``min_x 1/2 ||S x - y||^2 + lam ||x||_1``.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from femeit._checks import matrix_and_data
 from femeit.errors import FemeitError
 from femeit.inverse.krylov import golub_kahan
 
@@ -61,15 +62,7 @@ class SparseResult:
 
 
 def _check(A: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    A = np.asarray(A, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if A.ndim != 2 or min(A.shape) == 0:
-        raise FemeitError(f"the matrix must be 2D and non-empty, got shape {A.shape}")
-    if y.shape != (A.shape[0],):
-        raise FemeitError(f"data must have shape ({A.shape[0]},) for a matrix of shape {A.shape}, got {y.shape}")
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(y))):
-        raise FemeitError("the matrix or the data contain NaN or infinite values")
-    return A, y
+    return matrix_and_data(A, y)
 
 
 def column_normalize(jac: np.ndarray, mode: str = "abs") -> tuple[np.ndarray, np.ndarray]:

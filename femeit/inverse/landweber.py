@@ -2,7 +2,7 @@
 
 Landweber (Yang & Peng's form for ERT): ``x_{k+1} = P[x_k + alpha S'(y - S x_k)]``
 with P the projection onto bounds (the "normalised conductivity limited between
-0 and 1" of the ERT paper, ../shared/seeds/003, eqs. 2-3).
+0 and 1" of the ERT paper, Math. Probl. Eng. 2019, article 6384132, doi:10.1155/2019/6384132, eqs. 2-3).
 
 The corrected algorithm of the same paper (section 3) re-linearises: after M
 Landweber iterations with the uniform-field sensitivity S0 it corrects the
@@ -10,7 +10,7 @@ distribution with a coefficient driven by the relative boundary-voltage
 residual, recomputes the sensitivity at the corrected distribution (a new
 forward solve and Jacobian) and restarts Landweber from there.  The
 equations for the penalty factor and the coefficient were lost in our copy of
-the paper; our reading (ALGORITHMS.md section 2) is
+the paper; our reading is
 
 * penalty factor ``delta_p = ||U_meas - U(sigma_p)|| / ||U(sigma_p)||``,
 * coefficient ``beta_p = 1 / (1 + B delta_p)`` with B in [0.5, 1.5] (default 1),
@@ -87,7 +87,7 @@ def landweber(
     x0: np.ndarray | None = None,
     bounds: tuple | None = None,
 ) -> LandweberResult:
-    """Projected Landweber iteration, ERT paper (../shared/seeds/003) eqs. 2-3.
+    """Projected Landweber iteration, ERT paper (Math. Probl. Eng. 2019, 6384132) eqs. 2-3.
 
     ``x_{k+1} = P[x_k + step S'(y - S x_k)]``.  Without bounds and from x0 = 0
     it converges to the minimum-norm least-squares solution for

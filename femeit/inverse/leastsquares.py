@@ -24,22 +24,12 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from femeit._checks import matrix_and_data
 from femeit.errors import FemeitError
 
 
 def _check_system(jac: np.ndarray, data: np.ndarray | None = None) -> np.ndarray:
-    jac = np.asarray(jac, dtype=float)
-    if jac.ndim != 2 or min(jac.shape) == 0:
-        raise FemeitError(f"the sensitivity matrix must be 2D (n_data, n_params), got shape {jac.shape}")
-    if not np.all(np.isfinite(jac)):
-        raise FemeitError("the sensitivity matrix contains NaN or infinite values")
-    if data is not None:
-        data = np.asarray(data, dtype=float)
-        if data.shape[0] != jac.shape[0]:
-            raise FemeitError(f"data has {data.shape[0]} values but the sensitivity matrix {jac.shape[0]} rows")
-        if not np.all(np.isfinite(data)):
-            raise FemeitError("data contain NaN or infinite values; drop missing rows explicitly")
-    return jac
+    return matrix_and_data(jac, data, name="the sensitivity matrix", frames=True)[0]
 
 
 @dataclass(frozen=True, eq=False)

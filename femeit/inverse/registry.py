@@ -51,7 +51,7 @@ def _landweber(jac, dz, z0, grid, lam, rank):
 
 def _smdr(jac, dz, z0, grid, lam, rank):
     # Relative data (v - v0) / v0 and the Jacobian rows scaled alike, as in
-    # validation/smdr.py: every reading weighs the same, and the L-curve corner
+    # the study femeit.studies.smdr: every reading weighs the same, and the L-curve corner
     # of that system gives Tikhonov images whose four clusters SMDR can use (on
     # absolute data the corner is far too small for the restricted
     # re-reconstructions).  lambda, if given, is for the relative system.

@@ -1,4 +1,7 @@
-"""Sensitivity matrix decomposition re-reconstruction (SMDR), Sensors 2024 (``../shared/seeds/001``).
+"""Sensitivity matrix decomposition re-reconstruction (SMDR), Sensors 24, 333 (2024), doi:10.3390/s24020333.
+
+The paper: "Posterior approximate clustering-based sensitivity matrix decomposition for
+electrical impedance tomography", Sensors 24(2), 333 (2024), doi:10.3390/s24020333.
 
 The steps of the paper (Algorithm 1), with S the sensitivity (m x n), y the
 difference data (m) and R_lam(S) = (S'S + lam I)^-1 S' the Tikhonov
@@ -55,9 +58,10 @@ import scipy.linalg as sla
 from scipy.linalg.blas import dsyrk
 from scipy.linalg.lapack import dposv
 
+from femeit._checks import matrix_and_data
 from femeit.errors import FemeitError
 from femeit.inverse.kmeans import Clusters, kmeans_1d
-from femeit.inverse.leastsquares import _check_system, choose_lambda, prepare
+from femeit.inverse.leastsquares import choose_lambda, prepare
 
 CLUSTER_NAMES = ("object", "mixture", "artifact", "background")
 """Names of the four clusters, in the order of their labels 0..3 (decreasing centre)."""
@@ -108,7 +112,7 @@ class SMDRResult:
     peak: float
 
 
-def filter_normalise(x_d: np.ndarray) -> np.ndarray:
+def filter_normalize(x_d: np.ndarray) -> np.ndarray:
     """Keep the positive part and divide by its maximum, SMDR eq. 19.
 
     Parameters
@@ -135,7 +139,7 @@ def suppress_artifacts(x: np.ndarray, kmeans: str = "lloyd") -> tuple[np.ndarray
     Parameters
     ----------
     x : ndarray, shape (n,)
-        An image, normally the output of :func:`filter_normalise`.
+        An image, normally the output of :func:`filter_normalize`.
     kmeans : {"lloyd", "exact"}
         Method of :func:`femeit.inverse.kmeans.kmeans_1d`.
 
@@ -206,7 +210,7 @@ class SMDR:
     """
 
     def __init__(self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None) -> None:
-        jac = _check_system(jac)
+        jac = matrix_and_data(jac, name="the sensitivity matrix")[0]
         if not (np.isfinite(lam) and lam > 0):
             raise FemeitError(f"lambda must be a positive number, got {lam}")
         if kmeans not in ("lloyd", "exact"):
@@ -327,7 +331,7 @@ class SMDR:
         x_a = self._solve(gram_a, area_a, y)
         x_r = self._solve(gram_r, area_r, y) if area_r.any() else np.zeros_like(x_a)
         x_d = x_a - x_r
-        x_n = filter_normalise(x_d)
+        x_n = filter_normalize(x_d)
         x, clusters_post = suppress_artifacts(x_n, self.kmeans)
         if self.compensation is not None:
             x = x * self.compensation

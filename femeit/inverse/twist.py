@@ -3,15 +3,16 @@
 Bioucas-Dias & Figueiredo, "A new TwIST: two-step iterative
 shrinkage/thresholding algorithms for image restoration", IEEE Trans. Image
 Process. 16 (2007), for ``min_x 1/2 ||A x - y||^2 + lam ||x||_1``; the KGPSR-BB
-paper (``../shared/seeds/004``, Table 1) uses lam = 1e-9.
+paper (Li et al., IEEE Access 9, 2021, doi:10.1109/ACCESS.2021.3127695, Table 1) uses lam = 1e-9.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from femeit._checks import matrix_and_data
 from femeit.errors import FemeitError
-from femeit.inverse.gpsr import SparseResult, _check
+from femeit.inverse.gpsr import SparseResult
 
 
 def soft_threshold(x: np.ndarray, tau: float) -> np.ndarray:
@@ -61,7 +62,7 @@ def twist(
     lipschitz : float, optional
         ``||A||_2^2`` if known (computed once per Jacobian saves an SVD per frame).
     """
-    A, y = _check(jac, data)
+    A, y = matrix_and_data(jac, data)
     if not (np.isfinite(lam) and lam >= 0):
         raise FemeitError(f"lam must be a non-negative number, got {lam}")
     if not 0 < lam1 < 1:

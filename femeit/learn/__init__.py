@@ -5,7 +5,7 @@ This subpackage imports torch; ``import femeit`` never does.  CPU by default
 needed beyond what torch does by itself.
 """
 
-from femeit.learn.features import Normaliser, calibrate, image_target, reim_permutation
+from femeit.learn.features import Normalizer, calibrate, image_target, reim_permutation
 from femeit.learn.networks import CNNEIM, FCNNEIV, NETWORKS, build, count_parameters
 from femeit.learn.training import Reconstructor, TrainConfig, evaluate, loss_terms, prepare, train
 
@@ -13,7 +13,7 @@ __all__ = [
     "CNNEIM",
     "FCNNEIV",
     "NETWORKS",
-    "Normaliser",
+    "Normalizer",
     "Reconstructor",
     "TrainConfig",
     "build",

@@ -1,4 +1,4 @@
-"""Network inputs of the CNN-EIM paper (../shared/seeds/000), in numpy: no torch needed.
+"""Network inputs of the CNN-EIM paper (electrical impedance maps), in numpy: no torch needed.
 
 * Calibration, eq. 4: ``vc = (v - v_ref) / v_ref`` per entry of the impedance map,
   with v_ref the map of the sensor filled with the background.  Entries that
@@ -48,7 +48,7 @@ def calibrate(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Normaliser:
+class Normalizer:
     """Per-entry z-score of CNN-EIM eq. 5, fitted on the training split.
 
     Attributes: ``mean`` and ``std``, arrays of the input's shape.
@@ -58,11 +58,11 @@ class Normaliser:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, calibrated: np.ndarray) -> Normaliser:
+    def fit(cls, calibrated: np.ndarray) -> Normalizer:
         """Fit on calibrated training inputs of shape (n_samples, ...)."""
         calibrated = np.asarray(calibrated, dtype=float)
         if len(calibrated) < 2:
-            raise FemeitError("the normaliser needs at least 2 training samples")
+            raise FemeitError("the normalizer needs at least 2 training samples")
         std = calibrated.std(axis=0)
         return cls(calibrated.mean(axis=0), np.where(std > 0, std, 1.0))
 

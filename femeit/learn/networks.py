@@ -1,4 +1,4 @@
-"""The CNN-EIM network and its FCNN-EIV baseline (../shared/seeds/000, section II.B, Table I).
+"""The CNN-EIM network and its FCNN-EIV baseline (CNN-EIM paper, section II.B, Table I).
 
 CNN-EIM: 5 convolutions (3 x 3, padding 1, stride 1), each followed by batch
 normalisation and ReLU, with two 2 x 2 max pools (stride 2) taking the 16 x 16

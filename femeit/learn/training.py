@@ -10,7 +10,7 @@ anisotropic total variation of the output averaged over pixels
 Adam with learning rate 5e-4 and batch size 128 as in the paper; the epoch
 count is an argument (the paper: 200).
 
-A run directory holds ``run.json`` (network, normaliser, permutation, training
+A run directory holds ``run.json`` (network, normalizer, permutation, training
 configuration, history), ``model.pt`` (the weights) and, while training,
 ``checkpoint.pt`` (weights, optimiser, random states, history), so an
 interrupted ``train`` resumes at the last finished epoch.
@@ -28,7 +28,7 @@ import torch
 
 from femeit.errors import FemeitError
 from femeit.learn.features import (
-    Normaliser,
+    Normalizer,
     calibrate,
     image_from_target,
     image_target,
@@ -59,7 +59,7 @@ class Prepared:
     kind: str
     inputs: dict[str, np.ndarray]
     targets: dict[str, np.ndarray]
-    normaliser: Normaliser
+    normalizer: Normalizer
     permutation: np.ndarray | None
     unique_rows: np.ndarray
     background: float
@@ -72,7 +72,7 @@ def _unique_rows(abmn: np.ndarray, n_electrodes: int) -> np.ndarray:
     return Protocol.from_abmn(abmn, n_electrodes).reciprocal_unique_rows()
 
 
-def prepare(dataset, network: str, permutation_seed: int = 0, normaliser: Normaliser | None = None) -> Prepared:
+def prepare(dataset, network: str, permutation_seed: int = 0, normalizer: Normalizer | None = None) -> Prepared:
     """Calibrate, normalise (fitted on ``train``) and arrange a dataset for one network.
 
     Parameters
@@ -82,7 +82,7 @@ def prepare(dataset, network: str, permutation_seed: int = 0, normaliser: Normal
     network : {"cnn-eim", "cnn-reim", "fcnn-eiv"}
     permutation_seed : int
         Seed of CNN-REIM's fixed permutation.
-    normaliser : Normaliser, optional
+    normalizer : Normalizer, optional
         Use this (a trained run's) instead of fitting one on the train split.
     """
     from femeit import datasets
@@ -115,8 +115,8 @@ def prepare(dataset, network: str, permutation_seed: int = 0, normaliser: Normal
     if train.sum() < 2:
         raise FemeitError("the dataset's train split holds fewer than 2 samples")
     data = calibrated_eiv if kind == "eiv" else calibrated_eim
-    normaliser = Normaliser.fit(data[train]) if normaliser is None else normaliser
-    normalised = normaliser(data).astype(np.float32)
+    normalizer = Normalizer.fit(data[train]) if normalizer is None else normalizer
+    normalised = normalizer(data).astype(np.float32)
     permutation = reim_permutation(calibrated_eim[0].size, permutation_seed) if kind == "reim" else None
     if kind == "eiv":
         x = network_input(kind, None, normalised, None)
@@ -127,7 +127,7 @@ def prepare(dataset, network: str, permutation_seed: int = 0, normaliser: Normal
     names = ds.attrs["split_names"]
     inputs = {name: x[split == k] for k, name in enumerate(names)}
     targets = {name: y[split == k] for k, name in enumerate(names)}
-    return Prepared(kind, inputs, targets, normaliser, permutation, unique, background)
+    return Prepared(kind, inputs, targets, normalizer, permutation, unique, background)
 
 
 def loss_terms(model: torch.nn.Module, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -243,7 +243,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
         "input": data.kind,
         "config": asdict(config),
         "parameters": count_parameters(model),
-        "normaliser": {"mean": data.normaliser.mean.tolist(), "std": data.normaliser.std.tolist()},
+        "normalizer": {"mean": data.normalizer.mean.tolist(), "std": data.normalizer.std.tolist()},
         "permutation": None if data.permutation is None else data.permutation.tolist(),
         "unique_rows": data.unique_rows.tolist(),
         "background": data.background,
@@ -272,8 +272,8 @@ class Reconstructor:
         self.kind, self.model = build(self.meta["network"])
         self.model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
         self.model.eval()
-        norm = self.meta["normaliser"]
-        self.normaliser = Normaliser(np.asarray(norm["mean"]), np.asarray(norm["std"]))
+        norm = self.meta["normalizer"] if "normalizer" in self.meta else self.meta["normaliser"]  # runs before 0.2
+        self.normalizer = Normalizer(np.asarray(norm["mean"]), np.asarray(norm["std"]))
         self.permutation = None if self.meta["permutation"] is None else np.asarray(self.meta["permutation"])
         self.unique_rows = np.asarray(self.meta["unique_rows"])
         self.background = float(self.meta["background"])
@@ -294,19 +294,19 @@ class Reconstructor:
         if v.shape[1] != protocol.n_rows or np.shape(reference) != (protocol.n_rows,):
             raise FemeitError(f"expected {protocol.n_rows} readings per frame and a reference of the same length")
         if self.kind == "eiv":
-            x = self.normaliser(calibrate(v[:, self.unique_rows], np.asarray(reference)[self.unique_rows]))
+            x = self.normalizer(calibrate(v[:, self.unique_rows], np.asarray(reference)[self.unique_rows]))
             x = network_input("eiv", None, x.astype(np.float32), None)
         else:
             maps = calibrate(protocol.to_eim(v), protocol.to_eim(np.asarray(reference, dtype=float)))
-            x = network_input(self.kind, self.normaliser(maps).astype(np.float32), None, self.permutation)
+            x = network_input(self.kind, self.normalizer(maps).astype(np.float32), None, self.permutation)
         images = image_from_target(predict(self.model, x)[:, 0], self.background)
         return images[0] if np.ndim(voltages) == 1 else images
 
 
 def evaluate(run_dir: str | Path, dataset) -> dict:
-    """Per-pixel MSE of a trained run on every split of a dataset (with the run's own normaliser)."""
+    """Per-pixel MSE of a trained run on every split of a dataset (with the run's own normalizer)."""
     rec = Reconstructor(run_dir)
-    data = prepare(dataset, rec.meta["network"], rec.meta["config"]["permutation_seed"], rec.normaliser)
+    data = prepare(dataset, rec.meta["network"], rec.meta["config"]["permutation_seed"], rec.normalizer)
     return {
         split: mse(predict(rec.model, data.inputs[split]), data.targets[split])
         for split in ("train", "validation", "test", "heldout")

@@ -1,4 +1,9 @@
-"""Matplotlib figures of meshes, conductivities, images, L-curves and convergence studies."""
+"""Matplotlib figures of meshes, conductivities, images, L-curves and convergence studies.
+
+Figures are made as :class:`matplotlib.figure.Figure` objects, not through
+pyplot: femeit never switches the user's backend nor leaves figures open in
+pyplot's registry.  Pass ``ax=`` to draw into a figure of your own.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,28 @@ import numpy as np
 from femeit.errors import FemeitError
 
 
-def _pyplot():
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None):
+    """A new figure and a (nrows, ncols) array of axes, made without pyplot (any backend, none switched).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : ndarray of Axes, shape (nrows, ncols)
+    """
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         raise FemeitError("plots need matplotlib: pip install 'femeit[viz]'") from None
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
-    return plt
+
+def _axes(ax, figsize: tuple[float, float]):
+    """``(ax.figure, ax)``, or a new figure with one axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = subplots(figsize=figsize)
+    return fig, axes[0, 0]
 
 
 def _finish(fig, path: str | Path | None):
@@ -50,9 +67,8 @@ def plot_mesh(mesh, *, ax=None, path=None, title: str | None = None):
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
     tri = _triangulation(mesh)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 5))
+    fig, ax = _axes(ax, (5, 5))
     regions = np.asarray(mesh.element_region)
     ax.tripcolor(tri, facecolors=regions.astype(float), cmap="Pastel1", alpha=0.6, edgecolors="none")
     ax.triplot(tri, lw=0.2, color="0.4")
@@ -76,12 +92,11 @@ def plot_conductivity(mesh, sigma, *, ax=None, path=None, title: str | None = No
     ----------
     sigma : ndarray, shape (n_elements,)
     """
-    plt = _pyplot()
     sigma = np.asarray(sigma, dtype=float)
     if sigma.shape != (mesh.n_elements,):
         raise FemeitError(f"expected {mesh.n_elements} element values, got shape {sigma.shape}")
     tri = _triangulation(mesh)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 4.3))
+    fig, ax = _axes(ax, (5, 4.3))
     shown = ax.tripcolor(tri, facecolors=sigma, cmap=cmap, edgecolors="none", **kw)
     fig.colorbar(shown, ax=ax, shrink=0.8)
     ax.set_aspect("equal")
@@ -93,11 +108,10 @@ def plot_conductivity(mesh, sigma, *, ax=None, path=None, title: str | None = No
 
 def plot_image(image, *, extent=None, ax=None, path=None, title: str | None = None, symmetric: bool = False, **kw):
     """A pixel image (row 0 at the top), NaN shown blank; ``symmetric`` centres the colour scale on 0."""
-    plt = _pyplot()
     image = np.asarray(image, dtype=float)
     if image.ndim != 2:
         raise FemeitError(f"an image must be 2D, got shape {image.shape}")
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 4))
+    fig, ax = _axes(ax, (4.5, 4))
     if symmetric:
         lim = np.nanmax(np.abs(image)) or 1.0
         kw = {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim} | kw
@@ -110,11 +124,10 @@ def plot_image(image, *, extent=None, ax=None, path=None, title: str | None = No
 
 def plot_lcurve(curve: dict, *, ax=None, path=None, title: str | None = None):
     """An L-curve from :func:`femeit.inverse.choose_lambda` (log residual vs log solution norm), corner marked."""
-    plt = _pyplot()
     for key in ("residual", "solution", "lambdas", "lam"):
         if key not in curve:
             raise FemeitError(f"the curve needs {key!r} (use femeit.inverse.choose_lambda)")
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.5, 4))
+    fig, ax = _axes(ax, (4.5, 4))
     ax.loglog(curve["residual"], curve["solution"], ".-", ms=3)
     k = int(np.argmin(np.abs(np.log(curve["lambdas"]) - np.log(curve["lam"]))))
     ax.loglog(curve["residual"][k], curve["solution"][k], "o", color="C3", label=f"corner, lambda = {curve['lam']:.3g}")
@@ -138,13 +151,12 @@ def plot_convergence(sizes, errors, *, labels=None, ax=None, path=None, title: s
     -------
     matplotlib.figure.Figure (the fitted rates are in ``fig.rates``)
     """
-    plt = _pyplot()
     h = np.asarray(sizes, dtype=float)
     errs = np.atleast_2d(np.asarray(errors, dtype=float))
     if errs.shape[1] != len(h) or len(h) < 2:
         raise FemeitError(f"errors of shape {errs.shape} do not match {len(h)} sizes (need at least 2)")
     labels = labels or [f"series {i + 1}" for i in range(len(errs))]
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(4.8, 4))
+    fig, ax = _axes(ax, (4.8, 4))
     rates = []
     for e, label in zip(errs, labels, strict=True):
         rate = np.polyfit(np.log(h), np.log(e), 1)[0]
@@ -154,4 +166,73 @@ def plot_convergence(sizes, errors, *, labels=None, ax=None, path=None, title: s
     ax.legend(fontsize=8)
     ax.set_title(title or "convergence", fontsize=9)
     fig.rates = rates
+    return _finish(fig, path)
+
+
+def plot_image_grid(
+    images,
+    *,
+    titles=None,
+    symmetric: bool = False,
+    shared: bool = True,
+    cmap: str | None = None,
+    path=None,
+    title: str | None = None,
+    size: float = 1.8,
+):
+    """Images in a grid (rows x columns), axes off, e.g. truths above reconstructions.
+
+    Parameters
+    ----------
+    images : array_like, shape (n_rows, n_cols, ny, nx), or nested lists of 2D arrays
+        NaN pixels are blank.
+    titles : nested lists of str, optional
+        One per image.
+    symmetric : bool
+        Centre the colour scale on 0 (``RdBu_r``).
+    shared : bool
+        One colour scale for all images; else one per image.
+    cmap : str, optional
+        Default ``viridis`` (``RdBu_r`` when symmetric).
+    path : str or Path, optional
+        Save a PNG there.
+    title : str, optional
+        Figure title.
+    size : float
+        Inches per image.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = [[np.asarray(im, dtype=float) for im in row] for row in images]
+    n_rows, n_cols = len(rows), max((len(r) for r in rows), default=0)
+    if n_rows == 0 or n_cols == 0 or any(im.ndim != 2 for row in rows for im in row):
+        raise FemeitError("plot_image_grid needs a non-empty grid of 2D images")
+    cmap = cmap or ("RdBu_r" if symmetric else "viridis")
+
+    def limits(arrays):
+        finite = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays] + [np.zeros(0)])
+        if finite.size == 0:
+            return -1.0, 1.0
+        if symmetric:
+            lim = float(np.abs(finite).max()) or 1.0
+            return -lim, lim
+        return float(finite.min()), float(finite.max())
+
+    common = limits([im for row in rows for im in row]) if shared else None
+    fig, axes = subplots(n_rows, n_cols, figsize=(size * n_cols, (size + 0.3) * n_rows))
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.axis("off")
+            if j >= len(row):
+                continue
+            lo, hi = common or limits([row[j]])
+            ax.imshow(row[j], cmap=cmap, vmin=lo, vmax=hi)
+            if titles is not None:
+                ax.set_title(titles[i][j], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     return _finish(fig, path)

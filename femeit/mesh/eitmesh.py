@@ -17,22 +17,18 @@ naming what is wrong.  Node indices are 0-based everywhere in the API.
 from __future__ import annotations
 
 import re
-import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import skfem
 
-from femeit.errors import FemeitError, MeshContractError
-from femeit.mesh_checks import check_duplicates, check_imported, region_indices
+from femeit.errors import MeshContractError
+from femeit.mesh.checks import check_duplicates, check_imported, region_indices
 
 if TYPE_CHECKING:
-    from femeit.geometry.gmsh_session import MeshGroups
-    from femeit.geometry.specs import Spec
+    from femeit.mesh.gmsh_session import MeshGroups
 
 _ELECTRODE_NAME = re.compile(r"^e(\d+)$")
 _EIDORS_NAME = re.compile(r"^electrode-(\d+)$")
@@ -123,6 +119,37 @@ def _facet_keys(facets: np.ndarray, n_nodes: int) -> np.ndarray:
     return key
 
 
+def facet_indices(mesh: skfem.Mesh, facets: np.ndarray, *, where: str = "mesh") -> np.ndarray:
+    """Indices into scikit-fem's ``mesh.facets`` of facets given by their nodes, in the given order.
+
+    Parameters
+    ----------
+    mesh : skfem.Mesh
+    facets : ndarray of int, shape (n, dim)
+        Node indices of each facet (any node order).
+    where : str
+        Names the facets in the error message.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+
+    Raises
+    ------
+    MeshContractError
+        When a facet is not a facet of the mesh.
+    """
+    n = mesh.p.shape[1]
+    keys = _facet_keys(mesh.facets.T, n)
+    order = np.argsort(keys)
+    wanted = _facet_keys(facets, n)
+    pos = np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)
+    found = order[pos]
+    if not np.array_equal(keys[found], wanted):
+        raise MeshContractError(f"{where}: {int(np.sum(keys[found] != wanted))} facets are not facets of the mesh")
+    return found
+
+
 def _canonical_electrode_names(names: Sequence[str], where: str) -> dict[str, str]:
     """Map given electrode group names to ``eNN``; check numbering has no gaps."""
     numbers: dict[int, str] = {}
@@ -153,8 +180,8 @@ def _canonical_electrode_names(names: Sequence[str], where: str) -> dict[str, st
 class EITMesh:
     """A P1 simplex mesh (triangles or tetrahedra) with electrodes and regions.
 
-    Build one with :meth:`from_spec`, :meth:`from_msh` or :meth:`from_arrays`;
-    the constructor takes already-checked arrays.
+    Build one with :func:`femeit.geometry.mesh_from_spec`, :func:`femeit.mesh.read_mesh`
+    or :meth:`from_arrays`; the constructor takes already-checked arrays.
 
     Attributes
     ----------
@@ -166,7 +193,7 @@ class EITMesh:
         Region names; ``region_names[0]`` is ``domain``.
     element_region : ndarray of int, shape (n_elements,)
         Index into ``region_names`` of each element.
-    spec : Spec or None
+    spec : geometry spec or None
         The geometry spec the mesh was built from, if any.
     info : dict
         How the mesh was made: ``source``, ``seconds``, ``cache_hit``.
@@ -176,7 +203,7 @@ class EITMesh:
     electrodes: tuple[Electrode, ...]
     region_names: tuple[str, ...]
     element_region: np.ndarray
-    spec: Spec | None = None
+    spec: Any = None
     info: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ views
@@ -214,7 +241,15 @@ class EITMesh:
         """Indices of the elements of region ``name``, shape (n,)."""
         if name not in self.region_names:
             raise KeyError(f"no region {name!r}; the mesh has {list(self.region_names)}")
-        return np.flatnonzero(self.element_region == self.region_names.index(name))
+        return self.mesh.subdomains[name]
+
+    def electrode_facets(self, index: int) -> np.ndarray:
+        """Indices into scikit-fem's ``mesh.facets`` of electrode ``index`` (0-based), shape (n_facets,).
+
+        Empty for a point electrode.
+        """
+        e = self.electrodes[index]
+        return np.empty(0, dtype=np.int64) if e.is_point else self.mesh.boundaries[e.name]
 
     def element_measures(self) -> np.ndarray:
         """Area (2D, m^2) or volume (3D, m^3) of each element, shape (n_elements,)."""
@@ -247,67 +282,7 @@ class EITMesh:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def from_spec(cls, spec: Spec, *, cache: bool = True, cache_dir: str | Path | None = None) -> EITMesh:
-        """Mesh a geometry spec with gmsh (or load it from the mesh cache).
-
-        Parameters
-        ----------
-        spec : Spec
-            A :mod:`femeit.geometry.specs` dataclass.
-        cache : bool
-            Reuse a mesh built earlier from an identical spec with the same gmsh
-            version (see :mod:`femeit.geometry.cache`).
-        cache_dir : path, optional
-            Cache folder; default ``$FEMEIT_CACHE_DIR`` or ``~/.cache/femeit``.
-        """
-        from femeit.geometry.build import build_groups
-        from femeit.geometry.cache import MeshCache
-        from femeit.geometry.specs import SPEC_TYPES
-
-        if not isinstance(spec, tuple(SPEC_TYPES.values())):
-            raise FemeitError(
-                f"from_spec needs a geometry spec ({', '.join(c.__name__ for c in SPEC_TYPES.values())}), "
-                f"got {type(spec).__name__}; use load_spec() for a TOML file"
-            )
-        start = time.perf_counter()
-        store = MeshCache(cache_dir) if cache else None
-        if store is not None:
-            hit = store.load(spec)
-            if hit is not None:
-                try:
-                    mesh = cls._from_arrays_checked(spec=spec, **hit)
-                except MeshContractError as exc:  # an entry that fails the mesh checks: mesh again
-                    warnings.warn(f"{exc}; meshing again", RuntimeWarning, stacklevel=2)
-                else:
-                    mesh.info.update(source="cache", cache_hit=True, seconds=time.perf_counter() - start)
-                    return mesh
-        groups = build_groups(spec)
-        mesh = cls.from_groups(groups, where=f"{spec.kind} spec", spec=spec)
-        if store is not None:
-            store.save(spec, mesh)
-        mesh.info.update(source="gmsh", cache_hit=False, seconds=time.perf_counter() - start)
-        return mesh
-
-    @classmethod
-    def from_msh(cls, path: str | Path) -> EITMesh:
-        """Read a gmsh ``.msh`` file, or mesh a ``.geo`` file, that follows the contract.
-
-        Parameters
-        ----------
-        path : str or Path
-            A ``.msh`` file (any version gmsh reads) or a ``.geo`` script (meshed in
-            its own dimension with the options it sets).
-        """
-        from femeit.geometry.mesh_io import read_gmsh_file
-
-        start = time.perf_counter()
-        groups = read_gmsh_file(path)
-        mesh = cls.from_groups(groups, where=str(path))
-        mesh.info.update(source=str(path), cache_hit=False, seconds=time.perf_counter() - start)
-        return mesh
-
-    @classmethod
-    def from_groups(cls, groups: MeshGroups, *, where: str, spec: Spec | None = None) -> EITMesh:
+    def from_groups(cls, groups: MeshGroups, *, where: str, spec: Any = None) -> EITMesh:
         """Build from physical groups read from gmsh, enforcing the contract."""
         if "domain" not in groups.regions or len(groups.regions["domain"]) == 0:
             raise MeshContractError(
@@ -331,7 +306,7 @@ class EITMesh:
                         f"{where}: point electrode {given!r} must be exactly one node, got {len(nodes)}"
                     )
                 electrodes.append((canonical, None, int(nodes[0])))
-        return cls._from_arrays_checked(
+        return cls.from_parts(
             points=groups.points,
             elements=elements,
             element_region=element_region,
@@ -422,7 +397,7 @@ class EITMesh:
                         f"electrode {k} ({name}): no boundary facet has all its nodes in the node list"
                     )
                 parsed.append((name, boundary[inside], None))
-        return cls._from_arrays_checked(
+        return cls.from_parts(
             points=points,
             elements=elems,
             element_region=element_region,
@@ -432,7 +407,7 @@ class EITMesh:
         )
 
     @classmethod
-    def _from_arrays_checked(
+    def from_parts(
         cls,
         *,
         points: np.ndarray,
@@ -440,10 +415,37 @@ class EITMesh:
         element_region: np.ndarray,
         region_names: tuple[str, ...],
         electrodes: Sequence[tuple[str, np.ndarray | None, int | None]],
-        spec: Spec | None = None,
+        spec: Any = None,
         where: str = "mesh",
         check: bool = True,
     ) -> EITMesh:
+        """Build from already-parsed parts: the one constructor every reader ends in.
+
+        Parameters
+        ----------
+        points : ndarray, shape (n_nodes, dim)
+            Node coordinates, m.
+        elements : ndarray of int, shape (n_elements, dim + 1)
+            0-based node indices.
+        element_region : ndarray of int, shape (n_elements,)
+            Index into ``region_names`` of each element.
+        region_names : tuple of str
+            Starts with ``domain``.
+        electrodes : sequence of (name, facets or None, node or None)
+            Facet electrodes give an (n_facets, dim) node array, point electrodes one node.
+        spec : geometry spec, optional
+            Kept on the mesh for provenance.
+        where : str
+            Names the source in error messages.
+        check : bool
+            Check the contract (skipped for trusted input such as the mesh cache).
+
+        Returns
+        -------
+        EITMesh
+            Electrode facets are mirrored into scikit-fem's ``mesh.boundaries`` and
+            regions into ``mesh.subdomains``, both keyed by name.
+        """
         points = np.ascontiguousarray(points, dtype=float)
         elements = np.ascontiguousarray(elements, dtype=np.int64)
         dim = points.shape[1]
@@ -494,24 +496,16 @@ class EITMesh:
             raise MeshContractError(f"{where}: region names must be unique and start with 'domain': {region_names}")
         mesh_cls = skfem.MeshTri if dim == 2 else skfem.MeshTet
         mesh = mesh_cls(np.ascontiguousarray(points.T), np.ascontiguousarray(elements.T))
+        element_region = np.asarray(element_region, dtype=np.int32)
+        # Named groups are stored once here and mirrored into scikit-fem, so
+        # assembly code asks ``mesh.boundaries[name]`` instead of re-deriving facets.
+        mesh = mesh.with_boundaries(
+            {e.name: facet_indices(mesh, e.facets, where=f"{where}: {e.name}") for e in built if not e.is_point}
+        ).with_subdomains({r: np.flatnonzero(element_region == i) for i, r in enumerate(region_names)})
         return cls(
             mesh=mesh,
             electrodes=tuple(built),
             region_names=tuple(region_names),
-            element_region=np.asarray(element_region, dtype=np.int32),
+            element_region=element_region,
             spec=spec,
         )
-
-    # ------------------------------------------------------------------ output
-    def write(self, path: str | Path) -> Path:
-        """Write the mesh: ``.msh`` through gmsh, anything else meshio writes (``.vtu``, ``.xdmf``...).
-
-        The ``.msh`` file keeps the physical-group contract (``domain``,
-        ``inclusion_*``, ``e01``..), so :meth:`from_msh` reads back the same mesh.
-        Other formats carry integer cell data ``region`` (index into
-        ``region_names``, -1 on electrode facets) and ``electrode`` (0-based
-        electrode index, -1 on elements).
-        """
-        from femeit.geometry.mesh_io import write_mesh
-
-        return write_mesh(self, Path(path))

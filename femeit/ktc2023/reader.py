@@ -50,7 +50,7 @@ ELECTRODE_WIDTH = RADIUS * np.deg2rad(360.0 / 64)
 IMAGE_SHAPE = (256, 256)
 MILLIAMPERE = 1e-3
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "ktc2023"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "ktc2023"
 """The packaged copy: ``level_1/`` and ``ground_truth/``."""
 
 
@@ -306,44 +306,3 @@ def reciprocity_error(measurement: Measurement) -> float:
     t = transfer_matrix(measurement)
     off = ~np.eye(len(t), dtype=bool)
     return float(np.linalg.norm((t - t.T)[off]) / np.linalg.norm((t + t.T)[off]))
-
-
-def tank_model(
-    protocol: Protocol,
-    width_factor: float = 1.0,
-    h: float = 0.006,
-    contact_impedance: float | np.ndarray = 0.01,
-):
-    """A 2D CEM forward model of the tank (P1), meshed with gmsh.
-
-    Parameters
-    ----------
-    protocol : Protocol
-        Usually ``load_level(1).protocol``.
-    width_factor : float
-        Electrode width relative to the nominal 5.625 degrees (the calibration fits it).
-    h : float
-        Bulk element size, m (electrodes get h / 4).
-    contact_impedance : float or ndarray, shape (32,)
-        Ohm m (2D).
-
-    Returns
-    -------
-    ForwardModel
-    """
-    from femeit.forward import ForwardModel
-    from femeit.geometry.specs import CircleSpec
-    from femeit.mesh import EITMesh
-
-    if not 0 < width_factor < 2:
-        raise FemeitError(f"width_factor must lie in (0, 2) (electrodes would overlap), got {width_factor}")
-    spec = CircleSpec(
-        radius=RADIUS,
-        n_electrodes=N_ELECTRODES,
-        electrode_width=width_factor * ELECTRODE_WIDTH,
-        first_angle_deg=90.0,
-        direction="ccw",
-        h=h,
-        h_electrode=h / 4,
-    )
-    return ForwardModel(EITMesh.from_spec(spec), protocol, contact_impedance=contact_impedance)

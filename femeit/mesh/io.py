@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import gmsh
 import numpy as np
 
 from femeit.errors import FemeitError, MeshContractError
-from femeit.geometry.gmsh_session import SIMPLEX_TYPE, MeshGroups, extract_groups, generate, gmsh_session
-from femeit.mesh_checks import check_element_types
+from femeit.mesh.checks import check_element_types
+from femeit.mesh.eitmesh import EITMesh
 
 if TYPE_CHECKING:
-    from femeit.mesh import EITMesh
+    from femeit.mesh.gmsh_session import MeshGroups
+
+
+def read_mesh(path: str | Path) -> EITMesh:
+    """Read a gmsh ``.msh`` file, or mesh a ``.geo`` file, that follows the physical-group contract.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.msh`` file (any version gmsh reads) or a ``.geo`` script (meshed in
+        its own dimension with the options it sets).
+
+    Returns
+    -------
+    EITMesh
+        ``info`` records the source file and the seconds it took.
+    """
+    start = time.perf_counter()
+    groups = read_gmsh_file(path)
+    mesh = EITMesh.from_groups(groups, where=str(path))
+    mesh.info.update(source=str(path), cache_hit=False, seconds=time.perf_counter() - start)
+    return mesh
 
 
 def read_gmsh_file(path: str | Path) -> MeshGroups:
     """Open a ``.msh`` (or mesh a ``.geo``) with gmsh and return its physical groups."""
+    import gmsh  # imported when a mesh file is read, not with femeit
+
+    from femeit.mesh.gmsh_session import SIMPLEX_TYPE, extract_groups, generate, gmsh_session
+
     path = Path(path)
     if not path.is_file():
         raise FemeitError(f"mesh file not found: {path}")
@@ -42,6 +67,8 @@ def read_gmsh_file(path: str | Path) -> MeshGroups:
 
 def _element_types(dim: int) -> dict[int, list[tuple[int, str, int]]]:
     """Element types present in the open gmsh model, by dimension: (type, name, count)."""
+    import gmsh
+
     out: dict[int, list[tuple[int, str, int]]] = {}
     for d in (dim, dim - 1):
         for gtype in gmsh.model.mesh.getElementTypes(d):
@@ -51,8 +78,27 @@ def _element_types(dim: int) -> dict[int, list[tuple[int, str, int]]]:
     return out
 
 
-def write_mesh(mesh: EITMesh, path: Path) -> Path:
-    """Write ``mesh`` to ``path``; see :meth:`femeit.mesh.EITMesh.write`."""
+def write_mesh(mesh: EITMesh, path: str | Path) -> Path:
+    """Write a mesh: ``.msh`` through gmsh, anything else meshio writes (``.vtu``, ``.xdmf``...).
+
+    The ``.msh`` file keeps the physical-group contract (``domain``,
+    ``inclusion_*``, ``e01``..), so :func:`read_mesh` reads back the same mesh.
+    Other formats carry integer cell data ``region`` (index into
+    ``region_names``, -1 on electrode facets) and ``electrode`` (0-based
+    electrode index, -1 on elements).
+
+    Parameters
+    ----------
+    mesh : EITMesh
+    path : str or Path
+        The file to write; its suffix picks the format.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".msh":
         _write_msh(mesh, path)
@@ -62,6 +108,10 @@ def write_mesh(mesh: EITMesh, path: Path) -> Path:
 
 
 def _write_msh(mesh: EITMesh, path: Path) -> None:
+    import gmsh
+
+    from femeit.mesh.gmsh_session import SIMPLEX_TYPE, gmsh_session
+
     dim = mesh.dim
     with gmsh_session(path.stem):
         node_tags = np.arange(1, mesh.n_nodes + 1)

@@ -15,7 +15,7 @@ Optionally (``calibrate(..., common_mode="sink")``) the fit includes a model of
 the *instrument*, not of the tank: each voltage channel picks up a small
 fraction of the common-mode voltage, :func:`common_mode_design`.  On the
 KTC2023 reference this term, not the tank geometry, is what limits a
-reciprocal model (see ``validation/ktc2023.py``).
+reciprocal model (see the study ``femeit.studies.ktc2023``).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def common_mode_design(model: ForwardModel, sigma, reference: str = "sink") -> n
     (:func:`reading_channels`) and 0 elsewhere.  ``eps`` is a property of the
     electronics (a CMRR of 40-60 dB is 1e-2..1e-3), the same for every
     current pattern: unlike a free gain or offset per row it must predict the
-    patterns it was not fitted on, which ``validation/ktc2023.py`` checks.
+    patterns it was not fitted on, which the study ``femeit.studies.ktc2023`` checks.
     (Common-mode errors are the classic systematic error of EIT front ends,
     e.g. Boone and Holder 1996, Physiol. Meas. 17, 229.)  The same design
     also absorbs a gain error g_j on single electrode inputs of adjacent

@@ -1,0 +1,270 @@
+"""The frozen part of a forward model: everything that depends on the mesh but not on sigma or z.
+
+A :class:`Discretization` holds the finite-element basis, the element
+stiffness matrices for unit conductivity, the electrode blocks (facet mass
+matrices and loads of the complete electrode model) and an
+:class:`AssemblyPlan`, the precomputed map from element-matrix entries to the
+grounded CSR system.  It is built once per (mesh, order, electrode model) and
+shared, read-only, by every :class:`~femeit.forward.ForwardModel` on it, whatever
+its protocol or contact impedance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import skfem
+
+from femeit.errors import FemeitError
+from femeit.mesh import EITMesh
+
+ELECTRODE_MODELS = ("cem", "point", "shunt")
+_ELEMENTS = {
+    (2, 1): skfem.ElementTriP1,
+    (2, 2): skfem.ElementTriP2,
+    (3, 1): skfem.ElementTetP1,
+    (3, 2): skfem.ElementTetP2,
+}
+
+
+@skfem.BilinearForm
+def _mass(u, v, _):
+    return u * v
+
+
+@skfem.LinearForm
+def _unit(v, _):
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class AssemblyPlan:
+    """Where every element-matrix entry and electrode-block entry lands in the grounded CSR system.
+
+    The unknowns are the dofs mapped through ``dof_to_unknown`` plus, for the
+    complete electrode model, the electrode potentials; the ground unknown
+    (electrode 0's potential) is removed.  A new conductivity then costs one
+    ``bincount`` into the CSR data array.
+
+    Attributes
+    ----------
+    keep_element : ndarray of bool, shape (n_elements * k * k,)
+        Element-matrix entries that survive grounding.
+    keep_block : ndarray of bool, shape (n_block_entries,)
+        Electrode-block entries that survive grounding.
+    block_rows, block_cols : ndarray of int, shape (n_block_entries,)
+        Unknown indices of the electrode block's entries (its sparsity does not depend on z).
+    inverse : ndarray of int
+        CSR data slot of each kept entry (elements first, then block).
+    n_entries : int
+        Number of stored entries of the system matrix.
+    indices, indptr : ndarray of int
+        CSR structure of the grounded system.
+    size : int
+        Order of the grounded system, ``n_unknowns - 1``.
+    renumber : ndarray of int, shape (n_unknowns,)
+        Unknown -> row of the grounded system, -1 for the ground.
+    """
+
+    keep_element: np.ndarray
+    keep_block: np.ndarray
+    block_rows: np.ndarray
+    block_cols: np.ndarray
+    inverse: np.ndarray
+    n_entries: int
+    indices: np.ndarray
+    indptr: np.ndarray
+    size: int
+    renumber: np.ndarray
+
+    @property
+    def free(self) -> np.ndarray:
+        """Mask of the unknowns kept in the grounded system, shape (n_unknowns,)."""
+        return self.renumber >= 0
+
+
+class Discretization:
+    """Basis, element matrices, electrode blocks and assembly plan of one mesh (read-only once built).
+
+    Parameters
+    ----------
+    mesh : EITMesh
+        The mesh with its electrodes.
+    order : {1, 2}
+        Polynomial degree of the elements.
+    electrode_model : {"cem", "point", "shunt"}
+        Complete electrode model, point electrodes (one node each: the node of
+        a one-node electrode, else the electrode node nearest its centre), or
+        shunt (perfectly conducting electrodes, no contact impedance).
+
+    Attributes
+    ----------
+    basis : skfem.CellBasis
+    n_dofs : int
+        Finite-element degrees of freedom.
+    n_unknowns : int
+        Unknowns of the ungrounded system: dofs (shunt: free dofs) plus one
+        potential per electrode for the CEM and shunt models.
+    element_stiffness : ndarray, shape (n_elements, k, k)
+        Element stiffness matrices for unit conductivity.
+    element_dofs : ndarray of int, shape (n_elements, k)
+    dof_to_unknown : ndarray of int, shape (n_dofs,)
+        Unknown of each dof (identity except in the shunt model).
+    electrode_unknowns : ndarray of int, shape (L,)
+        Unknown holding each electrode's potential.
+    electrode_mass, electrode_load : list of sparse matrix / ndarray
+        ``M_l = int_{e_l} phi_i phi_j`` and ``b_l = int_{e_l} phi_i`` (CEM only, else empty).
+    electrode_size : ndarray, shape (L,)
+        ``|e_l|`` (CEM only, else empty).
+    plan : AssemblyPlan
+    """
+
+    def __init__(self, mesh: EITMesh, order: int = 1, electrode_model: str = "cem") -> None:
+        if not isinstance(mesh, EITMesh):
+            raise FemeitError(f"mesh must be an EITMesh, got {type(mesh).__name__}")
+        if order not in (1, 2):
+            raise FemeitError(f"order must be 1 or 2, got {order!r}")
+        if electrode_model not in ELECTRODE_MODELS:
+            raise FemeitError(f"electrode_model must be one of {ELECTRODE_MODELS}, got {electrode_model!r}")
+        for e in mesh.electrodes:
+            if e.is_point and electrode_model != "point":
+                raise FemeitError(f"electrode {e.name} is a point electrode (one node); use electrode_model='point'")
+        self.mesh = mesh
+        self.order = order
+        self.electrode_model = electrode_model
+        element = _ELEMENTS[(mesh.dim, order)]()
+        basis = skfem.CellBasis(mesh.mesh, element, intorder=2 * (order - 1))
+        self.basis = basis
+        self.n_dofs = basis.N
+        # Element stiffness matrices for unit conductivity: (n_elem, k, k).
+        grads = np.stack([basis.basis[i][0].grad for i in range(basis.Nbfun)])  # (k, dim, n_elem, n_qp)
+        self.element_stiffness = np.einsum("ideq,jdeq,eq->eij", grads, grads, basis.dx, optimize=True)
+        self.element_dofs = np.ascontiguousarray(basis.element_dofs.T)  # (n_elem, k)
+        self.electrode_mass: list = []
+        self.electrode_load: list = []
+        self.electrode_size = np.empty(0)
+        self.facet_bases: list = []
+        self._setup_electrodes()
+        self.plan = self._plan_assembly()
+        for a in (self.element_stiffness, self.element_dofs, self.dof_to_unknown, self.electrode_unknowns):
+            a.flags.writeable = False
+
+    # ------------------------------------------------------------- set-up
+    def _setup_electrodes(self) -> None:
+        mesh, L, n = self.mesh, self.mesh.n_electrodes, self.n_dofs
+        if self.electrode_model == "point":
+            nodes = []
+            for e in mesh.electrodes:
+                if e.is_point:
+                    nodes.append(e.node)
+                else:
+                    candidates = np.unique(e.facets)
+                    d = np.linalg.norm(mesh.points[candidates] - e.centre, axis=1)
+                    nodes.append(int(candidates[np.argmin(d)]))
+            # Vertex dofs of scikit-fem's Lagrange elements are numbered as the nodes.
+            self.n_unknowns = n
+            self.dof_to_unknown = np.arange(n)
+            self.electrode_unknowns = np.array(nodes)
+            return
+        facet_indices = [mesh.electrode_facets(k) for k in range(L)]
+        self.facet_bases = [
+            skfem.FacetBasis(mesh.mesh, self.basis.elem, facets=idx, intorder=2 * self.order) for idx in facet_indices
+        ]
+        if self.electrode_model == "shunt":
+            # Each electrode's dofs collapse into one unknown: x = [u_free; U].
+            on = np.full(n, -1)
+            for l_, idx in enumerate(facet_indices):
+                dofs = self.basis.get_dofs(facets=idx).all()  # vertex and (P2) edge dofs on the facets
+                if np.any(on[dofs] >= 0):
+                    raise FemeitError(f"electrode {mesh.electrodes[l_].name} touches another electrode")
+                on[dofs] = l_
+            free = np.flatnonzero(on < 0)
+            col = np.empty(n, dtype=np.int64)
+            col[free] = np.arange(len(free))
+            col[on >= 0] = len(free) + on[on >= 0]
+            self.dof_to_unknown = col
+            self.n_unknowns = len(free) + L
+            self.electrode_unknowns = len(free) + np.arange(L)
+            return
+        self.electrode_mass = [skfem.asm(_mass, fb) for fb in self.facet_bases]
+        self.electrode_load = [skfem.asm(_unit, fb) for fb in self.facet_bases]
+        self.electrode_size = np.array([b.sum() for b in self.electrode_load])
+        self.dof_to_unknown = np.arange(n)
+        self.n_unknowns = n + L
+        self.electrode_unknowns = n + np.arange(L)
+
+    def electrode_block(self, z: np.ndarray) -> sp.csr_matrix | None:
+        """The CEM's electrode block for contact impedances ``z`` (shape (L,)), or None for the other models.
+
+        ``[[sum_l M_l / z_l, -b_l / z_l], [-b_l' / z_l, diag(|e_l| / z_l)]]`` on (dofs, electrode potentials).
+        """
+        if self.electrode_model != "cem":
+            return None
+        e = sum(m / zl for m, zl in zip(self.electrode_mass, z, strict=True))
+        c = sp.csr_matrix(np.column_stack([b / zl for b, zl in zip(self.electrode_load, z, strict=True)]))
+        d = sp.diags(self.electrode_size / z)
+        return sp.bmat([[e, -c], [-c.T, d]], format="csr")
+
+    def block_data(self, z: np.ndarray | None) -> np.ndarray:
+        """Values of the electrode block in the order of ``plan.block_rows`` / ``plan.block_cols``."""
+        block = self.electrode_block(z) if z is not None else None
+        if block is None:
+            return np.empty(0)
+        coo = block.tocoo()
+        if not (np.array_equal(coo.row, self.plan.block_rows) and np.array_equal(coo.col, self.plan.block_cols)):
+            raise FemeitError("internal: the electrode block's sparsity changed with z")  # pragma: no cover
+        return coo.data
+
+    def _plan_assembly(self) -> AssemblyPlan:
+        """Precompute where every element-matrix entry lands in the grounded CSR system."""
+        k = self.element_dofs.shape[1]
+        unknown = self.dof_to_unknown[self.element_dofs]  # (n_elem, k)
+        rows = np.repeat(unknown, k, axis=1).ravel()
+        cols = np.tile(unknown, (1, k)).ravel()
+        const_rows, const_cols = np.empty(0, np.int64), np.empty(0, np.int64)
+        block = self.electrode_block(np.ones(self.mesh.n_electrodes))  # the pattern does not depend on z
+        if block is not None:
+            coo = block.tocoo()
+            const_rows, const_cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+        ground = int(self.electrode_unknowns[0])
+        n = self.n_unknowns
+        renumber = np.arange(n, dtype=np.int64) - (np.arange(n) > ground)
+        renumber[ground] = -1
+        all_rows = renumber[np.concatenate([rows, const_rows])]
+        all_cols = renumber[np.concatenate([cols, const_cols])]
+        keep = (all_rows >= 0) & (all_cols >= 0)
+        m = n - 1
+        key = all_rows[keep] * m + all_cols[keep]
+        unique, inverse = np.unique(key, return_inverse=True)
+        return AssemblyPlan(
+            keep_element=keep[: len(rows)],
+            keep_block=keep[len(rows) :],
+            block_rows=const_rows,
+            block_cols=const_cols,
+            inverse=inverse.ravel(),
+            n_entries=len(unique),
+            indices=(unique % m).astype(np.int32),
+            indptr=np.searchsorted(unique // m, np.arange(m + 1)).astype(np.int64),
+            size=m,
+            renumber=renumber,
+        )
+
+    # ------------------------------------------------------------ assembly
+    def system_matrix(self, sigma: np.ndarray, block_data: np.ndarray) -> sp.csr_matrix:
+        """The grounded SPD system for per-element ``sigma`` and electrode-block values, shape (size, size)."""
+        plan = self.plan
+        ke_flat = self.element_stiffness.reshape(len(self.element_dofs), -1)
+        weights = np.concatenate([(ke_flat * sigma[:, None]).ravel()[plan.keep_element], block_data[plan.keep_block]])
+        data = np.bincount(plan.inverse, weights=weights, minlength=plan.n_entries)
+        m = plan.size
+        return sp.csr_matrix((data, plan.indices, plan.indptr), shape=(m, m))
+
+    def stiffness(self, weights: np.ndarray) -> sp.csr_matrix:
+        """``sum_e weights_e K_e`` in dof space (no electrodes, no grounding), shape (n_dofs, n_dofs)."""
+        k = self.element_dofs.shape[1]
+        rows = np.repeat(self.element_dofs, k, axis=1).ravel()
+        cols = np.tile(self.element_dofs, (1, k)).ravel()
+        data = (self.element_stiffness * np.asarray(weights, dtype=float)[:, None, None]).ravel()
+        return sp.csr_matrix((data, (rows, cols)), shape=(self.n_dofs, self.n_dofs))

@@ -1,0 +1,63 @@
+"""Everything about the Kuopio Tomography Challenge 2023 in one place.
+
+* :mod:`~femeit.ktc2023.reader`: the challenge's MATLAB files -> :class:`~femeit.protocol.Protocol`
+  and voltage arrays with a mask of usable rows; levels 2-7 rebuilt by masking;
+* :mod:`~femeit.ktc2023.tank`: the water tank's geometry spec and forward model (defined once);
+* :mod:`~femeit.ktc2023.score`: the challenge's score of a segmentation.
+
+Calibration and difference imaging of measured data in general live in :mod:`femeit.measured`.
+"""
+
+from femeit.ktc2023.reader import (
+    DATA_DIR,
+    ELECTRODE_WIDTH,
+    IMAGE_SHAPE,
+    LEVELS,
+    MILLIAMPERE,
+    N_ELECTRODES,
+    N_INJECTIONS,
+    N_MEASUREMENTS,
+    N_ROWS,
+    RADIUS,
+    TARGETS,
+    Level,
+    Measurement,
+    load_level,
+    load_truths,
+    missing_electrodes,
+    read_measurement,
+    read_truth,
+    reciprocity_error,
+    transfer_matrix,
+    usable_rows,
+)
+from femeit.ktc2023.score import ktc_score
+from femeit.ktc2023.tank import H, tank_model, tank_spec
+
+__all__ = [
+    "DATA_DIR",
+    "ELECTRODE_WIDTH",
+    "IMAGE_SHAPE",
+    "LEVELS",
+    "MILLIAMPERE",
+    "N_ELECTRODES",
+    "N_INJECTIONS",
+    "N_MEASUREMENTS",
+    "N_ROWS",
+    "RADIUS",
+    "TARGETS",
+    "H",
+    "Level",
+    "Measurement",
+    "ktc_score",
+    "load_level",
+    "load_truths",
+    "missing_electrodes",
+    "read_measurement",
+    "read_truth",
+    "reciprocity_error",
+    "tank_model",
+    "tank_spec",
+    "transfer_matrix",
+    "usable_rows",
+]

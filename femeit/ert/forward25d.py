@@ -202,7 +202,7 @@ class Forward25D:
         # The element behind each far facet, for its conductivity.
         self._far_elements = m.f2t[0, mesh.far_facets]
         # Electrode nodes are mesh vertices, whose dof is the vertex dof (value 1 there, 0 at other nodes).
-        self._electrode_dofs = basis.nodal_dofs[0, mesh.electrode_nodes]
+        self._source_dofs = basis.nodal_dofs[0, mesh.electrode_nodes]
 
     @property
     def n_electrodes(self) -> int:
@@ -239,7 +239,7 @@ class Forward25D:
         stiff, mass = self._matrices(sigma)
         L = self.n_electrodes
         rhs = np.zeros((self.basis.N, L))
-        rhs[self._electrode_dofs, np.arange(L)] = 0.5
+        rhs[self._source_dofs, np.arange(L)] = 0.5
         total = np.zeros((self.basis.N if keep is None else len(keep), L))
         for kj, wj in zip(self.k, self.w, strict=True):
             a = stiff + kj**2 * mass
@@ -264,7 +264,7 @@ class Forward25D:
             electrode j.  The diagonal is the discrete value at the source
             node, which has no physical meaning.
         """
-        return self._solve(self.conductivity(sigma), self._electrode_dofs)
+        return self._solve(self.conductivity(sigma), self._source_dofs)
 
     def potentials(self, sigma: float | np.ndarray | Callable, injections: np.ndarray) -> np.ndarray:
         """Potential on the profile plane y = 0 at every dof, for each current pattern.

@@ -416,15 +416,22 @@ class SMDR(Solver):
 
     SMDR's eq. 19 keeps one sign.  ``sign``: ``"positive"`` (the paper);
     ``"auto"`` (default, our choice) images the sign of the Tikhonov image's
-    largest-magnitude pixel, so resistive objects are imaged too.  The image
-    is SMDR's normalised image times ``max(x_D)`` (its peak), a change in the
-    Jacobian's parameters with the imaged sign.
+    largest-magnitude pixel, so resistive objects are imaged too; ``"both"``
+    runs SMDR on y and -y and subtracts the two images (twice the cost, no
+    better on the generated benchmark).  The image is SMDR's normalised image
+    times ``max(x_D)`` (its peak), a change in the Jacobian's parameters with
+    the imaged sign.
+
+    lambda: the automatic rule's lambda times ``factor`` (default 10, our
+    choice): SMDR's k-means needs a smoother first image than the one the
+    rule picks for Tikhonov; on the generated 2D benchmark the mean CC is
+    0.49 / 0.62 / 0.66 / 0.64 at factors 1 / 3 / 10 / 30.
     """
 
     name = "smdr"
     PARAMS: ClassVar[dict[str, str]] = {
         **_LAMBDA_PARAMS,
-        "sign": "'both' (default), 'auto' or 'positive' (the paper's eq. 19)",
+        "sign": "'auto' (default), 'both' or 'positive' (the paper's eq. 19)",
         "factor": "multiplies the rule's lambda (default 10)",
     }
 

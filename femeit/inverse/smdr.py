@@ -205,9 +205,7 @@ class SMDR:
     >>> result = solver(dz)          # SMDRResult; result.x is the image
     """
 
-    def __init__(
-        self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None, system=None
-    ) -> None:
+    def __init__(self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None, system=None) -> None:
         jac = _check_system(jac)
         if not (np.isfinite(lam) and lam > 0):
             raise FemeitError(f"lambda must be a positive number, got {lam}")

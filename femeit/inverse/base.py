@@ -364,6 +364,10 @@ class Backprojection(Solver):
         return x, {"k": self._k}, [], None
 
 
+HISTORY_LIMIT = 10_000
+"""Landweber keeps the residual of every iterate up to this many iterations (more: none)."""
+
+
 class Landweber(Solver):
     """Landweber iteration from x = 0 with step 1 / s_max^2 (ERT paper eqs. 2-3, no bounds).
 
@@ -373,7 +377,8 @@ class Landweber(Solver):
     first iterate whose whitened residual is at most ``tau sqrt(m)`` (default
     with a noise model); ``"fixed"`` - exactly ``iterations`` (default
     without).  ``iterations`` (default 500, the ERT paper's first pass) is the
-    cap in both cases: early stopping is the regulariser.
+    cap in both cases (discrepancy: at most :data:`HISTORY_LIMIT`): early
+    stopping is the regulariser.
     """
 
     name = "landweber"
@@ -398,17 +403,20 @@ class Landweber(Solver):
     def _solve(self, y, dv):
         s, beta = self.system.s, self.system.u.T @ y
         outside = max(float(y @ y - beta @ beta), 0.0)
-        k = np.arange(1, self._iterations + 1)[:, None]
-        remaining = self._damp[None, :] ** k  # (iterations, r): 1 - filter factor
-        residual = np.sqrt(np.sum((remaining * beta) ** 2, axis=1) + outside)
         n = self._iterations
+        residual = np.zeros(0)
+        if self._stop == "discrepancy" or n <= HISTORY_LIMIT:
+            # Residual of every iterate from the filter factors (iterations x rank numbers).
+            k = np.arange(1, min(n, HISTORY_LIMIT) + 1)[:, None]
+            residual = np.sqrt(np.sum((self._damp[None, :] ** k * beta) ** 2, axis=1) + outside)
         if self._stop == "discrepancy":
             target = float(self.params.get("tau", TAU)) * np.sqrt(len(y))
             hit = np.flatnonzero(residual <= target)
-            n = int(hit[0]) + 1 if hit.size else self._iterations
+            n = int(hit[0]) + 1 if hit.size else len(residual)
+            residual = residual[:n]
         f = 1.0 - self._damp**n
         x = self.system._to_params(self.system.v @ (f * beta / s))
-        return x, {"iterations": n, "step": 1.0 / s[0] ** 2, "stop": self._stop}, residual[:n], None
+        return x, {"iterations": n, "step": 1.0 / s[0] ** 2, "stop": self._stop}, residual, None
 
 
 class SMDR(Solver):

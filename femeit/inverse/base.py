@@ -291,17 +291,16 @@ class Occam(Tikhonov):
         if self.grid is None:
             raise FemeitError("occam needs the reconstruction grid (for its difference operator)")
         order = _positive("order", self.params.get("order", 2), integer=True)
-        self._l = self.grid.difference_operator(order)
-        return self._l
-
-    def _scale(self, system: LinearSystem) -> float:
         from scipy.sparse.linalg import svds
 
-        if not hasattr(self, "_occam_scale"):
-            from femeit.inverse.landweber import largest_singular_value
+        from femeit.inverse.landweber import largest_singular_value
 
-            l_norm = float(svds(self._l.astype(float), k=1, return_singular_vectors=False)[0])
-            self._occam_scale = (largest_singular_value(self.jacobian) / l_norm) ** 2
+        op = self.grid.difference_operator(order)
+        l_norm = float(svds(op.astype(float), k=1, return_singular_vectors=False)[0])
+        self._occam_scale = (largest_singular_value(self.jacobian) / l_norm) ** 2
+        return op
+
+    def _scale(self, system: LinearSystem) -> float:
         return self._occam_scale
 
 

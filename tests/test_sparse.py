@@ -291,7 +291,7 @@ def test_iterated_tikhonov_matches_the_iteration():
 def test_registry_returns_conductivity_changes(name):
     S, y = ill_posed(m=60, n=90, decay=0.9)
     x, info = solve(name, S, y, None, None, rank=20 if name in ("tgpsr", "kgpsr") else None)
-    assert x.shape == (90,) and np.all(np.isfinite(x)) and info["lambda"] > 0
+    assert x.shape == (90,) and np.all(np.isfinite(x)) and info["lam"] > 0
     # The image is a reconstruction of y: the residual falls below the data norm.
     assert np.linalg.norm(S @ x - y) < np.linalg.norm(y)
 

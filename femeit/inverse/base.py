@@ -654,9 +654,9 @@ REGISTRY: dict[str, type | str] = {
     "kgpsr": KGPSR,
     "twist": TwIST,
     # Learned solvers: "module:attribute", imported (with PyTorch) only when built.
-    "cnn-eim": "femeit.inverse.learned:LearnedSolver",
-    "cnn-reim": "femeit.inverse.learned:LearnedSolver",
-    "fcnn-eiv": "femeit.inverse.learned:LearnedSolver",
+    "cnn-eim": "femeit.learn.solver:LearnedSolver",
+    "cnn-reim": "femeit.learn.solver:LearnedSolver",
+    "fcnn-eiv": "femeit.learn.solver:LearnedSolver",
 }
 """Every solver by name.  Values are classes, or "module:attribute" strings for lazy entries."""
 
@@ -678,7 +678,10 @@ def solver_class(name: str) -> type:
     entry = REGISTRY[name]
     if isinstance(entry, str):
         module, attribute = entry.split(":")
-        entry = getattr(importlib.import_module(module), attribute)
+        try:
+            entry = getattr(importlib.import_module(module), attribute)
+        except ImportError as exc:
+            raise FemeitError(f"solver {name!r} needs PyTorch ({exc}): pip install 'femeit[learn]'") from None
     return entry
 
 

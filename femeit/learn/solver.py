@@ -44,10 +44,7 @@ class LearnedSolver:
             raise FemeitError(f"solver {network} needs model=RUN (a directory written by `femeit learn train`)")
         if protocol is None or reference is None:
             raise FemeitError(f"solver {network} needs the protocol and the reference readings")
-        try:
-            from femeit.learn import Reconstructor
-        except ImportError:
-            raise FemeitError("learned solvers need PyTorch: pip install 'femeit[learn]'") from None
+        from femeit.learn import Reconstructor
         self.rec = Reconstructor(model)
         if network != self.rec.meta["network"]:
             raise FemeitError(f"model {model} holds a {self.rec.meta['network']} network, not {network}")

@@ -335,10 +335,10 @@ def test_gpsr_bb_default_stop_is_a_kkt_point_and_the_early_stop_is_not():
     lam = 0.01 * np.abs(S.T @ y).max()
     converged = gpsr_bb(S, y, lam)
     assert converged.extra["stop"] == "kkt" and converged.converged
-    assert kkt_residual(S, y, converged.x, lam) <= 1e-3
+    assert kkt_residual(S, y, converged.x, lam) <= 1e-2
     early = gpsr_bb(S, y, lam, stop="objective", tol=1e-2)
     assert early.iterations < converged.iterations
-    assert kkt_residual(S, y, early.x, lam) > 1e-2
+    assert kkt_residual(S, y, early.x, lam) > 1e-1
     lcp = gpsr_bb(S, y, lam, stop="lcp")
     assert lcp.extra["tol"] == 1e-2 and lcp.iterations >= 5
     with pytest.raises(FemeitError, match="stop"):
@@ -354,7 +354,7 @@ def test_twist_default_stop_is_the_fixed_point_residual():
     L = result.extra["lipschitz"]
     x = result.x
     step = soft_threshold(x - A.T @ (A @ x - y) / L, lam / L)
-    assert result.converged and np.linalg.norm(x - step) <= 1e-3 * np.linalg.norm(x)
+    assert result.converged and np.linalg.norm(x - step) <= 1e-5 * np.linalg.norm(x)
     early = twist(A, y, lam, stop="objective")
     assert early.iterations < result.iterations
     with pytest.raises(FemeitError, match="stop"):

@@ -180,16 +180,21 @@ def gpsr_bb(
         optimality:
 
         * ``"kkt"`` (default): the optimality conditions of eq. 6 relative to
-          lam, :func:`kkt_residual` ``<= tol`` (default tol 1e-3): every
+          lam, :func:`kkt_residual` ``<= tol`` (default tol 1e-2): every
           ``|g_i + lam sign(x_i)|`` (x_i != 0) and every ``max(|g_i| - lam, 0)``
-          (x_i = 0) below 1e-3 lam, g the gradient of the quadratic.  Scale
-          free, zero exactly at a minimiser.
+          (x_i = 0) below 1e-2 lam, g the gradient of the quadratic.  Scale
+          free, zero exactly at a minimiser.  On the paper's cylinder (812
+          px) it takes 4,000-6,500 iterations, within the paper's limit of
+          1e4, and leaves the objective within about 1e-4 (relative) of its
+          minimum; 1e-3 would need 30,000-50,000.
         * ``"lcp"``: the complementarity (LCP) residual of the bound-constrained
           QP, ``||min(z, grad F(z))||_inf / max(||z||_inf, 1e-300) <= tol``
           (default tol 1e-2), the test Figueiredo, Nowak & Wright (2007,
           section II.F) recommend and their reference code uses by default.
           Its numerator is in units of the gradient and its denominator in
-          units of z, so its meaning depends on the scaling of A.
+          units of z, so its meaning depends on the scaling of A: on the
+          paper's column-normalised cylinder it stops after 14-22 iterations,
+          as early as ``"objective"``.
         * ``"objective"``: Step 4 as printed, the relative change of F
           ``<= tol`` (default tol 1e-2, the early-stopped variant femeit used
           before; it stops after 6-15 iterations on the paper's problem and
@@ -274,7 +279,7 @@ def gpsr_bb(
     return SparseResult(p - q, float(lam), it, np.asarray(history), converged, {"stop": stop, "tol": tol})
 
 
-STOP_TOLERANCE = {"kkt": 1e-3, "lcp": 1e-2, "objective": 1e-2}
+STOP_TOLERANCE = {"kkt": 1e-2, "lcp": 1e-2, "objective": 1e-2}
 
 
 def _stop_tolerance(stop: str, tol: float | None) -> float:

@@ -1,6 +1,6 @@
 """Deterministic k-means of scalar values (pixel values of an image).
 
-SMDR (Sensors 2024, ``../shared/seeds/001``, eqs. 11-13) clusters the pixel
+SMDR (Sensors 24(2):333, 2024, eqs. 11-13) clusters the pixel
 values of an image into k = 4 groups with "typical k-means": assign every value
 to the nearest centre, move each centre to the mean of its values, repeat until
 the assignment no longer changes.  The paper leaves the initialisation open

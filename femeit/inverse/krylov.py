@@ -1,6 +1,6 @@
 """Golub-Kahan-Lanczos bidiagonalisation, the projection step of KGPSR-BB.
 
-Li et al., IEEE Access 2021 (``../shared/seeds/004``), eqs. 17-18; the
+Li et al., IEEE Access 9 (2021), eqs. 17-18; the
 algorithm is Golub-Kahan (lower) bidiagonalisation as in Hansen, *Discrete
 Inverse Problems* (SIAM 2010), section 6.3.  Started from the data y, after k
 steps

@@ -3,7 +3,7 @@
 Bioucas-Dias & Figueiredo, "A new TwIST: two-step iterative
 shrinkage/thresholding algorithms for image restoration", IEEE Trans. Image
 Process. 16 (2007), for ``min_x 1/2 ||A x - y||^2 + lam ||x||_1``; the KGPSR-BB
-paper (``../shared/seeds/004``, Table 1) uses lam = 1e-9.
+paper (Li et al., IEEE Access 9, 2021, Table 1) uses lam = 1e-9.
 """
 
 from __future__ import annotations

@@ -504,9 +504,16 @@ class Sparse(Solver):
         "lam_factor": "lambda as a fraction of ||S_N'y||_inf (the paper's Table 1 rule)",
         "tol": "stop when the relative objective change falls below tol (default 1e-3; KGPSR-BB 1e-5)",
         "max_iter": "iteration cap, an explicit early-stopping parameter (default 2000)",
+        "stop": "stopping test: 'objective' (relative objective change, the default early stop) or the "
+        "solver's converged test ('kkt' for GPSR-BB/TGPSR-BB, 'residual' for TwIST)",
         **_RULE_PARAMS,
     }
     default_tol = 1e-3
+    # Early stopping by the relative objective change is this registry's
+    # regulariser for the pixel-L1 solvers (named, not hidden: ``stop``); the
+    # solver functions themselves default to their converged tests.
+    default_stop: str | None = "objective"
+    STOPS: tuple[str, ...] = ("objective", "kkt", "lcp")
 
     def _build(self) -> None:
         self.columns = ColumnNormalisation.of(self.jacobian)
@@ -520,6 +527,11 @@ class Sparse(Solver):
             "tol": _positive("tol", self.params.get("tol", self.default_tol)),
             "max_iter": _positive("max_iter", self.params.get("max_iter", 2000), integer=True),
         }
+        if self.default_stop is not None:
+            stop = self.params.get("stop", self.default_stop)
+            if stop not in self.STOPS:
+                raise FemeitError(f"solver {self.name!r}: stop must be one of {self.STOPS}, got {stop!r}")
+            self._kw["stop"] = stop
 
     def _tikhonov_residual(self, y):
         """(Tikhonov solution on S_N at the rule's lambda, its residual, the curve)."""
@@ -595,10 +607,12 @@ class KGPSR(Sparse):
 
     name = "kgpsr"
     PARAMS: ClassVar[dict[str, str]] = {
-        **Sparse.PARAMS,
+        **{k: v for k, v in Sparse.PARAMS.items() if k != "stop"},
         "k": "Krylov dimension (default the paper's 55, capped at the system's rank)",
+        "penalty": "'pixel' (eq. 22 as printed, ADMM; default) or 'coefficients' (L1 on the Krylov coefficients)",
     }
     default_tol = 1e-5
+    default_stop = None
 
     def _l1_lambda_krylov(self, y, k):
         from femeit.inverse.krylov import golub_kahan
@@ -614,14 +628,22 @@ class KGPSR(Sparse):
     def _run(self, y, lam):
         from femeit.inverse.gpsr import kgpsr
 
-        return kgpsr(self.S, y, self._k, lam, svd=self._svd, **self._kw)
+        return kgpsr(self.S, y, self._k, lam, penalty=self._penalty, svd=self._svd, **self._kw)
 
     def _l1_lambda(self, y):
         self._k = _positive("k", self.params.get("k", min(55, len(self._svd[1]))), integer=True)
         if self._k > len(self._svd[1]):
             raise FemeitError(f"k must lie in 1..{len(self._svd[1])}, got {self._k}")
+        self._penalty = self.params.get("penalty", "pixel")
+        if self._penalty not in ("pixel", "coefficients"):
+            raise FemeitError(f"solver 'kgpsr': penalty must be 'pixel' or 'coefficients', got {self._penalty!r}")
         if self.params.get("lam") is None and self.params.get("lam_factor") is None:
-            return self._l1_lambda_krylov(y, self._k)
+            if self._penalty == "coefficients":
+                return self._l1_lambda_krylov(y, self._k)
+            # Pixel L1 (eq. 22 as printed, tau = lam / 2): the optimality level of
+            # the Tikhonov residual in the pixels, as for the other L1 solvers.
+            tau, curve = super()._l1_lambda(y)
+            return 2.0 * tau, curve
         return super()._l1_lambda(y)
 
     def _solve(self, y, dv):
@@ -634,6 +656,7 @@ class TwIST(Sparse):
     """TwIST (Bioucas-Dias & Figueiredo 2007) on the normalised sensitivity."""
 
     name = "twist"
+    STOPS = ("objective", "residual")
 
     def _run(self, y, lam):
         from femeit.inverse.twist import twist

@@ -32,9 +32,15 @@ Choices where the paper leaves one open:
   optimum with ``kmeans="exact"``), so the same data give the same image.
 * If x_D has no positive value, the image is all zero (nothing to normalise).
 * The location compensation of section 3.1, a weight depending on r_i / R
-  applied to the results of all methods, lost its formula in our copy; it is
-  optional and off by default.  Pass ``compensation`` (one weight per pixel,
-  e.g. from :func:`location_compensation`) to multiply the final image.
+  (r_i the distance of pixel i from the centre, R the domain's radius)
+  applied to the results of all methods: its formula is lost in our text copy
+  of the article, and we could not recover it (the open-access article was
+  not reachable from where femeit was written; the search of stored copies
+  returned only its opening).  It is therefore optional and off by default,
+  for SMDR and for the methods it is compared with alike.  Pass
+  ``compensation`` (one weight per pixel, e.g. from
+  :func:`location_compensation`, our stand-in, not the paper's) to multiply
+  the final image.
 
 Speed: the restricted solves use the dual form ``R_lam(S_W) y = S_W'
 (S_W S_W' + lam I_m)^-1 y``, an m x m system (m = 208 for 16 electrodes)

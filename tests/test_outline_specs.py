@@ -213,3 +213,17 @@ def test_bad_outline_toml_names_the_key(tmp_path):
     path.write_text('kind = "contour"\noutline = { shape = "ellipse", a = 1, b = 1, radius = 2 }\n')
     with pytest.raises(SpecError, match="radius"):
         fe.load_spec(path)
+
+
+def test_thorax_tank_from_the_cli(tmp_path, monkeypatch):
+    from femeit.cli import main
+
+    monkeypatch.setenv("FEMEIT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "fwd.npz"
+    args = ["geometries/thorax_tank.toml", "--protocol", "cross_ring", "--h", "0.05", "--sigma", "0.3"]
+    lungs = ["--region", "inclusion_lung_right=0.05", "--region", "inclusion_lung_left=0.05"]
+    assert main(["forward", *args, *lungs, "-o", str(out)]) == 0
+    data = np.load(out)
+    assert data["voltages"].shape == (240,)
+    # Cross-ring rows: the drive pair and the reading pair each span ring 0 (e0..e15) and ring 1.
+    assert np.all(data["abmn"][:, [0, 2]] < 16) and np.all(data["abmn"][:, [1, 3]] >= 16)

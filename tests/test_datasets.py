@@ -248,3 +248,42 @@ def test_cli_generate_and_verify(config_path, tmp_path, capsys):
     assert main(["dataset", "verify", str(path), "--samples", "2"]) == 0
     assert "OK" in capsys.readouterr().out
     assert main(["dataset", "generate", str(config_path), "-o", str(path), "--n", "500"]) == 2
+
+
+def test_store_has_dimension_names_units_and_provenance(config, tmp_path):
+    out = tmp_path / "meta.zarr"
+    datasets.generate(config, out, 4, chunk_size=2, workers=1, progress=False)
+    group = zarr.open_group(str(out), mode="r")
+    assert group["voltages"].metadata.dimension_names == ("sample", "reading")
+    assert group["images"].metadata.dimension_names == ("sample", "row", "column")
+    assert group["image_mask"].metadata.dimension_names == ("row", "column")
+    assert group["voltages"].attrs["units"] == "V" and group["images"].attrs["units"] == "S/m"
+    assert group.attrs["sensor_kind"] == "circle" and "femeit" in group.attrs["source"]
+    # Every root array names all of its dimensions, and a shared name means a shared length.
+    lengths = {}
+    for name, array in group.arrays():
+        dims = array.metadata.dimension_names
+        assert dims is not None and len(dims) == array.ndim, name
+        for dim, n in zip(dims, array.shape, strict=True):
+            assert lengths.setdefault(dim, n) == n, (name, dim)
+
+
+def test_store_opens_in_xarray(config, tmp_path):
+    xr = pytest.importorskip("xarray")
+    out = tmp_path / "xr.zarr"
+    datasets.generate(config, out, 4, chunk_size=2, workers=1, progress=False)
+    ds = xr.open_zarr(out, consolidated=False)
+    assert ds["voltages"].dims == ("sample", "reading") and ds.sizes["sample"] == 4
+    assert ds["images"].attrs["units"] == "S/m"
+    np.testing.assert_array_equal(ds["voltages"].values, zarr.open_group(str(out), mode="r")["voltages"][:])
+
+
+def test_recomputation_tolerance_is_for_floating_point_only():
+    from femeit.datasets.runner import RECOMPUTE_RTOL, same_sample
+
+    v = np.array([1.0, -2.0, 3.0, np.nan])
+    assert same_sample(v, v + np.array([3e-15, -2e-15, 0.0, 0.0]))  # reduction-order noise passes
+    assert not same_sample(v, v + np.array([0.0, 0.0, 3.0 * 10 * RECOMPUTE_RTOL, 0.0]))
+    assert not same_sample(v, np.array([1.0, -2.0, 3.0, 0.0]))  # NaN pattern changed
+    assert not same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 3], dtype=np.int8))
+    assert same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 2], dtype=np.int8))

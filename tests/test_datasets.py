@@ -287,3 +287,47 @@ def test_recomputation_tolerance_is_for_floating_point_only():
     assert not same_sample(v, np.array([1.0, -2.0, 3.0, 0.0]))  # NaN pattern changed
     assert not same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 3], dtype=np.int8))
     assert same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 2], dtype=np.int8))
+
+
+OUTLINE_TOML = """
+seed = 3
+[sensor]
+kind = "extruded"
+outline = { shape = "ellipse", a = 0.15, b = 0.10 }
+height = 0.2
+h = 0.06
+rings = [
+  { n_electrodes = 8, shape = "rectangle", width = 0.02, height = 0.02, z = 0.07 },
+  { n_electrodes = 8, shape = "rectangle", width = 0.02, height = 0.02, z = 0.13 },
+]
+[forward]
+protocol = "cross_ring"
+[phantom]
+shape = "sphere"
+background = 0.3
+conductivity = 0.05
+radius = [0.02, 0.04]
+margin = 0.01
+n_objects = [1, 2]
+[image]
+shape = [8, 12]
+"""
+
+
+def test_outline_sensor_with_a_ring_protocol_generates_and_verifies(tmp_path):
+    path = tmp_path / "thorax.toml"
+    path.write_text(OUTLINE_TOML)
+    config = datasets.load_config(path)
+    sampler = datasets.PhantomSampler(config)
+    for i in range(20):
+        objects = sampler.sample(i).objects
+        # Every sphere lies inside the ellipse with the margin (its centre at least margin + r from the wall).
+        xy, r = objects[:, :2], objects[:, 3]
+        assert np.all(sampler.region.outline.distance(xy) >= 0.01 + r - 1e-12)
+        assert np.all(sampler.region.inside(xy))
+    datasets.generate(config, tmp_path / "t.zarr", 4, workers=1, chunk_size=2, progress=False)
+    group = zarr.open_group(str(tmp_path / "t.zarr"), mode="r")
+    assert group["voltages"].shape == (4, 8 * 7) and group["images"].shape == (4, 8, 12)
+    mask = group["image_mask"][:]
+    assert not mask[0, 0] and mask[4, 6]  # a corner of the bounding box is outside the ellipse, the centre inside
+    assert datasets.verify(tmp_path / "t.zarr", n_check=1).ok

@@ -18,7 +18,7 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     h = 0.045
 
     [forward]
-    protocol = "adjacent"         # adjacent | opposite | dipole_dipole | schlumberger | wenner
+    protocol = "adjacent"         # a name of Protocol.by_name (multi-ring ones use the sensor's rings)
     contact_impedance = 0.01      # ohm m (2D) or ohm m^2 (3D)
 
     [phantom]
@@ -51,10 +51,12 @@ from pathlib import Path
 from typing import Any
 
 from femeit._checks import finite_number
+from femeit.datasets.region import KINDS as REGION_KINDS
+from femeit.datasets.region import SensorRegion
 from femeit.errors import FemeitError
 from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
-from femeit.protocol import PROTOCOL_NAMES, Protocol
+from femeit.protocol import ALL_PROTOCOL_NAMES, Protocol
 
 SHAPES_2D = ("circle",)
 SHAPES_3D = ("sphere", "cylinder")
@@ -171,18 +173,20 @@ def config_from_dict(data: dict) -> DatasetConfig:
     except FemeitError as exc:
         raise _error("sensor", str(exc)) from None
     kind = spec.kind
-    if kind not in ("circle", "cylinder"):
-        raise _error("sensor.kind", f"datasets support 'circle' (2D) and 'cylinder' (3D) sensors, got {kind!r}")
+    if kind not in REGION_KINDS:
+        raise _error("sensor.kind", f"datasets support {', '.join(REGION_KINDS)} sensors, got {kind!r}")
     dim = spec.dim
     sensor = spec_to_dict(spec)
 
     forward = data.get("forward", {})
     _keys("forward", forward, {"protocol", "contact_impedance", "order", "fraction_level"})
     protocol = forward.get("protocol", "adjacent")
-    if protocol not in PROTOCOL_NAMES:
-        raise _error("forward.protocol", f"must be one of {', '.join(PROTOCOL_NAMES)}, got {protocol!r}")
+    if protocol not in ALL_PROTOCOL_NAMES:
+        raise _error("forward.protocol", f"must be one of {', '.join(ALL_PROTOCOL_NAMES)}, got {protocol!r}")
     try:  # fail at load time, not in a worker, when the sensor's electrodes do not fit the protocol
-        Protocol.by_name(protocol, spec.n_electrodes)
+        Protocol.by_name(
+            protocol, spec.n_electrodes, rings=[r.n_electrodes for r in getattr(spec, "rings", ())] or None
+        )
     except FemeitError as exc:
         raise _error("forward.protocol", str(exc)) from None
     contact = _number("forward.contact_impedance", forward.get("contact_impedance", 0.01), positive=True)
@@ -301,12 +305,13 @@ def _phantom(table: dict, spec, dim: int) -> PhantomConfig:
 
     # Geometry: the largest object must fit inside the wall margin, and the
     # largest count of the smallest objects must not exceed the jamming limit.
-    extent = spec.radius - margin
+    fit = SensorRegion(spec).fit_radius  # the disk radius, or the largest disk about an outline's centroid
+    extent = fit - margin
     if radius[1] >= extent:
         raise _error(
             "phantom.radius",
-            f"an object of radius {radius[1]} m does not fit: the sensor radius is {spec.radius} m "
-            f"and phantom.margin {margin} m",
+            f"an object of radius {radius[1]} m does not fit: the sensor's cross-section holds a disk of "
+            f"radius {fit:.4g} m and phantom.margin is {margin} m",
         )
     if dim == 3 and shape == "sphere" and 2 * (radius[1] + margin) >= spec.height:
         raise _error("phantom.radius", f"a sphere of radius {radius[1]} m does not fit in height {spec.height} m")

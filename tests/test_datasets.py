@@ -310,7 +310,8 @@ radius = [0.02, 0.04]
 margin = 0.01
 n_objects = [1, 2]
 [image]
-shape = [8, 12]
+shape = [16, 24]
+depth = 9
 """
 
 
@@ -327,7 +328,13 @@ def test_outline_sensor_with_a_ring_protocol_generates_and_verifies(tmp_path):
         assert np.all(sampler.region.inside(xy))
     datasets.generate(config, tmp_path / "t.zarr", 4, workers=1, chunk_size=2, progress=False)
     group = zarr.open_group(str(tmp_path / "t.zarr"), mode="r")
-    assert group["voltages"].shape == (4, 8 * 7) and group["images"].shape == (4, 8, 12)
+    assert group["voltages"].shape == (4, 8 * 7) and group["images"].shape == (4, 16, 24)
     mask = group["image_mask"][:]
-    assert not mask[0, 0] and mask[4, 6]  # a corner of the bounding box is outside the ellipse, the centre inside
+    assert not mask[0, 0] and mask[8, 12]  # a corner of the bounding box is outside the ellipse, the centre inside
+    volumes = group["volumes"][:]
+    assert volumes.shape == (4, 9, 16, 24) and group["volumes"].metadata.dimension_names[1] == "layer"
+    # The middle layer (z = 0.1) is the mid-height slice image.
+    np.testing.assert_array_equal(volumes[:, 4], group["images"][:])
+    # Voxels 0.0125 x 0.0125 x 0.022 m: every sphere (radius >= 0.02 m) holds a voxel centre.
+    assert np.all(volumes.min(axis=(1, 2, 3)) < 0.3)
     assert datasets.verify(tmp_path / "t.zarr", n_check=1).ok

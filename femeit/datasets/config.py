@@ -35,7 +35,9 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     snr_db = 40                   # optional
 
     [image]
-    shape = [64, 64]
+    shape = [64, 64]              # rows, columns over the sensor's bounding box
+    # z = 0.1                     # 3D: height of the slice image (default mid-height)
+    # depth = 16                  # 3D: also store voxel volumes of depth x rows x columns
 
     [split]
     holdout = [3]                 # object counts kept out of train/validation/test
@@ -127,6 +129,7 @@ class DatasetConfig:
     validation: float
     test: float
     n_samples: int | None = None
+    image_depth: int | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -204,7 +207,7 @@ def config_from_dict(data: dict) -> DatasetConfig:
     snr_db = _number("noise.snr_db", noise["snr_db"]) if "snr_db" in noise else None
 
     image = data.get("image", {})
-    _keys("image", image, {"shape", "z"})
+    _keys("image", image, {"shape", "z", "depth"})
     shape = image.get("shape", [64, 64])
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
         raise _error("image.shape", f"must be [rows, columns] of positive integers, got {shape!r}")
@@ -215,6 +218,12 @@ def config_from_dict(data: dict) -> DatasetConfig:
             raise _error("image.z", f"must lie in [0, {spec.height}] (the tank height), got {z}")
     elif z is not None:
         raise _error("image.z", "only a 3D sensor has a slice height")
+    depth = image.get("depth")
+    if depth is not None:
+        if dim != 3:
+            raise _error("image.depth", "only a 3D sensor has voxel volumes")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise _error("image.depth", f"must be a positive integer (voxel layers), got {depth!r}")
 
     split = data.get("split", {})
     _keys("split", split, {"holdout", "validation", "test"})
@@ -255,6 +264,7 @@ def config_from_dict(data: dict) -> DatasetConfig:
         validation=fractions[0],
         test=fractions[1],
         n_samples=n_samples,
+        image_depth=depth,
         raw=json.loads(json.dumps(data | {"sensor": sensor})),
     )
 

@@ -63,6 +63,14 @@ class Simulator:
         if self.has_eim:
             out["eim"] = self.protocol.to_eim(out["voltages"])
         out["images"] = phantom.image(self.extent, cfg.image_shape, z=cfg.image_z).astype(np.float32)
+        if cfg.image_depth:
+            # Voxel volume: the phantom at the centres of depth equal layers of the tank.
+            height = self.config.spec.height
+            layers = [
+                phantom.image(self.extent, cfg.image_shape, z=(k + 0.5) * height / cfg.image_depth)
+                for k in range(cfg.image_depth)
+            ]
+            out["volumes"] = np.stack(layers).astype(np.float32)
         out["sigma"] = sigma.astype(np.float32)
         objects = np.full((self.n_max, self.mesh.dim + 2), np.nan)
         objects[: len(sample.objects)] = sample.objects

@@ -10,6 +10,7 @@ array                     shape                   content
 ``voltages_clean``        (N, M) float64          noise-free readings, V
 ``eim``                   (N, L, L) float64       impedance-map view (adjacent protocol)
 ``images``                (N, H, W) float32       conductivity image, S/m, row 0 at +y
+``volumes`` (3D, optional) (N, D, H, W) float32   voxels, S/m, ``[image] depth`` layers
 ``sigma``                 (N, n_elements) float32 conductivity per forward-mesh element
 ``objects``               (N, K, dim + 2)         centre, radius, conductivity; NaN rows pad
 ``n_objects``, ``split``  (N,) int8               object count; 0 train, 1 validation,
@@ -48,7 +49,7 @@ from femeit.datasets.storedir import CREATING, FORMAT, refuse_foreign, remove_st
 from femeit.errors import FemeitError
 
 FORMAT_VERSION = 2
-PER_SAMPLE = ("voltages", "voltages_clean", "eim", "images", "sigma", "objects", "n_objects", "split")
+PER_SAMPLE = ("voltages", "voltages_clean", "eim", "images", "volumes", "sigma", "objects", "n_objects", "split")
 
 # Dimension names (zarr v3 ``dimension_names``, what ``xarray.open_zarr`` reads)
 # and units of every array; arrays sharing a dimension name share its length.
@@ -57,6 +58,7 @@ DIMENSIONS = {
     "voltages_clean": ("sample", "reading"),
     "eim": ("sample", "drive_electrode", "read_electrode"),
     "images": ("sample", "row", "column"),
+    "volumes": ("sample", "layer", "row", "column"),
     "sigma": ("sample", "element"),
     "objects": ("sample", "object", "object_field"),
     "n_objects": ("sample",),
@@ -75,6 +77,7 @@ UNITS = {
     "voltages_clean": "V",
     "eim": "V",
     "images": "S/m",
+    "volumes": "S/m",
     "sigma": "S/m",
     "reference/voltages": "V",
     "reference/eim": "V",
@@ -85,6 +88,7 @@ DESCRIPTIONS = {
     "voltages_clean": "noise-free readings",
     "eim": "impedance-map view of the readings",
     "images": "conductivity of the phantom on the image grid, row 0 at +y",
+    "volumes": "conductivity of the phantom on voxels: layer 0 at the bottom, row 0 at +y",
     "sigma": "conductivity of each forward-mesh element",
     "objects": "centre (m), radius (m) and conductivity (S/m) of each object; NaN rows pad",
     "n_objects": "number of objects",

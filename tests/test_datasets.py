@@ -96,9 +96,7 @@ def test_same_arrays_whatever_workers_and_chunks(config, tmp_path):
     assert not np.array_equal(ds.voltages[:], ds.voltages_clean[:])  # noise was added
     assert np.allclose(
         ds.reference,
-        fe.forward.ForwardModel(fe.mesh_from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(
-            0.05
-        ),
+        fe.forward.ForwardModel(fe.mesh_from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(0.05),
     )
     split = ds.split[:]
     assert set(ds.indices("heldout")) == set(np.flatnonzero(ds.n_objects[:] == 3))
@@ -338,3 +336,11 @@ def test_outline_sensor_with_a_ring_protocol_generates_and_verifies(tmp_path):
     # Voxels 0.0125 x 0.0125 x 0.022 m: every sphere (radius >= 0.02 m) holds a voxel centre.
     assert np.all(volumes.min(axis=(1, 2, 3)) < 0.3)
     assert datasets.verify(tmp_path / "t.zarr", n_check=1).ok
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parent.parent / "datasets").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_shipped_dataset_configs_load(path):
+    config = datasets.load_config(path)
+    assert config.total_samples() and config.spec.n_electrodes >= 16

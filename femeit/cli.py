@@ -10,7 +10,7 @@ from pathlib import Path
 
 from femeit import cli_args
 from femeit.errors import FemeitError
-from femeit.protocol import PROTOCOL_NAMES
+from femeit.protocol import ALL_PROTOCOL_NAMES
 
 
 def _load_mesh(args: argparse.Namespace):
@@ -56,20 +56,14 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _protocol(args: argparse.Namespace, n_electrodes: int):
-    import numpy as np
-
+def _protocol(args: argparse.Namespace, n_electrodes: int, rings=None):
     from femeit.protocol import Protocol
 
     if args.abmn and args.protocol is not None:
         raise FemeitError(f"--protocol {args.protocol} and --abmn {args.abmn} both give the protocol; use one")
     if args.abmn:
-        try:
-            table = np.loadtxt(args.abmn, delimiter=",", ndmin=2)
-        except (OSError, ValueError) as exc:
-            raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
-        return Protocol.from_abmn(table, n_electrodes, args.current)
-    return Protocol.by_name(args.protocol or "adjacent", n_electrodes, current=args.current)
+        return Protocol.from_file(args.abmn, n_electrodes, args.current)
+    return Protocol.by_name(args.protocol or "adjacent", n_electrodes, current=args.current, rings=rings)
 
 
 def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
@@ -90,7 +84,9 @@ def _model(args: argparse.Namespace):
 
     _check_outputs(args)
     mesh = _load_mesh(args)
-    protocol = _protocol(args, mesh.n_electrodes)
+    # Ring sizes of the spec, for the multi-ring protocols (electrodes are numbered ring by ring).
+    rings = [r.n_electrodes for r in getattr(mesh.spec, "rings", ())] or None
+    protocol = _protocol(args, mesh.n_electrodes, rings)
     model = ForwardModel(mesh, protocol, args.z, order=args.order, electrode_model=args.electrode_model)
     return model, _conductivity(args, mesh)
 
@@ -487,9 +483,16 @@ def _add_validate_parser(sub) -> None:
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument(
-        "--protocol", choices=PROTOCOL_NAMES, default=None, help="measurement protocol (default adjacent)"
+        "--protocol",
+        choices=ALL_PROTOCOL_NAMES,
+        default=None,
+        help="measurement protocol (default adjacent); in_ring, planar, cross_ring and zigzag use the spec's rings",
     )
-    parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
+    parser.add_argument(
+        "--abmn",
+        help="instead of --protocol: a CSV of A,B,M,N rows (0-based electrodes), or an NPZ of pattern matrices "
+        "(see Protocol.from_file)",
+    )
     parser.add_argument("--current", type=cli_args.finite_float, default=1.0, help="injected current, A (default 1)")
     parser.add_argument(
         "--sigma", type=cli_args.positive_float, default=1.0, help="background conductivity, S/m (default 1)"

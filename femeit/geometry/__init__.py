@@ -1,6 +1,16 @@
 """Geometry specifications, gmsh builders and the mesh cache (built on :mod:`femeit.mesh`)."""
 
 from femeit.geometry.meshing import mesh_from_spec
+from femeit.geometry.outline import Outline
+from femeit.geometry.outline_specs import (
+    ContourSpec,
+    EllipseInclusion,
+    EllipsoidInclusion,
+    ExtrudedSpec,
+    OutlineRing,
+    PolygonInclusion,
+    PrismInclusion,
+)
 from femeit.geometry.spec_io import load_spec, spec_from_dict, spec_to_dict
 from femeit.geometry.specs import (
     BallRing,
@@ -21,10 +31,18 @@ __all__ = [
     "BoxInclusion",
     "CircleInclusion",
     "CircleSpec",
+    "ContourSpec",
     "CylinderInclusion",
     "CylinderSpec",
     "ElectrodeRing",
+    "EllipseInclusion",
+    "EllipsoidInclusion",
+    "ExtrudedSpec",
     "HalfspaceLineSpec",
+    "Outline",
+    "OutlineRing",
+    "PolygonInclusion",
+    "PrismInclusion",
     "SphereInclusion",
     "load_spec",
     "mesh_from_spec",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -601,5 +602,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """Console entry point: ``main()``, then exit with its status.
+
+    After an interrupted ``dataset generate`` (status 130 or 143) the process
+    ends with ``os._exit`` once its output is flushed: every finished chunk is
+    already on disk and the store's lock released, and the interpreter's exit
+    handlers would otherwise join the worker pool's feeder and manager threads,
+    which can wait forever on queues whose worker processes were terminated.
+    """
+    status = main()
+    if status in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

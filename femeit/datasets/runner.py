@@ -321,9 +321,9 @@ def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: st
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # The workers inherit the environment when they are spawned, which the pool
-    # does on submit (not when it is made): keep one BLAS thread per worker set
-    # until every task is submitted, or each worker starts a thread per core and
-    # they fight over the cores.
+    # does on submit (not when it is made): keep one BLAS thread per worker while
+    # the pool lives, or each worker starts a thread per core and they fight over
+    # the cores.
     saved = {k: os.environ.get(k) for k in _single_threaded_env()}
     os.environ.update(_single_threaded_env())
     pool = ProcessPoolExecutor(
@@ -332,14 +332,20 @@ def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: st
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
+    # A bounded window of submitted chunks: memory stays flat for any number of
+    # chunks, and a stop request leaves only the window to drop.
+    queue = iter(ranges.items())
+    window = 4 * workers
+
+    def submit_next(pending: set) -> None:
+        for c, (start, stop_index) in queue:
+            pending.add(pool.submit(_compute_chunk, data, c, start, stop_index))
+            if len(pending) >= window:
+                return
+
     try:
-        try:
-            pending = {
-                pool.submit(_compute_chunk, data, c, start, stop_index) for c, (start, stop_index) in ranges.items()
-            }
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        pending: set = set()
+        submit_next(pending)
         while pending:
             # A short timeout: a signal only sets a flag, checked here.
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -350,8 +356,11 @@ def _run(config: DatasetConfig, ranges: dict, workers: int | None, scheduler: st
                 for future in [f for f in pending if f.done() and not f.cancelled() and f.exception() is None]:
                     yield future.result()
                 return
+            submit_next(pending)
     finally:
         _stop_pool(pool)
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
 
 def _stop_pool(pool) -> None:

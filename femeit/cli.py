@@ -307,7 +307,9 @@ def _save_image_png(path: Path, image, title: str, **kw) -> None:
 def _cmd_learn_train(args: argparse.Namespace) -> int:
     from femeit.learn import TrainConfig, evaluate, train
 
-    config = TrainConfig(network=args.network, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    config = TrainConfig(
+        network=args.network, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, target=args.target
+    )
     history = train(args.dataset, args.output, config, progress=not args.quiet)
     scores = evaluate(args.output, args.dataset)
     print(
@@ -334,13 +336,16 @@ def _cmd_learn_eval(args: argparse.Namespace) -> int:
     ds = datasets.open(args.dataset)
     from femeit.protocol import Protocol
 
-    protocol = Protocol.from_abmn(ds.abmn, ds.group["reference/eim"].shape[0])
+    protocol = Protocol.from_abmn(ds.abmn, int(ds.abmn.max()) + 1)
+    target = ds.group[rec.sizes["target"]]
     for split in ("test", "heldout"):
         idx = ds.indices(split)[: args.examples]
         if len(idx) == 0:
             continue
-        truth = ds.images.get_orthogonal_selection((idx, slice(None), slice(None)))
+        truth = target.get_orthogonal_selection((idx, *[slice(None)] * (target.ndim - 1)))
         images = rec(ds.voltages.get_orthogonal_selection((idx, slice(None))), ds.reference, protocol)
+        if images.ndim == 4:  # voxel volumes: show the middle layer
+            truth, images = truth[:, truth.shape[1] // 2], images[:, images.shape[1] // 2]
         _save_examples(out / f"examples_{split}.png", truth, images, f"{rec.meta['network']}, {split} split")
     print(f"written: {out / 'metrics.json'} and example PNGs")
     return 0 if all(np.isfinite(v) for v in scores.values()) else 1
@@ -360,12 +365,22 @@ def _add_learn_parser(sub) -> None:
     learn = sub.add_parser("learn", help="train and evaluate CNN-EIM and its baselines (needs femeit[learn])")
     lsub = learn.add_subparsers(dest="learn_command", required=True)
     tr = lsub.add_parser("train", help="train a network on a dataset's train split (resumes from a checkpoint)")
-    tr.add_argument("dataset", help="a dataset from `femeit dataset generate` (adjacent protocol)")
+    tr.add_argument(
+        "dataset",
+        help="a dataset from `femeit dataset generate`: any electrode count and image size (the network is sized "
+        "from it); the CNNs need the adjacent protocol, fcnn-eiv takes any",
+    )
     tr.add_argument("-o", "--output", required=True, help="run directory")
     tr.add_argument("--network", default="cnn-eim", choices=LEARNED_SOLVERS)
     tr.add_argument("--epochs", type=int, default=20, help="training epochs (the paper: 200)")
     tr.add_argument("--batch-size", type=int, default=128)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--target",
+        default="auto",
+        choices=("auto", "images", "volumes"),
+        help="what the network outputs: the dataset's images or its voxel volumes (auto: volumes when stored)",
+    )
     tr.add_argument("--quiet", action="store_true")
     tr.set_defaults(func=_cmd_learn_train)
     ev = lsub.add_parser("eval", help="MSE per split and example reconstructions as PNG")

@@ -133,7 +133,7 @@ def estimate_elements(spec) -> float:
 
 def check_mesh_size(spec) -> None:
     """Refuse to mesh ``spec`` when the estimated element count exceeds :func:`max_elements`."""
-    if _forced:
+    if _forced or getattr(spec, "mesh_is_given", False):  # a mesh read from a file exists already
         return
     estimate = estimate_elements(spec)
     limit = max_elements()

@@ -220,18 +220,6 @@ def test_dataset_config_mistakes_are_refused(tmp_path, extra, replace, words, ca
     assert not (tmp_path / "d.zarr").exists() or not any((tmp_path / "d.zarr").iterdir())
 
 
-def test_learn_train_refuses_images_it_cannot_produce(tmp_path):
-    pytest.importorskip("torch")
-    pytest.importorskip("zarr")
-    from femeit import datasets
-    from femeit.learn import TrainConfig, train
-
-    config = datasets.load_config(write_config(tmp_path, replace=("shape = [8, 8]", "shape = [16, 16]")))
-    datasets.generate(config, tmp_path / "d.zarr", 6, workers=1, chunk_size=3, progress=False)
-    with pytest.raises(FemeitError, match="64 x 64 images"):
-        train(tmp_path / "d.zarr", tmp_path / "run", TrainConfig(epochs=1, batch_size=2), progress=False)
-
-
 def test_learn_train_on_a_damaged_store_is_a_clear_error(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("zarr")

@@ -52,9 +52,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from femeit._checks import finite_number
 from femeit.datasets.region import KINDS as REGION_KINDS
 from femeit.datasets.region import SensorRegion
+from femeit.datasets.sensor_file import is_mesh_file_table, sensor_from_table
 from femeit.errors import FemeitError
 from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
@@ -130,12 +133,24 @@ class DatasetConfig:
     test: float
     n_samples: int | None = None
     image_depth: int | None = None
+    protocol_table: dict | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def spec(self):
-        """The sensor's geometry spec."""
+        """The sensor's geometry spec (a :class:`~femeit.datasets.sensor_file.MeshFileSensor` for a mesh file)."""
+        if is_mesh_file_table(self.sensor):
+            return sensor_from_table(self.sensor)
         return spec_from_dict(self.sensor)
+
+    def protocol_object(self, n_electrodes: int, rings=None) -> Protocol:
+        """The measurement protocol: the named one, or the configuration's own table."""
+        if self.protocol_table is not None:
+            table = self.protocol_table
+            if "abmn" in table:
+                return Protocol.from_abmn(np.asarray(table["abmn"]), n_electrodes)
+            return Protocol(n_electrodes, table["injections"], table["row_injection"], table["measurements"])
+        return Protocol.by_name(self.protocol, n_electrodes, rings=rings)
 
     def to_dict(self) -> dict:
         """The configuration as plain JSON-able data (stored with the dataset)."""
@@ -149,12 +164,32 @@ class DatasetConfig:
 
 
 def load_config(path: str | Path) -> DatasetConfig:
-    """Read and check a dataset configuration from a TOML file."""
-    return config_from_dict(read_toml(path, "dataset config"))
+    """Read and check a dataset configuration from a TOML file.
+
+    Files it names (``sensor.file``, ``forward.protocol_file``) are resolved
+    relative to the TOML's folder.
+    """
+    return config_from_dict(read_toml(path, "dataset config"), base=Path(path).resolve().parent)
 
 
-def config_from_dict(data: dict) -> DatasetConfig:
-    """Check a configuration given as a dictionary (the parsed TOML)."""
+def config_from_dict(data: dict, base: str | Path | None = None) -> DatasetConfig:
+    """Check a configuration given as a dictionary (the parsed TOML).
+
+    Parameters
+    ----------
+    data : dict
+        The sections of the configuration.
+    base : str or Path, optional
+        Folder for relative file names in ``sensor.file`` and
+        ``forward.protocol_file`` (default: the working directory).
+
+    Notes
+    -----
+    A protocol table (``forward.protocol_file``, ``forward.abmn`` or
+    ``forward.patterns``) is read once and embedded in the checked
+    configuration, so the dataset and its Dask workers never need the file.
+    A mesh file is recorded by absolute path and SHA-256.
+    """
     if not isinstance(data, dict):
         raise FemeitError(f"a dataset config must be a table of sections, got {type(data).__name__}")
     _keys("", data, {"seed", "n_samples", "sensor", "forward", "phantom", "noise", "image", "split"})
@@ -171,27 +206,27 @@ def config_from_dict(data: dict) -> DatasetConfig:
     if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1):
         raise _error("n_samples", f"must be a positive integer, got {n_samples!r}")
 
-    try:
-        spec = spec_from_dict(dict(data["sensor"]))
-    except FemeitError as exc:
-        raise _error("sensor", str(exc)) from None
+    if is_mesh_file_table(data["sensor"]):
+        spec = sensor_from_table(dict(data["sensor"]), base)
+        sensor = spec.to_dict()
+    else:
+        try:
+            spec = spec_from_dict(dict(data["sensor"]))
+        except FemeitError as exc:
+            raise _error("sensor", str(exc)) from None
+        sensor = spec_to_dict(spec)
     kind = spec.kind
     if kind not in REGION_KINDS:
         raise _error("sensor.kind", f"datasets support {', '.join(REGION_KINDS)} sensors, got {kind!r}")
     dim = spec.dim
-    sensor = spec_to_dict(spec)
 
-    forward = data.get("forward", {})
-    _keys("forward", forward, {"protocol", "contact_impedance", "order", "fraction_level"})
-    protocol = forward.get("protocol", "adjacent")
-    if protocol not in ALL_PROTOCOL_NAMES:
-        raise _error("forward.protocol", f"must be one of {', '.join(ALL_PROTOCOL_NAMES)}, got {protocol!r}")
-    try:  # fail at load time, not in a worker, when the sensor's electrodes do not fit the protocol
-        Protocol.by_name(
-            protocol, spec.n_electrodes, rings=[r.n_electrodes for r in getattr(spec, "rings", ())] or None
-        )
-    except FemeitError as exc:
-        raise _error("forward.protocol", str(exc)) from None
+    forward = dict(data.get("forward", {}))
+    _keys(
+        "forward",
+        forward,
+        {"protocol", "protocol_file", "abmn", "patterns", "contact_impedance", "order", "fraction_level"},
+    )
+    protocol, protocol_table, forward = _protocol(forward, spec, base)
     contact = _number("forward.contact_impedance", forward.get("contact_impedance", 0.01), positive=True)
     order = forward.get("order", 1)
     if order not in (1, 2):
@@ -265,8 +300,64 @@ def config_from_dict(data: dict) -> DatasetConfig:
         test=fractions[1],
         n_samples=n_samples,
         image_depth=depth,
-        raw=json.loads(json.dumps(data | {"sensor": sensor})),
+        protocol_table=protocol_table,
+        raw=json.loads(json.dumps(data | {"sensor": sensor, "forward": forward})),
     )
+
+
+def _protocol(forward: dict, spec, base) -> tuple[str, dict | None, dict]:
+    """The protocol name, the embedded table (or None) and the forward section to record."""
+    given = [k for k in ("protocol_file", "abmn", "patterns") if k in forward]
+    if len(given) > 1 or (given and "protocol" in forward and forward["protocol"] != "table"):
+        keys = ", ".join(f"forward.{k}" for k in (["protocol"] if "protocol" in forward else []) + given)
+        raise _error(keys, "give one protocol: a name, a protocol_file, an abmn table or patterns")
+    rings = [r.n_electrodes for r in getattr(spec, "rings", ())] or None
+    n = spec.n_electrodes
+    if not given:
+        protocol = forward.get("protocol", "adjacent")
+        if protocol not in ALL_PROTOCOL_NAMES:
+            raise _error(
+                "forward.protocol",
+                f"must be one of {', '.join(ALL_PROTOCOL_NAMES)} (or a table: protocol_file, abmn, patterns), "
+                f"got {protocol!r}",
+            )
+        try:  # fail at load time, not in a worker, when the sensor's electrodes do not fit the protocol
+            Protocol.by_name(protocol, n, rings=rings)
+        except FemeitError as exc:
+            raise _error("forward.protocol", str(exc)) from None
+        return protocol, None, forward
+    key = given[0]
+    try:
+        if key == "protocol_file":
+            name = forward.pop("protocol_file")
+            if not isinstance(name, str) or not name:
+                raise FemeitError(f"must be the path of a CSV or NPZ protocol file, got {name!r}")
+            path = Path(name).expanduser()
+            path = path if path.is_absolute() or base is None else Path(base) / path
+            proto = Protocol.from_file(path, n)
+        elif key == "abmn":
+            proto = Protocol.from_abmn(np.asarray(forward["abmn"]), n)
+        else:
+            table = forward["patterns"]
+            _keys("forward.patterns", table, {"injections", "row_injection", "measurements"})
+            proto = Protocol(n, table["injections"], table["row_injection"], table["measurements"])
+    except FemeitError as exc:
+        raise _error(f"forward.{key}", str(exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _error(f"forward.{key}", f"not a valid protocol table ({type(exc).__name__}: {exc})") from None
+    for k in ("abmn", "patterns"):
+        forward.pop(k, None)
+    if proto.abmn is not None:
+        table = {"abmn": proto.abmn.astype(int).tolist()}
+    else:
+        table = {
+            "injections": proto.injections.tolist(),
+            "row_injection": proto.row_injection.astype(int).tolist(),
+            "measurements": proto.measurements.tolist(),
+        }
+    forward["protocol"] = "table"
+    forward.update(table if "abmn" in table else {"patterns": table})
+    return "table", table, forward
 
 
 def _phantom(table: dict, spec, dim: int) -> PhantomConfig:

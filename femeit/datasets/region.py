@@ -1,7 +1,7 @@
 """The horizontal cross-section of a dataset's sensor: where objects may go and what the image covers.
 
 Circular sensors (``circle``, ``cylinder``) are disks centred at the origin;
-outline sensors (``contour``, ``extruded``) have any
+outline sensors (``contour``, ``extruded``, and ``mesh_file``: a 2D mesh's boundary) have any
 :class:`~femeit.geometry.outline.Outline`.  Object centres are drawn uniformly
 over the part of the cross-section at least ``clearance`` from the wall (exact
 polar sampling for a disk, rejection sampling in the bounding box otherwise).
@@ -13,7 +13,7 @@ import numpy as np
 
 from femeit.errors import FemeitError
 
-KINDS = ("circle", "cylinder", "contour", "extruded")
+KINDS = ("circle", "cylinder", "contour", "extruded", "mesh_file")
 _MAX_DRAWS = 10_000
 
 

@@ -16,7 +16,6 @@ import numpy as np
 from femeit.datasets.config import DatasetConfig
 from femeit.datasets.sampler import PhantomSampler
 from femeit.noise import add_noise
-from femeit.protocol import Protocol
 
 
 class Simulator:
@@ -29,9 +28,9 @@ class Simulator:
         self.config = config
         self.sampler = PhantomSampler(config)
         spec = config.spec
-        self.mesh = mesh_from_spec(spec)
+        self.mesh = spec.mesh() if getattr(spec, "mesh_is_given", False) else mesh_from_spec(spec)
         rings = [r.n_electrodes for r in getattr(spec, "rings", ())] or None
-        self.protocol = Protocol.by_name(config.protocol, self.mesh.n_electrodes, rings=rings)
+        self.protocol = config.protocol_object(self.mesh.n_electrodes, rings=rings)
         self.model = ForwardModel(self.mesh, self.protocol, config.contact_impedance, order=config.order)
         self.region = self.sampler.region
         self.extent = self.region.extent

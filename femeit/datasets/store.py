@@ -136,7 +136,7 @@ def _attributes(config, key: str, n_samples: int, chunk_size: int) -> dict:
         "title": "femeit synthetic EIT dataset",
         "source": f"femeit {dependency_versions().get('femeit', '?')}: finite-element simulation of random phantoms",
         "history": "created by femeit.datasets.generate (femeit dataset generate)",
-        "sensor_kind": config.sensor.get("kind", "?"),
+        "sensor_kind": config.sensor.get("kind", "mesh_file" if "file" in config.sensor else "?"),
     }
 
 

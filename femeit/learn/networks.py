@@ -25,6 +25,16 @@ zero: a fresh network predicts the blank background image.
 
 FCNN-EIV: fully-connected layers 104 -> 256 -> 512 -> 1024 -> 2048 -> 4096
 (batch norm and ReLU after each), reshaped to 256 x 4 x 4, then the same decoder.
+
+Other sensors and images (our extension; the printed networks are the case
+L = 16 electrodes, 104 inputs, one 64 x 64 image): the networks are sized from
+the dataset.  The decoder starts from 256 x ceil(H/16) x ceil(W/16), so its
+four doublings reach at least H x W, and its output is cropped to H x W; it
+has one output channel per target layer (a voxel volume's D depth layers).
+CNN-EIM's encoder output (L/4 x L/4 after the two pools) is average-pooled to
+the decoder's start size when the two differ; FCNN-EIV's last layer has
+256 x ceil(H/16) x ceil(W/16) neurons.  With the printed sizes every layer is
+as in Table I.
 """
 
 from __future__ import annotations
@@ -35,17 +45,25 @@ import math
 import torch
 from torch import nn
 
+from femeit.errors import FemeitError
+
 ENCODER_CHANNELS = (64, 128, 256, 256, 256)
 POOL_AFTER = (1, 3)  # zero-based indices of the convolutions followed by a max pool
 FC_WIDTHS = (256, 512, 1024, 2048, 4096)
 DECODER_CHANNELS = (256, 128, 64, 32, 1)
 
 
-def _decoder() -> nn.Sequential:
+def _start_size(out_shape: tuple[int, int]) -> tuple[int, int]:
+    """Spatial size the decoder starts from: four doublings reach at least ``out_shape``."""
+    return (math.ceil(out_shape[0] / 16), math.ceil(out_shape[1] / 16))
+
+
+def _decoder(out_channels: int = 1) -> nn.Sequential:
+    channels = (*DECODER_CHANNELS[:-1], out_channels)
     layers: list[nn.Module] = []
-    for k, (c_in, c_out) in enumerate(itertools.pairwise(DECODER_CHANNELS)):
+    for k, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
         layers.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=2, stride=2))
-        if k < len(DECODER_CHANNELS) - 2:
+        if k < len(channels) - 2:
             layers += [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
     for layer in layers:
         if isinstance(layer, nn.ConvTranspose2d):
@@ -53,6 +71,15 @@ def _decoder() -> nn.Sequential:
     nn.init.zeros_(layers[-1].weight)
     nn.init.zeros_(layers[-1].bias)
     return nn.Sequential(*layers)
+
+
+def _check_sizes(out_shape, out_channels: int) -> tuple[int, int]:
+    shape = tuple(int(n) for n in out_shape)
+    if len(shape) != 2 or min(shape) < 1 or int(out_channels) < 1:
+        raise FemeitError(
+            f"a network's output must be C >= 1 images of H x W >= 1 pixels, got {out_channels} x {shape}"
+        )
+    return shape
 
 
 def _init_transposed(layer: nn.ConvTranspose2d) -> None:
@@ -64,10 +91,25 @@ def _init_transposed(layer: nn.ConvTranspose2d) -> None:
 
 
 class CNNEIM(nn.Module):
-    """CNN on a 1 x 16 x 16 impedance map -> 1 x 64 x 64 image (CNN-EIM and CNN-REIM)."""
+    """CNN on a 1 x L x L impedance map -> C x H x W images (CNN-EIM and CNN-REIM).
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    map_size : int
+        L, the number of electrodes (the map is L x L); at least 4 (two 2 x 2 pools).
+    out_shape : (int, int)
+        H, W of the output images (pixels).
+    out_channels : int
+        C, the number of output images (1, or the depth layers of a voxel volume).
+    """
+
+    def __init__(self, map_size: int = 16, out_shape: tuple[int, int] = (64, 64), out_channels: int = 1) -> None:
         super().__init__()
+        if int(map_size) < 4:
+            raise FemeitError(f"CNN-EIM needs impedance maps of at least 4 x 4 (two 2 x 2 pools), got {map_size}")
+        self.map_size = int(map_size)
+        self.out_shape = _check_sizes(out_shape, out_channels)
+        self.out_channels = int(out_channels)
         layers: list[nn.Module] = []
         c_in = 1
         for k, c_out in enumerate(ENCODER_CHANNELS):
@@ -75,43 +117,68 @@ class CNNEIM(nn.Module):
             if k in POOL_AFTER:
                 layers.append(nn.MaxPool2d(2, stride=2))
             c_in = c_out
+        start = _start_size(self.out_shape)
+        if start != (self.map_size // 4, self.map_size // 4):
+            layers.append(nn.AdaptiveAvgPool2d(start))
         self.encoder = nn.Sequential(*layers)
-        self.decoder = _decoder()
+        self.decoder = _decoder(self.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, 1, 16, 16) -> (batch, 1, 64, 64)."""
-        return self.decoder(self.encoder(x))
+        """x: (batch, 1, L, L) -> (batch, C, H, W)."""
+        height, width = self.out_shape
+        return self.decoder(self.encoder(x))[..., :height, :width]
 
 
 class FCNNEIV(nn.Module):
-    """Fully-connected network on the 104 reciprocal-unique readings -> 1 x 64 x 64 image."""
+    """Fully-connected network on the reciprocal-unique readings -> C x H x W images.
 
-    def __init__(self, n_inputs: int = 104) -> None:
+    Parameters
+    ----------
+    n_inputs : int
+        Number of readings the network sees (104 for 16 adjacent electrodes).
+    out_shape, out_channels
+        As for :class:`CNNEIM`.
+    """
+
+    def __init__(self, n_inputs: int = 104, out_shape: tuple[int, int] = (64, 64), out_channels: int = 1) -> None:
         super().__init__()
+        if int(n_inputs) < 1:
+            raise FemeitError(f"FCNN-EIV needs at least one reading, got {n_inputs}")
+        self.n_inputs = int(n_inputs)
+        self.out_shape = _check_sizes(out_shape, out_channels)
+        self.out_channels = int(out_channels)
+        self.start = _start_size(self.out_shape)
+        widths = (*FC_WIDTHS[:-1], DECODER_CHANNELS[0] * self.start[0] * self.start[1])
         layers: list[nn.Module] = []
-        width = n_inputs
-        for w in FC_WIDTHS:
+        width = self.n_inputs
+        for w in widths:
             layers += [nn.Linear(width, w), nn.BatchNorm1d(w), nn.ReLU(inplace=True)]
             width = w
         self.encoder = nn.Sequential(*layers)
-        self.decoder = _decoder()
+        self.decoder = _decoder(self.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, 104) -> (batch, 1, 64, 64)."""
-        return self.decoder(self.encoder(x).view(-1, DECODER_CHANNELS[0], 4, 4))
+        """x: (batch, n_inputs) -> (batch, C, H, W)."""
+        height, width = self.out_shape
+        start = self.encoder(x).view(-1, DECODER_CHANNELS[0], *self.start)
+        return self.decoder(start)[..., :height, :width]
 
 
 NETWORKS = {"cnn-eim": ("eim", CNNEIM), "cnn-reim": ("reim", CNNEIM), "fcnn-eiv": ("eiv", FCNNEIV)}
 
 
-def build(name: str) -> tuple[str, nn.Module]:
-    """The input kind and a fresh network for ``cnn-eim``, ``cnn-reim`` or ``fcnn-eiv``."""
-    from femeit.errors import FemeitError
+def build(name: str, **sizes) -> tuple[str, nn.Module]:
+    """The input kind and a fresh network for ``cnn-eim``, ``cnn-reim`` or ``fcnn-eiv``.
 
+    ``sizes`` are the network's size arguments: ``map_size`` (CNNs) or
+    ``n_inputs`` (FCNN-EIV), and ``out_shape`` and ``out_channels``; the
+    defaults are the printed 16-electrode, 64 x 64 networks.
+    """
     if name not in NETWORKS:
         raise FemeitError(f"unknown network {name!r}; choose one of {sorted(NETWORKS)}")
     kind, cls = NETWORKS[name]
-    return kind, cls()
+    drop = "n_inputs" if cls is CNNEIM else "map_size"
+    return kind, cls(**{k: v for k, v in sizes.items() if k != drop})
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -32,7 +32,7 @@ class LearnedSolver:
         Reference readings: the network sees ``reference + dv``.
     """
 
-    units = "conductivity, S/m (absolute image on the network's 64 x 64 pixels)"
+    units = "conductivity, S/m (absolute image on the network's pixels, or voxels for a volume network)"
 
     def __init__(self, jacobian=None, *, network: str, model=None, protocol=None, reference=None, **params):
         if params:

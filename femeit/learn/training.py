@@ -35,7 +35,7 @@ from femeit.learn.features import (
     network_input,
     reim_permutation,
 )
-from femeit.learn.networks import build, count_parameters
+from femeit.learn.networks import NETWORKS, build, count_parameters
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class TrainConfig:
     l2_weight: float = 1e-5
     seed: int = 0
     permutation_seed: int = 0
+    target: str = "auto"
 
 
 @dataclass
@@ -66,68 +67,141 @@ class Prepared:
     meta: dict = field(default_factory=dict)
 
 
-def _unique_rows(abmn: np.ndarray, n_electrodes: int) -> np.ndarray:
+def _unique_rows(group) -> np.ndarray:
+    """Rows of the readings FCNN-EIV sees: one of each reciprocal pair (all rows without an ABMN table)."""
     from femeit.protocol import Protocol
 
-    return Protocol.from_abmn(abmn, n_electrodes).reciprocal_unique_rows()
+    n_rows = group["reference/voltages"].shape[0]
+    if "protocol/abmn" not in group:
+        return np.arange(n_rows)
+    abmn = np.asarray(group["protocol/abmn"][:])
+    return Protocol.from_abmn(abmn, int(abmn.max()) + 1).reciprocal_unique_rows()
 
 
-def prepare(dataset, network: str, permutation_seed: int = 0, normalizer: Normalizer | None = None) -> Prepared:
+TARGETS = ("auto", "images", "volumes")
+
+
+def _target_name(group, target: str) -> str:
+    if target not in TARGETS:
+        raise FemeitError(f"unknown target {target!r}; choose one of {TARGETS}")
+    if target == "auto":
+        target = "volumes" if "volumes" in group else "images"
+    if target not in group:
+        have = [name for name in ("images", "volumes") if name in group]
+        raise FemeitError(f"the dataset has no {target!r} array to learn (it has {have or 'no image targets'})")
+    return target
+
+
+def network_sizes(dataset, network: str, target: str = "auto") -> dict:
+    """The size arguments of ``network`` for a dataset (see :func:`femeit.learn.networks.build`).
+
+    Returns
+    -------
+    dict
+        ``map_size`` (CNNs: electrodes of the impedance map) or ``n_inputs``
+        (FCNN-EIV: reciprocal-unique readings), ``out_shape`` (H, W),
+        ``out_channels`` (1 for images, D for D-layer voxel volumes) and
+        ``target`` (the array learned).
+
+    Raises
+    ------
+    FemeitError
+        A CNN asked of a dataset without impedance maps (not the adjacent
+        protocol), or a dataset without image targets.
+    """
+    from femeit import datasets
+
+    ds = datasets.open(dataset) if isinstance(dataset, (str, Path)) else dataset
+    kind, _ = NETWORKS[network] if network in NETWORKS else build(network)
+    name = _target_name(ds.group, target)
+    shape = tuple(ds.group[name].shape[1:])
+    sizes = {"out_shape": list(shape[-2:]), "out_channels": 1 if name == "images" else int(shape[0]), "target": name}
+    if kind == "eiv":
+        sizes["n_inputs"] = len(_unique_rows(ds.group))
+    else:
+        if "eim" not in ds.group:
+            raise FemeitError(
+                f"{network} reads impedance maps, which need the adjacent protocol; this dataset has none "
+                "(use fcnn-eiv, which takes any protocol, or make the dataset with protocol = 'adjacent')"
+            )
+        sizes["map_size"] = int(ds.group["reference/eim"].shape[0])
+    return sizes
+
+
+def prepare(
+    dataset, network: str, permutation_seed: int = 0, normalizer: Normalizer | None = None, target: str = "auto"
+) -> Prepared:
     """Calibrate, normalise (fitted on ``train``) and arrange a dataset for one network.
 
     Parameters
     ----------
     dataset : str, Path or femeit.datasets.Dataset
-        A dataset made with the adjacent protocol (it has the ``eim`` array).
+        A finished dataset; CNN-EIM and CNN-REIM need impedance maps (the
+        adjacent protocol, any electrode count), FCNN-EIV takes any protocol.
     network : {"cnn-eim", "cnn-reim", "fcnn-eiv"}
     permutation_seed : int
         Seed of CNN-REIM's fixed permutation.
     normalizer : Normalizer, optional
-        Use this (a trained run's) instead of fitting one on the train split.
+        Use this (a trained run's) instead of fitting one on the train split;
+        its shape must match the dataset's inputs.
+    target : {"auto", "images", "volumes"}
+        The array learned: ``auto`` takes the voxel volumes (N, D, H, W) when
+        the dataset has them, else the images (N, H, W).
+
+    Returns
+    -------
+    Prepared
+        Inputs per split, (n, 1, L, L) maps or (n, n_inputs) vectors, float32;
+        targets per split, (n, C, H, W), float32; ``meta`` holds the network sizes.
     """
     from femeit import datasets
 
     ds = datasets.open(dataset) if isinstance(dataset, (str, Path)) else dataset
-    if "eim" not in ds.group:
-        raise FemeitError("the dataset has no impedance maps (it needs the adjacent protocol)")
     if not ds.complete:
         raise FemeitError("the dataset is incomplete; finish it with `femeit dataset generate` first")
+    sizes = network_sizes(ds, network, target)
     kind, _ = build(network)
-    if tuple(ds.images.shape[1:]) != (64, 64) or tuple(ds.group["reference/eim"].shape) != (16, 16):
-        raise FemeitError(
-            f"the networks map 16 x 16 impedance maps to 64 x 64 images; this dataset has "
-            f"{ds.group['reference/eim'].shape} maps and {ds.images.shape[1:]} images "
-            "(set image.shape = [64, 64] and a 16-electrode sensor in its config)"
-        )
     try:
         split = ds.split[:]
-        eim_ref = ds.group["reference/eim"][:]
-        eim, voltages, reference, abmn = ds.eim[:], ds.voltages[:], ds.reference, ds.abmn
+        voltages, reference = ds.voltages[:], ds.reference
+        eim = eim_ref = None
+        if kind != "eiv":
+            eim, eim_ref = ds.eim[:], ds.group["reference/eim"][:]
+        y = ds.group[sizes["target"]][:]
     except Exception as exc:  # a damaged chunk: zarr/numcodecs raise many types
         raise FemeitError(
             f"the dataset cannot be read ({type(exc).__name__}: {exc}); check it with `femeit dataset verify` "
             "and mend it with `femeit dataset generate --repair`"
         ) from None
-    calibrated_eim = calibrate(eim, eim_ref)
-    unique = _unique_rows(abmn, eim_ref.shape[0])
-    calibrated_eiv = calibrate(voltages[:, unique], reference[unique])
+    unique = _unique_rows(ds.group)
+    data = calibrate(voltages[:, unique], reference[unique]) if kind == "eiv" else calibrate(eim, eim_ref)
     train = split == 0
     if train.sum() < 2:
         raise FemeitError("the dataset's train split holds fewer than 2 samples")
-    data = calibrated_eiv if kind == "eiv" else calibrated_eim
-    normalizer = Normalizer.fit(data[train]) if normalizer is None else normalizer
+    if normalizer is None:
+        normalizer = Normalizer.fit(data[train])
+    elif np.shape(normalizer.mean) != data.shape[1:]:
+        raise FemeitError(
+            f"the trained network reads inputs of shape {np.shape(normalizer.mean)}, this dataset gives "
+            f"{data.shape[1:]} (another electrode count or protocol)"
+        )
     normalised = normalizer(data).astype(np.float32)
-    permutation = reim_permutation(calibrated_eim[0].size, permutation_seed) if kind == "reim" else None
+    permutation = reim_permutation(data[0].size, permutation_seed) if kind == "reim" else None
     if kind == "eiv":
         x = network_input(kind, None, normalised, None)
     else:
         x = network_input(kind, normalised, None, permutation)
     background = float(ds.config["phantom"]["background"])
-    y = image_target(ds.images[:], background)[:, None]
+    y = image_target(y, background)
+    y = y[:, None] if sizes["target"] == "images" else y
     names = ds.attrs["split_names"]
     inputs = {name: x[split == k] for k, name in enumerate(names)}
     targets = {name: y[split == k] for k, name in enumerate(names)}
-    return Prepared(kind, inputs, targets, normalizer, permutation, unique, background)
+    return Prepared(kind, inputs, targets, normalizer, permutation, unique, background, meta={"sizes": sizes})
+
+
+def _network_arguments(sizes: dict) -> dict:
+    return {k: (tuple(v) if k == "out_shape" else v) for k, v in sizes.items() if k != "target"}
 
 
 def loss_terms(model: torch.nn.Module, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -146,10 +220,12 @@ def _seed_everything(seed: int) -> torch.Generator:
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Network outputs for inputs (n, ...) in evaluation mode, shape (n, 1, 64, 64)."""
+    """Network outputs for inputs (n, ...) in evaluation mode, shape (n, C, H, W)."""
     model.eval()
     out = [model(torch.from_numpy(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, 1, 64, 64), dtype=np.float32)
+    if out:
+        return np.concatenate(out)
+    return np.zeros((0, model.out_channels, *model.out_shape), dtype=np.float32)
 
 
 def mse(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -180,9 +256,9 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
     run_dir.mkdir(parents=True, exist_ok=True)
     if config.epochs < 1 or config.batch_size < 1:
         raise FemeitError("epochs and batch_size must be positive")
-    data = prepare(dataset, config.network, config.permutation_seed)
+    data = prepare(dataset, config.network, config.permutation_seed, target=config.target)
     generator = _seed_everything(config.seed)
-    _, model = build(config.network)
+    _, model = build(config.network, **_network_arguments(data.meta["sizes"]))
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     history: dict = {"epoch": [], "loss": [], "recon": [], "tv": [], "l2": [], "seconds": []}
     for split in ("validation", "test", "heldout"):
@@ -194,7 +270,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
         state = torch.load(checkpoint, weights_only=False)
         # The epoch count may change between calls (train further, or stop
         # sooner): no schedule depends on it.  Every other setting must match.
-        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
+        saved = {k: v for k, v in {**asdict(TrainConfig()), **state["config"]}.items() if k != "epochs"}
         if saved != {k: v for k, v in asdict(config).items() if k != "epochs"}:
             raise FemeitError(f"{run_dir} holds a run with other settings; choose another run directory")
         model.load_state_dict(state["model"])
@@ -251,6 +327,7 @@ def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), pro
         "input": data.kind,
         "config": asdict(config),
         "parameters": count_parameters(model),
+        "sizes": data.meta["sizes"],
         "normalizer": {"mean": data.normalizer.mean.tolist(), "std": data.normalizer.std.tolist()},
         "permutation": None if data.permutation is None else data.permutation.tolist(),
         "unique_rows": data.unique_rows.tolist(),
@@ -277,7 +354,10 @@ class Reconstructor:
         if not (run_dir / "run.json").exists() or not (run_dir / "model.pt").exists():
             raise FemeitError(f"{run_dir} is not a finished training run (run.json and model.pt missing)")
         self.meta = json.loads((run_dir / "run.json").read_text())
-        self.kind, self.model = build(self.meta["network"])
+        # Runs before the networks were sized from the data hold the printed sizes.
+        sizes = self.meta.get("sizes", {"out_shape": [64, 64], "out_channels": 1, "target": "images"})
+        self.sizes = sizes
+        self.kind, self.model = build(self.meta["network"], **_network_arguments(sizes))
         self.model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
         self.model.eval()
         norm = self.meta["normalizer"] if "normalizer" in self.meta else self.meta["normaliser"]  # runs before 0.2
@@ -287,27 +367,38 @@ class Reconstructor:
         self.background = float(self.meta["background"])
 
     def __call__(self, voltages: np.ndarray, reference: np.ndarray, protocol) -> np.ndarray:
-        """Conductivity images, S/m, shape (n, 64, 64) (or (64, 64) for one frame).
+        """Conductivity images, S/m: shape (n, H, W), or (n, D, H, W) for a volume network; no n for one frame.
 
         Parameters
         ----------
-        voltages : ndarray, shape (208,) or (n, 208)
-            Adjacent-protocol readings with objects.
-        reference : ndarray, shape (208,)
+        voltages : ndarray, shape (M,) or (n, M)
+            Readings with objects, in the training protocol's row order.
+        reference : ndarray, shape (M,)
             The background-filled sensor's readings.
         protocol : Protocol
-            The adjacent protocol of the readings (for the impedance map).
+            The readings' protocol (adjacent for the CNNs, for the impedance map).
         """
         v = np.atleast_2d(np.asarray(voltages, dtype=float))
         if v.shape[1] != protocol.n_rows or np.shape(reference) != (protocol.n_rows,):
             raise FemeitError(f"expected {protocol.n_rows} readings per frame and a reference of the same length")
         if self.kind == "eiv":
+            if self.unique_rows.max() >= protocol.n_rows or len(self.unique_rows) != self.model.n_inputs:
+                raise FemeitError(
+                    f"the network was trained on {self.model.n_inputs} of a protocol's readings; this protocol "
+                    f"has {protocol.n_rows} rows"
+                )
             x = self.normalizer(calibrate(v[:, self.unique_rows], np.asarray(reference)[self.unique_rows]))
             x = network_input("eiv", None, x.astype(np.float32), None)
         else:
+            if protocol.n_electrodes != self.model.map_size:
+                raise FemeitError(
+                    f"the network reads {self.model.map_size}-electrode impedance maps; this protocol has "
+                    f"{protocol.n_electrodes} electrodes"
+                )
             maps = calibrate(protocol.to_eim(v), protocol.to_eim(np.asarray(reference, dtype=float)))
             x = network_input(self.kind, self.normalizer(maps).astype(np.float32), None, self.permutation)
-        images = image_from_target(predict(self.model, x)[:, 0], self.background)
+        images = image_from_target(predict(self.model, x), self.background)
+        images = images[:, 0] if self.sizes["target"] == "images" else images
         return images[0] if np.ndim(voltages) == 1 else images
 
 
@@ -317,7 +408,13 @@ def evaluate(run_dir: str | Path, dataset, mask: np.ndarray | None = None) -> di
     ``mask`` (bool, image-shaped, e.g. the pixels inside the sensing disk) restricts the mean.
     """
     rec = Reconstructor(run_dir)
-    data = prepare(dataset, rec.meta["network"], rec.meta["config"]["permutation_seed"], rec.normalizer)
+    data = prepare(
+        dataset, rec.meta["network"], rec.meta["config"]["permutation_seed"], rec.normalizer, rec.sizes["target"]
+    )
+    trained = {k: v for k, v in rec.sizes.items() if k != "target"}
+    found = {k: v for k, v in data.meta["sizes"].items() if k != "target"}
+    if trained != found:
+        raise FemeitError(f"the network was trained for {trained}; this dataset needs {found}")
     return {
         split: mse(predict(rec.model, data.inputs[split]), data.targets[split], mask)
         for split in ("train", "validation", "test", "heldout")

@@ -15,7 +15,7 @@ from femeit.geometry.specs import (
     SphereInclusion,
     inclusion_names,
 )
-from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
+from femeit.mesh.gmsh_session import mesh_tank_3d
 
 
 def circular_patch_area(tank_radius: float, electrode_radius: float) -> float:
@@ -102,33 +102,16 @@ def build_cylinder(spec: CylinderSpec) -> None:
     for k, surfaces in enumerate(electrode_surfaces):
         gmsh.model.addPhysicalGroup(2, surfaces, name=f"e{k + 1:02d}")
 
-    use_size_fields_only()
-    h, h_el = spec.mesh_size, spec.electrode_mesh_size
-    edges = sorted(
-        {
-            abs(c)
-            for _, c in gmsh.model.getBoundary(
-                [(2, s) for ss in electrode_surfaces for s in ss], combined=False, oriented=False
-            )
-        }
+    h = spec.mesh_size
+    # A tenth of the smallest dimension (a fifth of a sphere's radius) keeps
+    # the faceted inclusion's volume within about 2 %.
+    h_inc = min([h] + [_smallest_dimension(inc) / 10 for inc in spec.inclusions])
+    mesh_tank_3d(
+        [s for ss in electrode_surfaces for s in ss],
+        [v for vs in inclusion_volumes for v in vs],
+        (h, spec.electrode_mesh_size, h_inc),
+        f"the cylinder of radius {spec.radius} and height {spec.height}",
     )
-    fields = [
-        distance_threshold(
-            {"SurfacesList": [s for ss in electrode_surfaces for s in ss], "CurvesList": edges}, h_el, h, h_el, 3 * h
-        )
-    ]
-    if spec.inclusions:
-        # A tenth of the smallest dimension (a fifth of a sphere's radius) keeps
-        # the faceted inclusion's volume within about 2 %.
-        h_inc = min(h, min(_smallest_dimension(inc) for inc in spec.inclusions) / 10)
-        faces = [
-            abs(t) for _, t in gmsh.model.getBoundary([(3, v) for vs in inclusion_volumes for v in vs], oriented=False)
-        ]
-        fields.append(distance_threshold({"SurfacesList": faces}, h_inc, h, h_inc, 3 * h))
-    minimum_field(fields)
-    gmsh.option.setNumber("Mesh.Algorithm", 6)
-    gmsh.option.setNumber("Mesh.Algorithm3D", 1)
-    generate(3, f"the cylinder of radius {spec.radius} and height {spec.height}")
 
 
 def _smallest_dimension(inc) -> float:

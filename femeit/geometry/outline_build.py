@@ -36,7 +36,7 @@ from femeit.geometry.specs import (
     SphereInclusion,
     inclusion_names,
 )
-from femeit.mesh.gmsh_session import distance_threshold, generate, minimum_field, use_size_fields_only
+from femeit.mesh.gmsh_session import distance_threshold, generate, mesh_tank_3d, minimum_field, use_size_fields_only
 
 
 def _cuts(spec) -> np.ndarray:
@@ -273,23 +273,14 @@ def build_extruded(spec: ExtrudedSpec) -> None:
     for k, surfaces in enumerate(electrode_surfaces):
         gmsh.model.addPhysicalGroup(2, surfaces, name=f"e{k + 1:02d}")
 
-    use_size_fields_only()
-    h, h_el = spec.mesh_size, spec.electrode_mesh_size
-    all_faces = [s for ss in electrode_surfaces for s in ss]
-    edges = sorted(
-        {abs(c) for _, c in gmsh.model.getBoundary([(2, s) for s in all_faces], combined=False, oriented=False)}
+    h = spec.mesh_size
+    h_inc = min([h] + [_smallest_3d(inc) / 10 for inc in spec.inclusions])
+    mesh_tank_3d(
+        [s for ss in electrode_surfaces for s in ss],
+        [v for vs in inclusion_volumes for v in vs],
+        (h, spec.electrode_mesh_size, h_inc),
+        f"the {outline.shape} tank of height {spec.height}",
     )
-    fields = [distance_threshold({"SurfacesList": all_faces, "CurvesList": edges}, h_el, h, h_el, 3 * h)]
-    if spec.inclusions:
-        h_inc = min(h, min(_smallest_3d(inc) for inc in spec.inclusions) / 10)
-        faces = [
-            abs(t) for _, t in gmsh.model.getBoundary([(3, v) for vs in inclusion_volumes for v in vs], oriented=False)
-        ]
-        fields.append(distance_threshold({"SurfacesList": faces}, h_inc, h, h_inc, 3 * h))
-    minimum_field(fields)
-    gmsh.option.setNumber("Mesh.Algorithm", 6)
-    gmsh.option.setNumber("Mesh.Algorithm3D", 1)
-    generate(3, f"the {outline.shape} tank of height {spec.height}")
 
 
 def _pieces_near(starts: np.ndarray, ends: np.ndarray, s: float, reach: float, p: float) -> list[int]:

@@ -108,6 +108,38 @@ def minimum_field(fields: Sequence[int]) -> None:
     gmsh.model.mesh.field.setAsBackgroundMesh(mn)
 
 
+def mesh_tank_3d(electrode_faces: Sequence[int], inclusion_volumes: Sequence[int], sizes, what: str) -> None:
+    """Size fields of a 3D tank, then mesh it (cylinder and extruded-outline tanks alike).
+
+    The mesh size is ``h_el`` on the electrode faces and their edges and
+    ``h_inc`` on the inclusions' faces, growing to ``h`` within ``3 h``;
+    Delaunay in 3D after the Frontal-Delaunay surface mesh.
+
+    Parameters
+    ----------
+    electrode_faces : sequence of int
+        gmsh surface tags of every electrode.
+    inclusion_volumes : sequence of int
+        gmsh volume tags of every inclusion (may be empty).
+    sizes : (float, float, float)
+        ``(h, h_el, h_inc)``, m.
+    what : str
+        What is meshed, for the error message if gmsh fails.
+    """
+    h, h_el, h_inc = sizes
+    use_size_fields_only()
+    faces = [int(s) for s in electrode_faces]
+    edges = sorted({abs(c) for _, c in gmsh.model.getBoundary([(2, s) for s in faces], combined=False, oriented=False)})
+    fields = [distance_threshold({"SurfacesList": faces, "CurvesList": edges}, h_el, h, h_el, 3 * h)]
+    if len(inclusion_volumes):
+        boundary = gmsh.model.getBoundary([(3, v) for v in inclusion_volumes], oriented=False)
+        fields.append(distance_threshold({"SurfacesList": [abs(t) for _, t in boundary]}, h_inc, h, h_inc, 3 * h))
+    minimum_field(fields)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.option.setNumber("Mesh.Algorithm3D", 1)
+    generate(3, what)
+
+
 def generate(dim: int, what: str) -> None:
     """Mesh the current model in ``dim`` dimensions; gmsh failures become MeshingError."""
     try:

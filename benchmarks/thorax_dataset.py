@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# This folder holds sparse.py, which would shadow the pydata 'sparse' package that
+# Dask (under xarray) imports: take the script's own folder off the path.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 CONFIG = ROOT / "datasets" / "thorax_tank.toml"
 
 
@@ -78,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     store, run = args.output / "thorax.zarr", args.output / "fcnn"
     report: dict = {"config": str(CONFIG.relative_to(ROOT)), "cpus": os.cpu_count(), "load": os.getloadavg()}
-    report["runs"] = [
-        _run_until(store, 4, 150, args.chunk_size),
-        _run_until(store, 2, 320, args.chunk_size),
-        _run_until(store, 1, None, args.chunk_size),
-    ]
+    if _stored(store) == 500:  # a finished store from an earlier call: only the checks below
+        report["runs"] = [{"stored_before": 500, "stored_after": 500, "note": "store already complete"}]
+    else:
+        report["runs"] = [
+            _run_until(store, 4, 150, args.chunk_size),
+            _run_until(store, 2, 320, args.chunk_size),
+            _run_until(store, 1, None, args.chunk_size),
+        ]
     for step in report["runs"]:
         print(f"generate: {step}", flush=True)
 

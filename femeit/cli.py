@@ -282,13 +282,19 @@ def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) ->
             raise FemeitError(f"{args.model} is not a finished training run (run.json missing or unreadable)") from None
     rec = build(name, model=args.model, protocol=protocol, reference=reference)(data - reference)
     image = rec.x.reshape(rec.params["shape"])
-    print(f"{name}: a {image.shape[0]} x {image.shape[1]} conductivity image, S/m")
+    if image.ndim == 3:
+        print(f"{name}: a voxel volume of {image.shape[0]} layers of {image.shape[1]} x {image.shape[2]}, S/m")
+    else:
+        print(f"{name}: a {image.shape[0]} x {image.shape[1]} conductivity image, S/m")
     if args.output:
         out = Path(args.output).with_suffix(".npz")
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, image=image, voltages=data, reference=reference)
         print(f"written: {out}")
-        _save_image_png(out.with_suffix(".png"), image, f"{name}: conductivity, S/m")
+        layer = image.shape[0] // 2 if image.ndim == 3 else None
+        shown = image if layer is None else image[layer]
+        title = f"{name}: conductivity, S/m" + ("" if layer is None else f" (layer {layer} of {image.shape[0]})")
+        _save_image_png(out.with_suffix(".png"), shown, title)
     return 0
 
 

@@ -131,5 +131,16 @@ def test_voxel_volumes_are_learned_as_channels(tmp_path):
     ds = datasets.open(store)
     protocol = Protocol.from_abmn(ds.abmn, int(ds.abmn.max()) + 1)
     assert rec(ds.voltages[:2], ds.reference, protocol).shape == (2, 3, 16, 24)
+    # From the CLI: the network's volume is saved whole, its middle layer drawn.
+    from femeit.cli import main
+
+    sensor = OUTLINE_TOML.split("[sensor]")[1].split("[forward]")[0].replace("h = 0.06", "h = 0.08")
+    (tmp_path / "tank.toml").write_text(sensor)
+    np.savez(tmp_path / "v.npz", voltages=ds.voltages[0])
+    np.savez(tmp_path / "v0.npz", voltages=ds.reference)
+    args = ["reconstruct", str(tmp_path / "tank.toml"), "--data", str(tmp_path / "v.npz")]
+    args += ["--reference", str(tmp_path / "v0.npz"), "--protocol", "cross_ring", "--solver", "fcnn-eiv"]
+    assert main([*args, "--model", str(run), "-o", str(tmp_path / "img")]) == 0
+    assert np.load(tmp_path / "img.npz")["image"].shape == (3, 16, 24)
     with pytest.raises(fe.FemeitError, match="no 'volumes' array"):
         learn.prepare(_dataset(tmp_path / "flat", samples=4), "fcnn-eiv", target="volumes")

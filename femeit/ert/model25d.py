@@ -68,8 +68,8 @@ class ERTModel:
         # Far-facet matrices per unit conductivity need k: their geometry is fixed here.
         fb = forward._far
         self._far_phi = np.stack([np.asarray(fb.basis[i][0]) for i in range(fb.Nbfun)])  # (nb, n_far, n_qp)
-        x = fb.global_coordinates().value
-        nvec = fb.normals.value
+        x = np.asarray(fb.global_coordinates())
+        nvec = np.asarray(fb.normals)
         c = forward.mesh.centre
         dx, dz = x[0] - c[0], x[1] - c[1]
         self._far_r = np.sqrt(dx**2 + dz**2)

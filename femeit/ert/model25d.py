@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import k0e, k1e
 
 from femeit.errors import FemeitError
-from femeit.ert.forward25d import Forward25D, _check_protocol
+from femeit.ert.forward25d import Forward25D, check_protocol
 from femeit.forward.linsolve import factorize
 from femeit.limits import check_bytes
 from femeit.protocol import Protocol
@@ -53,7 +53,7 @@ class ERTModel:
         if not isinstance(protocol, Protocol):
             raise FemeitError(f"protocol must be a Protocol, got {type(protocol).__name__}")
         L = forward.n_electrodes
-        _check_protocol(protocol, L)
+        check_protocol(protocol, L)
         self.forward = forward
         self.protocol = protocol
         inj = protocol.injections[:, :L]

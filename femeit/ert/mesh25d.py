@@ -56,6 +56,11 @@ class HalfPlaneMesh:
         """Number of triangles."""
         return self.mesh.t.shape[1]
 
+    def areas(self) -> np.ndarray:
+        """Element areas, shape (n_elements,), m^2."""
+        p = self.mesh.p[:, self.mesh.t]
+        return 0.5 * np.abs((p[0, 1] - p[0, 0]) * (p[1, 2] - p[1, 0]) - (p[0, 2] - p[0, 0]) * (p[1, 1] - p[1, 0]))
+
     def centroids(self) -> np.ndarray:
         """Element centroids, shape (n_elements, 2), m."""
         return self.mesh.p[:, self.mesh.t].mean(axis=1).T

@@ -144,10 +144,10 @@ class ERTModel:
         owner = np.concatenate([np.arange(n_elem), fwd._far_elements])
         out = np.zeros((n_rows, n_elem))
         ext = np.zeros((n_rows, n_elem + n_far))
-        step = max(1, int(chunk_bytes // (8 * 3 * nb * (n_elem + n_far))))
+        step = max(1, int(chunk_bytes // (8 * 3 * (n_elem + n_far))))
         for kj, wj, phi in zip(fwd.k, fwd.w, self._fields, strict=True):
-            u = phi @ self._inj.T  # (n_dofs, P)
-            w = phi @ self._meas.T  # (n_dofs, Q)
+            ut = self._inj @ phi.T  # (P, n_dofs): current-pattern fields
+            wt = self._meas @ phi.T  # (Q, n_dofs): potential-pattern fields
             ae = (fwd._ke + kj**2 * fwd._me).reshape(n_elem, nb, nb)
             if fwd.boundary == "mixed":
                 kr = kj * self._far_r
@@ -156,13 +156,17 @@ class ERTModel:
                 ae = np.concatenate([ae, be])
             else:
                 ae = np.concatenate([ae, np.zeros((n_far, nb, nb))])
-            ue = u[all_dofs]  # (n_ext, nb, P)
-            we = w[all_dofs]  # (n_ext, nb, Q)
-            tu = np.einsum("eab,ebp->eap", ae, ue)  # (n_ext, nb, P): A_e u_p, element-local
+            # Element-local products, each (patterns, n_ext) and contiguous along the elements.
+            ue = [ut[:, all_dofs[:, b]] for b in range(nb)]
+            we = [wt[:, all_dofs[:, a]] for a in range(nb)]
+            tu = [sum(ae[:, a, b] * ue[b] for b in range(nb)) for a in range(nb)]  # (A_e u_p)_a
             for start in range(0, n_rows, step):
                 rows = slice(start, min(start + step, n_rows))
                 pr, qr = self._row_inj[rows], self._row_meas[rows]
-                ext[rows] = np.einsum("eac,eac->ce", tu[:, :, pr], we[:, :, qr])
+                block = tu[0][pr] * we[0][qr]
+                for a in range(1, nb):
+                    block += tu[a][pr] * we[a][qr]
+                ext[rows] = block
             ext *= -(4.0 / np.pi) * wj
             out += ext[:, :n_elem]
             np.add.at(out.T, owner[n_elem:], ext[:, n_elem:].T)

@@ -63,8 +63,8 @@ RULE = (10, 4)
 PROFILES = {
     # file, relative error when the file has none, vertical smoothness weight, element size at the
     # electrodes (fraction of the spacing), growth, domain extent (profile lengths)
-    "slagdump": {"file": "slagdump.ohm", "error": 0.03, "zweight": 1.0, "near": 0.15, "growth": 0.3, "extent": 3.0},
-    "gallery": {"file": "gallery.dat", "error": None, "zweight": 1.0, "near": 0.15, "growth": 0.3, "extent": 3.0},
+    "slagdump": {"file": "slagdump.ohm", "error": 0.03, "zweight": 1.0, "near": 0.25, "growth": 0.4, "extent": 3.0},
+    "gallery": {"file": "gallery.dat", "error": None, "zweight": 1.0, "near": 0.25, "growth": 0.4, "extent": 3.0},
     "bedrock": {"file": "bedrock.dat", "error": None, "zweight": 0.15, "near": 0.2, "growth": 0.35, "extent": 2.0},
 }
 

@@ -39,7 +39,7 @@ from femeit.ert.errors_model import (
 from femeit.ert.formats import read_res2dinv, read_unified, write_res2dinv, write_unified
 from femeit.ert.forward25d import Forward25D, readings, wavenumbers
 from femeit.ert.geometric import apparent_resistivity, geometric_factor, numeric_geometric_factor
-from femeit.ert.mesh25d import HalfPlaneMesh, halfplane_mesh
+from femeit.ert.mesh25d import HalfPlaneMesh, closed_mesh, halfplane_mesh
 from femeit.ert.model25d import ERTModel
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "HalfPlaneMesh",
     "ReciprocalAnalysis",
     "apparent_resistivity",
+    "closed_mesh",
     "dipole_dipole",
     "error_model",
     "fit_error_model",

@@ -21,7 +21,14 @@ import numpy as np
 from femeit.errors import FemeitError
 from femeit.ert.mesh25d import HalfPlaneMesh
 
-__all__ = ["coverage", "plot_misfit", "plot_pseudosection", "plot_section", "pseudosection_positions"]
+__all__ = [
+    "coverage",
+    "plot_cross_section",
+    "plot_misfit",
+    "plot_pseudosection",
+    "plot_section",
+    "pseudosection_positions",
+]
 
 
 def _axes(ax, figsize):
@@ -221,6 +228,53 @@ def plot_section(
     ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("z (m)")
+    fig.colorbar(pc, ax=ax, label=label, shrink=0.8)
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path)
+
+
+def plot_cross_section(
+    mesh: HalfPlaneMesh,
+    resistivity: np.ndarray,
+    *,
+    log: bool = True,
+    ax=None,
+    path: str | Path | None = None,
+    title: str | None = None,
+    cmap: str = "Spectral_r",
+    label: str = "resistivity (ohm m)",
+):
+    """Resistivity of a closed cross-section (:func:`~femeit.ert.mesh25d.closed_mesh`) with its electrodes.
+
+    Parameters
+    ----------
+    mesh : HalfPlaneMesh
+    resistivity : ndarray, shape (n_elements,)
+        ohm m.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.tri as mtri
+    from matplotlib.colors import LogNorm, Normalize
+
+    rho = np.asarray(resistivity, dtype=float)
+    if rho.shape != (mesh.n_elements,):
+        raise FemeitError(f"resistivity must have one value per element ({mesh.n_elements}), got shape {rho.shape}")
+    if log and np.any(rho <= 0):
+        raise FemeitError("a logarithmic section needs positive values (use log=False)")
+    p, t = mesh.mesh.p, mesh.mesh.t
+    fig, ax = _axes(ax, (5, 4.5))
+    norm = LogNorm(rho.min(), rho.max()) if log else Normalize(rho.min(), rho.max())
+    pc = ax.tripcolor(mtri.Triangulation(p[0], p[1], t.T), facecolors=rho, norm=norm, cmap=cmap, edgecolors="none")
+    ring = np.vstack([mesh.electrodes, mesh.electrodes[:1]])
+    ax.plot(ring[:, 0], ring[:, 1], "-", color="0.3", lw=0.8)
+    ax.plot(mesh.electrodes[:, 0], mesh.electrodes[:, 1], "o", color="k", ms=3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
     fig.colorbar(pc, ax=ax, label=label, shrink=0.8)
     if title:
         ax.set_title(title)

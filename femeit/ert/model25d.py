@@ -63,7 +63,7 @@ class ERTModel:
         self._meas, row_meas = np.unique(meas, axis=0, return_inverse=True)
         self._row_meas = row_meas.ravel()
         self._key: bytes | None = None
-        self._fields: list[np.ndarray] = []
+        self._kfields: list[np.ndarray] = []
         self._green: np.ndarray | None = None
         # Far-facet matrices per unit conductivity need k: their geometry is fixed here.
         fb = forward._far
@@ -100,7 +100,7 @@ class ERTModel:
             u = factorize(a, fwd.backend)(rhs)
             fields.append(u)
             green += wj * u[fwd._source_dofs]
-        self._fields = fields
+        self._kfields = fields
         self._green = green * (2.0 / np.pi)
         self._key = key
 
@@ -145,7 +145,7 @@ class ERTModel:
         out = np.zeros((n_rows, n_elem))
         ext = np.zeros((n_rows, n_elem + n_far))
         step = max(1, int(chunk_bytes // (8 * 3 * (n_elem + n_far))))
-        for kj, wj, phi in zip(fwd.k, fwd.w, self._fields, strict=True):
+        for kj, wj, phi in zip(fwd.k, fwd.w, self._kfields, strict=True):
             ut = self._inj @ phi.T  # (P, n_dofs): current-pattern fields
             wt = self._meas @ phi.T  # (Q, n_dofs): potential-pattern fields
             ae = (fwd._ke + kj**2 * fwd._me).reshape(n_elem, nb, nb)

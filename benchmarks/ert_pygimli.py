@@ -116,6 +116,7 @@ def run_gimli(python: str, name: str, tmp: Path) -> dict:
             str(cfg["zweight"]),
             str(out),
         ],
+        cwd=tmp,  # pyGIMLi writes diagnostic files into its working directory
         capture_output=True,
         text=True,
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},

@@ -309,11 +309,12 @@ class Forward25D:
         -------
         ndarray, shape (n_rows,)
         """
-        _check_protocol(protocol, self.n_electrodes)
+        check_protocol(protocol, self.n_electrodes)
         return readings(self.transfer_matrix(sigma), protocol)
 
 
-def _check_protocol(protocol: Protocol, L: int) -> None:
+def check_protocol(protocol: Protocol, L: int) -> None:
+    """Refuse a protocol that does not fit L point electrodes (plus a remote one) or reads a current electrode."""
     if protocol.n_electrodes not in (L, L + 1):
         raise FemeitError(
             f"the protocol has {protocol.n_electrodes} electrodes; the model {L} (or {L + 1} with a remote one)"
@@ -340,7 +341,7 @@ def readings(green: np.ndarray, protocol: Protocol) -> np.ndarray:
         V at the protocol's currents.
     """
     L = len(green)
-    _check_protocol(protocol, L)
+    check_protocol(protocol, L)
     inj = protocol.injections[:, :L]
     meas = protocol.measurements[:, :L]
     g = np.where(np.eye(L, dtype=bool), 0.0, green)

@@ -23,7 +23,7 @@ import skfem
 from femeit.errors import FemeitError
 from femeit.mesh.gmsh_session import extract_groups, generate, gmsh_session, use_size_fields_only
 
-__all__ = ["HalfPlaneMesh", "halfplane_mesh"]
+__all__ = ["HalfPlaneMesh", "closed_mesh", "halfplane_mesh"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +55,11 @@ class HalfPlaneMesh:
     def n_elements(self) -> int:
         """Number of triangles."""
         return self.mesh.t.shape[1]
+
+    def areas(self) -> np.ndarray:
+        """Element areas, shape (n_elements,), m^2."""
+        p = self.mesh.p[:, self.mesh.t]
+        return 0.5 * np.abs((p[0, 1] - p[0, 0]) * (p[1, 2] - p[1, 0]) - (p[0, 2] - p[0, 0]) * (p[1, 1] - p[1, 0]))
 
     def centroids(self) -> np.ndarray:
         """Element centroids, shape (n_elements, 2), m."""
@@ -188,3 +193,66 @@ def halfplane_mesh(
     far = (np.abs(mid[0] - x_left) < tol) | (np.abs(mid[0] - x_right) < tol) | (np.abs(mid[1] - z_bottom) < tol)
     centre = np.array([0.5 * (e[0, 0] + e[-1, 0]), float(np.interp(0.5 * (e[0, 0] + e[-1, 0]), e[:, 0], e[:, 1]))])
     return HalfPlaneMesh(mesh, nodes, e.copy(), bnd[far], centre)
+
+
+def closed_mesh(electrodes: np.ndarray, *, near_size: float | None = None, growth: float = 0.25) -> HalfPlaneMesh:
+    """Mesh the cross-section enclosed by a ring of electrodes (e.g. around a tree trunk).
+
+    The outline is the closed polygon through the electrode positions in
+    their order (the irregular outline measured with the sensors, as for a
+    tree trunk); there is no artificial boundary (``far_facets`` empty), so a
+    :class:`~femeit.ert.forward25d.Forward25D` on it needs
+    ``boundary="neumann"``: the 2.5D model of a body that is uniform along
+    its axis (an infinitely long trunk), insulated all around.
+
+    Parameters
+    ----------
+    electrodes : ndarray, shape (L, 2)
+        Electrode positions (x, y) around the outline, in order, m (L >= 3).
+    near_size : float, optional
+        Element size at the electrodes, m (default: the smallest spacing / 5).
+    growth : float
+        Growth of the element size per metre from the nearest electrode.
+
+    Returns
+    -------
+    HalfPlaneMesh
+        ``centre`` is the electrodes' mean position.
+    """
+    e = np.asarray(electrodes, dtype=float)
+    if e.ndim != 2 or e.shape[1] != 2 or len(e) < 3 or not np.all(np.isfinite(e)):
+        raise FemeitError(f"a ring of electrodes must be finite positions of shape (L >= 3, 2), got {e.shape}")
+    edges = np.linalg.norm(np.roll(e, -1, axis=0) - e, axis=1)
+    if np.any(edges <= 0):
+        raise FemeitError("two consecutive electrodes of the ring are at the same position")
+    area2 = np.sum(e[:, 0] * np.roll(e[:, 1], -1) - np.roll(e[:, 0], -1) * e[:, 1])
+    h0 = float(edges.min() / 5 if near_size is None else near_size)
+    if not (h0 > 0 and growth > 0):
+        raise FemeitError("near_size and growth must be positive")
+    size = float(np.ptp(e, axis=0).max())
+    with gmsh_session("femeit_ring"):
+        occ = gmsh.model.occ
+        pts = [occ.addPoint(x, y, 0.0) for x, y in e]
+        curves = [occ.addLine(pts[i], pts[(i + 1) % len(pts)]) for i in range(len(pts))]
+        try:
+            occ.addPlaneSurface([occ.addCurveLoop(curves)])
+            occ.synchronize()
+        except Exception as exc:  # gmsh raises a bare Exception for a self-intersecting loop
+            raise FemeitError(f"the electrode ring is not a simple closed outline: {exc}") from None
+        surfaces = [tag for dim, tag in gmsh.model.getEntities(2)]
+        gmsh.model.addPhysicalGroup(2, surfaces, name="domain")
+        field = gmsh.model.mesh.field
+        dist = field.add("Distance")
+        field.setNumbers(dist, "PointsList", pts)
+        mev = field.add("MathEval")
+        field.setString(mev, "F", f"{h0!r} + {growth!r} * F{dist}")
+        field.setAsBackgroundMesh(mev)
+        use_size_fields_only()
+        generate(2, "the electrode ring's cross-section")
+        groups = extract_groups(2)
+    mesh = skfem.MeshTri(groups.points.T.copy(), groups.regions["domain"].T.copy())
+    d = np.linalg.norm(mesh.p.T[None, :, :] - e[:, None, :], axis=2)
+    nodes = d.argmin(axis=1)
+    if np.any(d[np.arange(len(e)), nodes] > 1e-6 * max(1.0, size)) or area2 == 0:
+        raise FemeitError("the mesh has no node at some electrode (gmsh moved an outline point)")
+    return HalfPlaneMesh(mesh, nodes, e.copy(), np.zeros(0, dtype=np.int64), e.mean(axis=0))

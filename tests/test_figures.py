@@ -81,3 +81,36 @@ def test_cli_reconstruct_png_has_a_colour_bar_and_the_dpi_asked(tmp_path):
     assert main(["reconstruct", *args, "--dpi", "120"]) == 0
     large = imread(out.with_suffix(".png"))
     assert large.shape[1] / small.shape[1] == pytest.approx(2.0, rel=0.08)
+
+
+def test_render3d_categorical_regions_continuous_values_and_options(tmp_path):
+    pytest.importorskip("pyvista")
+    from test_viz import _offscreen_rendering_error
+
+    reason = _offscreen_rendering_error()
+    if reason is not None:
+        pytest.skip(f"off-screen rendering unavailable: {reason}")
+    from femeit.viz.render import REGION_COLOURS
+
+    spec = fe.CylinderSpec(
+        radius=0.1, height=0.1, h=0.03, rings=(fe.ElectrodeRing(z=0.05, n_electrodes=8),),
+        inclusions=(fe.SphereInclusion(0.0, 0.0, 0.05, 0.03),),
+    )
+    mesh = fe.mesh_from_spec(spec)
+    inclusion_rgb = np.array([int(REGION_COLOURS[1][i : i + 2], 16) for i in (1, 3, 5)])
+
+    def has_colour(image, rgb):
+        return bool(np.any(np.all(np.abs(image.astype(int) - rgb) <= 3, axis=-1)))
+
+    regions = viz.render3d(mesh, window_size=(320, 240))
+    assert has_colour(regions, inclusion_rgb)  # the inclusion in its categorical colour (unlit slices)
+    values = viz.render3d(mesh, np.where(mesh.element_region == 1, 3.0, 1.0), window_size=(320, 240), label="S/m")
+    assert not has_colour(values, inclusion_rgb)  # continuous: viridis, no region colours
+    top = viz.render3d(mesh, window_size=(320, 240), camera="xy")
+    assert not np.array_equal(top, regions)
+    big = viz.render3d(mesh, window_size=(160, 120), dpi=200)
+    assert big.shape == (240, 320, 3)
+    with pytest.raises(fe.FemeitError, match="camera"):
+        viz.render3d(mesh, camera="top")
+    with pytest.raises(fe.FemeitError, match="clim"):
+        viz.render3d(mesh, np.ones(mesh.n_elements), clim=(1.0, 0.0))

@@ -10,7 +10,7 @@ array                     shape                   content
 ``voltages_clean``        (N, M) float64          noise-free readings, V
 ``eim``                   (N, L, L) float64       impedance-map view (adjacent protocol)
 ``images``                (N, H, W) float32       conductivity image, S/m, row 0 at +y
-``volumes`` (3D, optional) (N, D, H, W) float32   voxels, S/m, ``[image] depth`` layers
+``volumes`` (optional)    (N, D, H, W) float32    voxels (3D), S/m, ``[image] depth`` layers
 ``sigma``                 (N, n_elements) float32 conductivity per forward-mesh element
 ``objects``               (N, K, dim + 2)         centre, radius, conductivity; NaN rows pad
 ``n_objects``, ``split``  (N,) int8               object count; 0 train, 1 validation,

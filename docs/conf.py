@@ -74,7 +74,7 @@ _LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
 
 def _escape_bars(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
-        if "|" not in line or line.lstrip().startswith(("|", "+")):
+        if "|" not in line or line.lstrip().startswith(("| ", "+-", "+=")):  # a line block or a grid table
             continue
         parts = _LITERAL.split(line)
         lines[i] = "".join(p if p.startswith("`") else p.replace("|", r"\|") for p in parts)

@@ -199,13 +199,16 @@ def render3d(
             plotter.add_mesh(cut, scalars="sigma", lighting=False, **style)
     surface, points = _electrode_surfaces(pv, mesh, bounds)
     if surface is not None:
-        plotter.add_mesh(surface, color=electrode_colour, smooth_shading=True)
+        # Unlit: facets of either orientation show the electrode's own colour.
+        plotter.add_mesh(surface, color=electrode_colour, lighting=False)
     if len(points):
         size = 0.015 * float(np.max(hi - lo))
         for point in points:
-            plotter.add_mesh(pv.Sphere(radius=size, center=point), color=electrode_colour)
+            plotter.add_mesh(pv.Sphere(radius=size, center=point), color=electrode_colour, lighting=False)
     if categorical:
-        entries = [[name, colours[i]] for i, name in enumerate(names)] + [["electrodes", electrode_colour]]
+        # The legend writes each name in its colour: the light background grey is darkened there to stay legible.
+        entries = [[name, "#8c8c8c" if i == 0 else colours[i]] for i, name in enumerate(names)]
+        entries.append(["electrodes", electrode_colour])
         plotter.add_legend(entries, bcolor="white", face="rectangle", size=(0.22, 0.06 * len(entries)))
     if title:
         plotter.add_text(title, font_size=10, color="black")

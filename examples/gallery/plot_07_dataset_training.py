@@ -10,6 +10,7 @@ tens of thousands and 200 epochs (:doc:`/howto/dataset`,
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -62,3 +63,5 @@ for j, i in enumerate(test):
 for ax in axes[:, 1:].ravel():
     ax.axis("off")
 fig.tight_layout()
+
+shutil.rmtree(work)  # the store and the run were only for this example

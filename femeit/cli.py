@@ -231,9 +231,11 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             _save_image_png(
                 out.with_suffix(".png"),
                 image,
-                f"{args.solver}: conductivity change, S/m",
+                f"{args.solver}: conductivity change",
                 extent=grid.extent[:4],
                 symmetric=True,
+                label="conductivity change (S/m)",
+                dpi=args.dpi,
             )
     return 0
 
@@ -293,8 +295,8 @@ def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) ->
         print(f"written: {out}")
         layer = image.shape[0] // 2 if image.ndim == 3 else None
         shown = image if layer is None else image[layer]
-        title = f"{name}: conductivity, S/m" + ("" if layer is None else f" (layer {layer} of {image.shape[0]})")
-        _save_image_png(out.with_suffix(".png"), shown, title)
+        title = f"{name}: conductivity" + ("" if layer is None else f" (layer {layer} of {image.shape[0]})")
+        _save_image_png(out.with_suffix(".png"), shown, title, label="conductivity (S/m)", dpi=args.dpi)
     return 0
 
 
@@ -502,6 +504,68 @@ def _add_validate_parser(sub) -> None:
     val.set_defaults(func=_cmd_validate)
 
 
+def _cmd_convergence(args: argparse.Namespace) -> int:
+    from femeit.convergence import convergence_study, save_study
+    from femeit.geometry import load_spec
+    from femeit.outputs import output_file
+
+    out = None
+    if args.output:
+        out = Path(args.output).with_suffix("")
+        for suffix in (".txt", ".png"):
+            output_file(out.with_suffix(suffix), "convergence study", overwrite=args.overwrite)
+    spec = load_spec(args.spec)
+    sigma = {"domain": args.sigma}
+    for item in args.region or []:
+        name, _, value = item.partition("=")
+        try:
+            sigma[name] = float(value)
+        except ValueError:
+            raise FemeitError(f"--region takes NAME=VALUE with a number, got {item!r}") from None
+    study = convergence_study(
+        spec,
+        orders=args.orders,
+        levels=args.levels,
+        refinement=args.refinement,
+        sigma=sigma,
+        contact_impedance=args.z,
+        reference=args.reference,
+        cache=not args.no_cache,
+    )
+    print(study.table())
+    if out is not None:
+        for path in save_study(study, out, dpi=args.dpi):
+            print(f"written: {path}")
+    return 0
+
+
+def _add_convergence_parser(sub) -> None:
+    conv = sub.add_parser(
+        "convergence",
+        help="mesh-refinement study of the forward model against the analytic solution or a finer mesh",
+    )
+    conv.add_argument("spec", help="a TOML spec (see geometries/); its mesh sizes are the coarsest level")
+    conv.add_argument("--orders", type=int, nargs="+", choices=(1, 2), default=[1, 2], help="element orders")
+    conv.add_argument("--levels", type=cli_args.positive_int, default=3, help="number of meshes (>= 2, default 3)")
+    conv.add_argument(
+        "--refinement", type=cli_args.positive_float, default=2.0, help="mesh sizes divided by this per level"
+    )
+    conv.add_argument(
+        "--reference",
+        choices=("auto", "analytic", "finer"),
+        default="auto",
+        help="auto: analytic where the spec has one (disk CEM, ball, layered ball, half-space), else a finer mesh",
+    )
+    conv.add_argument("--sigma", type=cli_args.positive_float, default=1.0, help="background conductivity, S/m")
+    conv.add_argument("--region", action="append", metavar="NAME=VALUE", help="conductivity of a region, S/m")
+    conv.add_argument("--z", type=cli_args.positive_float, default=0.01, help="contact impedance (CEM)")
+    conv.add_argument("--no-cache", action="store_true", help="always mesh with gmsh")
+    conv.add_argument("-o", "--output", help="write OUTPUT.txt (the table) and OUTPUT.png (the plot)")
+    conv.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    conv.add_argument("--dpi", type=cli_args.positive_int, help="resolution of the PNG (default 200)")
+    conv.set_defaults(func=_cmd_convergence)
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument(
@@ -597,7 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recon.add_argument("--snr", type=cli_args.finite_float, help="noise added to simulated data, dB")
     recon.add_argument("--seed", type=cli_args.non_negative_int, default=0, help="seed of the simulated noise")
+    recon.add_argument("--dpi", type=cli_args.positive_int, help="resolution of the PNG (default 200)")
     recon.set_defaults(func=_cmd_reconstruct)
+    _add_convergence_parser(sub)
     _add_dataset_parser(sub)
     _add_learn_parser(sub)
     _add_validate_parser(sub)

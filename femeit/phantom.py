@@ -134,7 +134,7 @@ class Box:
 
 @dataclass(frozen=True)
 class HalfSpace:
-    """Points on the positive side of a line (2D) or plane (3D): ``normal . x >= offset``.
+    """Points on the positive side of a line (2D) or plane (3D): ``normal @ x >= offset``.
 
     A stratified layer: ``HalfSpace((0, 1), 0.01)`` is everything above y = 0.01 m
     (for a unit normal).

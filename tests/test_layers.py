@@ -23,7 +23,7 @@ LAYERS = (
     ("forward",),
     ("grids", "phantom", "noise", "noise_model"),
     ("inverse",),
-    ("metrics", "viz"),
+    ("metrics", "viz", "convergence"),
     ("measured", "ktc2023", "ert"),
     ("datasets", "learn"),
     ("cli", "cli_args", "validate", "__main__", "__init__", "studies"),

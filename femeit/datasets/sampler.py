@@ -47,7 +47,7 @@ class Sample:
 
 
 class PhantomSampler:
-    """Draws :class:`Sample` objects and turns them into :class:`~femeit.phantom.Phantom`s."""
+    """Draws :class:`Sample` objects and turns them into :class:`~femeit.phantom.Phantom` objects."""
 
     def __init__(self, config: DatasetConfig):
         self.config = config

@@ -3,27 +3,27 @@
 A dataset is a zarr (v3) group on the local file system, readable with zarr
 alone (numpy, xarray, PyTorch data loaders) and without femeit:
 
-========================  ======================  =======================================
-array                     shape                   content
-========================  ======================  =======================================
-``voltages``              (N, M) float64          readings, V (with noise if configured)
-``voltages_clean``        (N, M) float64          noise-free readings, V
-``eim``                   (N, L, L) float64       impedance-map view (adjacent protocol)
-``images``                (N, H, W) float32       conductivity image, S/m, row 0 at +y
-``volumes`` (3D, optional) (N, D, H, W) float32   voxels, S/m, ``[image] depth`` layers
-``sigma``                 (N, n_elements) float32 conductivity per forward-mesh element
-``objects``               (N, K, dim + 2)         centre, radius, conductivity; NaN rows pad
-``n_objects``, ``split``  (N,) int8               object count; 0 train, 1 validation,
-                                                  2 test, 3 held out
-``reference/voltages``    (M,)                    the homogeneous reference (stored once)
+========================  ========================  =======================================
+array                     shape                     content
+========================  ========================  =======================================
+``voltages``              (N, M) float64            readings, V (with noise if configured)
+``voltages_clean``        (N, M) float64            noise-free readings, V
+``eim``                   (N, L, L) float64         impedance-map view (adjacent protocol)
+``images``                (N, H, W) float32         conductivity image, S/m, row 0 at +y
+``volumes`` (optional)    (N, D, H, W) float32      voxels (3D), S/m, ``[image] depth`` layers
+``sigma``                 (N, n_elements) float32   conductivity per forward-mesh element
+``objects``               (N, K, dim + 2)           centre, radius, conductivity; NaN rows pad
+``n_objects``, ``split``  (N,) int8                 object count; 0 train, 1 validation,
+                                                    2 test, 3 held out
+``reference/voltages``    (M,)                      the homogeneous reference (stored once)
 ``reference/eim``         (L, L)
-``image_mask``            (H, W) bool             pixels inside the sensor
-``mesh/points``           (n_nodes, dim)          forward mesh (m)
+``image_mask``            (H, W) bool               pixels inside the sensor
+``mesh/points``           (n_nodes, dim)            forward mesh (m)
 ``mesh/elements``         (n_elements, dim + 1)
-``protocol/abmn``         (M, 4) int64            0-based (A, B, M, N) rows
-``progress``              (n_chunks,) bool        chunk written (for resuming)
-``checksums``             (N, n_arrays) uint64    digest of each sample of each array
-========================  ======================  =======================================
+``protocol/abmn``         (M, 4) int64              0-based (A, B, M, N) rows
+``progress``              (n_chunks,) bool          chunk written (for resuming)
+``checksums``             (N, n_arrays) uint64      digest of each sample of each array
+========================  ========================  =======================================
 
 Group attributes: ``format`` ("femeit-dataset"), ``format_version``, ``config``
 (the configuration), ``config_key`` (its canonical JSON), ``seed``,

@@ -15,7 +15,7 @@ Wenner alpha   A M N B at i, i+a, i+2a, i+3a 2 pi a
 Wenner beta    B A M N at i, i+a, i+2a, i+3a 6 pi a
 Wenner gamma   A M B N at i, i+a, i+2a, i+3a 3 pi a
 Schlumberger   A M N B at i, i+na, i+(n+1)a, pi n (n+1) a
-               i+(2n+1)a (Wenner-Schlumberger imaging variant)
+               i+(2n+1)a
 dipole-dipole  B A M N at i, i+a, i+(n+1)a,  pi n (n+1) (n+2) a
                i+(n+2)a
 pole-dipole    A M N at i, i+na, i+(n+1)a;   2 pi n (n+1) a
@@ -23,6 +23,8 @@ pole-dipole    A M N at i, i+na, i+(n+1)a;   2 pi n (n+1) a
 pole-pole      A M at i, i+a; B, N remote    2 pi a
 gradient       A, B at the ends, M N inside  (from the positions)
 ============== ============================= ================================
+
+The Schlumberger row is the Wenner-Schlumberger imaging variant.
 
 Remote electrodes ("poles").  A pole array returns a protocol on L + 1
 electrodes: index L is *the remote electrode*, a point at infinity that

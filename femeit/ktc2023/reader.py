@@ -282,7 +282,7 @@ def load_truths(root: str | Path | None = None) -> dict[int, np.ndarray]:
 def transfer_matrix(measurement: Measurement) -> np.ndarray:
     """Four-electrode transfer impedances between the current patterns, ohm, shape (76, 76).
 
-    ``T[p, q] = I_q . U(I_p) / (|I_p| |I_q|)`` with ``|I| `` the pattern's
+    ``T[p, q] = I_q . U(I_p) / (|I_p| |I_q|)`` with ``|I|`` the pattern's
     amplitude: the voltage between pattern q's electrodes while driving p,
     reconstructed from the adjacent readings.  Reciprocity makes T symmetric.
     """

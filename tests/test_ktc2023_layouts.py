@@ -20,7 +20,8 @@ def _arrays(level1, target=1, removed=()):
     u = level1.data[target].voltages.copy()
     if len(removed):
         gone = np.asarray(removed)
-        rows = np.any(p.measurements[:, gone] != 0, axis=1) | np.any(p.injections[:, gone] != 0, axis=1)[p.row_injection]
+        drives = np.any(p.injections[:, gone] != 0, axis=1)[p.row_injection]
+        rows = np.any(p.measurements[:, gone] != 0, axis=1) | drives
         u[rows] = np.nan
     ref = {"Injref": inj, "Mpat": mpat, "Uelref": level1.reference.voltages[:, None]}
     return ref, {"Inj": inj, "Mpat": mpat, "Uel": u[:, None]}

@@ -63,9 +63,9 @@ __all__ = [
     "read_truth",
     "reciprocity_error",
     "removed_electrodes",
-    "target_files",
     "tank_model",
     "tank_spec",
+    "target_files",
     "transfer_matrix",
     "usable_rows",
 ]

@@ -3,7 +3,11 @@
 * :mod:`~femeit.ktc2023.reader`: the challenge's MATLAB files -> :class:`~femeit.protocol.Protocol`
   and voltage arrays with a mask of usable rows; levels 2-7 rebuilt by masking;
 * :mod:`~femeit.ktc2023.tank`: the water tank's geometry spec and forward model (defined once);
-* :mod:`~femeit.ktc2023.score`: the challenge's score of a segmentation.
+* :mod:`~femeit.ktc2023.score`: the challenge's score of a segmentation;
+* :mod:`~femeit.ktc2023.classical`: the classical pipeline (noise-weighted linearised
+  difference imaging, level-aware, fixed whitened-units strength, robust segmentation);
+* :mod:`~femeit.ktc2023.targets`: random tank targets and their simulated data;
+* :mod:`~femeit.ktc2023.settings_search`: choosing the pipeline's settings on simulated targets.
 
 Calibration and difference imaging of measured data in general live in :mod:`femeit.measured`.
 """

@@ -365,13 +365,11 @@ def classical_scores(imager, levels, root) -> dict:
         row = {"water": [ktc_score(truths[t], np.zeros_like(truths[t])) for t in targets], "targets": targets}
         for weighting in (True, False):
             imager.misfit_weighting = weighting
-            imager._solvers.clear()
             row[weighting] = [
                 ktc_score(truths[t], imager.segment_target(lv.data[t], lv.mask, CLASSICAL_SETTINGS[level]))
                 for t in targets
             ]
         imager.misfit_weighting = True
-        imager._solvers.clear()
         out[level] = row
     return out
 

@@ -192,7 +192,7 @@ class TankImager:
         return np.sqrt(self.noise_std() ** 2 + mismatch**2)
 
     def _solver(self, mask: np.ndarray, lam: float, shape: tuple[int, int]):
-        key = (np.packbits(mask).tobytes(), float(lam), tuple(shape))
+        key = (np.packbits(mask).tobytes(), float(lam), tuple(shape), self.misfit_weighting)
         if key not in self._solvers:
             from femeit.inverse.base import build
 

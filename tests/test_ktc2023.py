@@ -122,15 +122,17 @@ def test_truth_reader_checks_labels_and_shape(tmp_path):
     assert [sorted(np.unique(t)) for t in truths.values()] == [[0, 1, 2], [0, 1, 2], [0, 2], [0, 1]]
 
 
-def test_root_layout_with_wrong_nan_rows_is_an_error(tmp_path, level1):
+def test_root_layout_mask_comes_from_the_data_not_the_folder_name(tmp_path, level1):
+    """A level folder is read as it is: complete data in level_2/ have no removed electrode (intended change:
+    the mask was the level-number rule before; the evaluation set's masks are derived from its NaN rows)."""
     folder = tmp_path / "level_2"
     folder.mkdir()
     arrays = _good(level1)
     _write(folder / "ref.mat", **arrays)
-    for k in ktc.TARGETS:  # complete data where level 2 must have NaN rows
+    for k in ktc.TARGETS:
         _write(folder / f"data{k}.mat", Inj=arrays["Injref"], Mpat=arrays["Mpat"], Uel=arrays["Uelref"])
-    with pytest.raises(FemeitError, match="not those of level 2"):
-        ktc.load_level(2, tmp_path)
+    lv = ktc.load_level(2, tmp_path)
+    assert lv.mask.all() and sorted(lv.data) == [1, 2, 3, 4]
 
 
 # ------------------------------------------------------------ reciprocity

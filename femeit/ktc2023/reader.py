@@ -19,16 +19,22 @@ File conventions (1-based electrodes in the files, 0-based here):
 Currents are converted to amperes on reading, so a femeit forward model with
 the returned protocol predicts the files' voltages directly.
 
-At level k > 1 the electrodes 1 .. 2(k-1) (1-based) are removed: every row
-whose current pattern or measurement uses one of them is NaN in the files.
-:func:`usable_rows` rebuilds that mask from the level number, and the levels'
-files hold the level-1 values elsewhere, so femeit ships only level 1 and
-rebuilds levels 2-7 by masking (:func:`load_level`).  Missing rows are never
-dropped silently: callers index with the mask.
+At level k > 1 of the training set the electrodes 1 .. 2(k-1) (1-based) are
+removed: every row whose current pattern or measurement uses one of them is NaN
+in the files.  :func:`usable_rows` rebuilds that mask from the level number,
+and the levels' files hold the level-1 values elsewhere, so femeit ships only
+level 1 and rebuilds levels 2-7 by masking (:func:`load_level`).  A folder in
+one of the challenge's layouts (``root=``) is read as it is: any number of
+targets per level, the training set's names (``level_1/data1.mat``,
+``ground_truth/true1.mat``) or the evaluation set's (``level1/data1.mat``,
+``GroundTruths/level_1/1_true.mat``), the mask derived from the data's NaN rows
+(:func:`removed_electrodes`).  Missing rows are never dropped silently: callers
+index with the mask, and NaN rows that no removed electrode explains are an error.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,18 +232,128 @@ def _masked(m: Measurement, mask: np.ndarray) -> Measurement:
     return Measurement(m.protocol, u, mask & m.mask, m.source)
 
 
+def _touching(protocol: Protocol, electrodes: np.ndarray) -> np.ndarray:
+    """Rows whose current pattern drives, or whose reading weighs, one of ``electrodes``, shape (n_rows,)."""
+    drives = np.any(protocol.injections[:, electrodes] != 0, axis=1)[protocol.row_injection]
+    reads = np.any(protocol.measurements[:, electrodes] != 0, axis=1)
+    return drives | reads
+
+
+def removed_electrodes(measurement: Measurement) -> np.ndarray:
+    """The electrodes a measurement lacks, derived from its NaN rows (0-based).
+
+    An electrode counts as removed when every reading that weighs it is
+    missing (NaN).  The rows that use a removed electrode (reading it or
+    driving current through it) are then unusable; any other NaN row is an
+    error (NaN beyond the mask), since no removed electrode explains it.
+
+    Parameters
+    ----------
+    measurement : Measurement
+
+    Returns
+    -------
+    ndarray of int
+        Sorted electrode indices, 0-based; empty when nothing is missing.
+
+    Raises
+    ------
+    FemeitError
+        NaN rows that no removed electrode explains, naming the file and the first such row.
+    """
+    prot, finite = measurement.protocol, measurement.mask
+    weighs = prot.measurements != 0  # (n_rows, L)
+    # An electrode is removed when no reading that weighs it is finite.
+    removed = np.flatnonzero(~np.any(weighs & finite[:, None], axis=0) & np.any(weighs, axis=0))
+    expected = _touching(prot, removed) if removed.size else np.zeros(prot.n_rows, dtype=bool)
+    stray = ~finite & ~expected
+    if stray.any():
+        row = int(np.flatnonzero(stray)[0])
+        raise FemeitError(
+            f"{measurement.source or 'measurement'}: {int(stray.sum())} NaN readings beyond the mask of the removed "
+            f"electrodes {(removed + 1).tolist()} (1-based), first at row {row + 1} (current pattern "
+            f"{row // N_MEASUREMENTS + 1}, reading {row % N_MEASUREMENTS + 1}); no removed electrode explains them"
+        )
+    return removed
+
+
+def mask_from_data(measurement: Measurement) -> np.ndarray:
+    """Usable rows of a measurement: those that use none of its :func:`removed_electrodes`, shape (n_rows,)."""
+    removed = removed_electrodes(measurement)
+    if not removed.size:
+        return np.ones(measurement.protocol.n_rows, dtype=bool)
+    return ~_touching(measurement.protocol, removed)
+
+
+_LEVEL_DIR = re.compile(r"^level_?(\d+)$", re.IGNORECASE)
+_DATA_FILE = re.compile(r"^data(\d+)\.mat$", re.IGNORECASE)
+
+
+def level_folders(root: str | Path) -> dict[int, Path]:
+    """The level folders of a challenge layout: ``level_1/`` (training set) or ``level1/`` (evaluation set).
+
+    Parameters
+    ----------
+    root : path
+        The folder holding the level folders.
+
+    Returns
+    -------
+    dict[int, Path]
+        Level number -> folder, in increasing order.
+
+    Raises
+    ------
+    FemeitError
+        ``root`` is not a folder, holds no level folder, or holds two folders for one level.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FemeitError(f"KTC2023 data folder not found: {root}")
+    found: dict[int, Path] = {}
+    for p in sorted(root.iterdir()):
+        m = _LEVEL_DIR.match(p.name)
+        if m and p.is_dir():
+            k = int(m.group(1))
+            if k in found:
+                raise FemeitError(f"{root}: two folders for level {k}: {found[k].name} and {p.name}")
+            found[k] = p
+    if not found:
+        raise FemeitError(f"{root}: no level folder (level_1/ or level1/ with ref.mat and data1.mat ...)")
+    return dict(sorted(found.items()))
+
+
+def target_files(folder: str | Path) -> dict[int, Path]:
+    """The target files ``data1.mat``, ``data2.mat`` ... of a level folder, any number of them (number -> path)."""
+    folder = Path(folder)
+    files = {int(m.group(1)): p for p in folder.iterdir() if (m := _DATA_FILE.match(p.name)) and p.is_file()}
+    if not files:
+        raise FemeitError(f"{folder}: no target data (data1.mat, data2.mat ...)")
+    return dict(sorted(files.items()))
+
+
+def _level_folder(root: str | Path, level: int) -> Path:
+    folders = level_folders(root)
+    if level not in folders:
+        raise FemeitError(f"{root}: no folder for level {level} (found levels {list(folders)})")
+    return folders[level]
+
+
 def load_level(level: int = 1, root: str | Path | None = None) -> Level:
-    """Read one level's reference and the four targets' data.
+    """Read one level's reference and its targets' data.
 
     Parameters
     ----------
     level : int
         1..7.
     root : path, optional
-        A folder laid out as the challenge's (``level_k/ref.mat``,
-        ``level_k/data1.mat`` ...).  Default: the packaged copy, which holds
-        level 1 only; levels 2-7 are then rebuilt from level 1 with
-        :func:`usable_rows` (identical to the published files).
+        A folder laid out as one of the challenge's sets: the training set's
+        ``level_k/ref.mat``, ``level_k/data1.mat`` ... or the evaluation set's
+        ``levelk/ref.mat``, ``levelk/data1.mat`` ...; any number of targets.
+        The level's mask is derived from the data (:func:`removed_electrodes`).
+        Default: the packaged copy, which holds level 1 only; levels 2-7 are
+        then rebuilt from level 1 with :func:`usable_rows` (identical to the
+        published files).
 
     Returns
     -------
@@ -248,35 +364,89 @@ def load_level(level: int = 1, root: str | Path | None = None) -> Level:
     Raises
     ------
     FemeitError
-        Bad level, missing file, or data whose NaN rows disagree with the level's mask.
+        Bad level, a level folder without ``ref.mat`` or without targets, a corrupt file,
+        patterns that differ from the reference's, NaN rows beyond the removed electrodes'
+        (in a target or in the reference), or targets that lack different electrodes.
     """
     missing_electrodes(level)  # validates the level (a whole number 1..7)
-    mask_level = level
-    folder = Path(root) / f"level_{level}" if root is not None else DATA_DIR / "level_1"
     if root is None:
-        missing_electrodes(level)  # validates the level
+        folder = DATA_DIR / "level_1"
+        ref = read_measurement(folder / "ref.mat")
+        mask = usable_rows(ref.protocol, level)
+        data = {k: _masked(read_measurement(folder / f"data{k}.mat"), mask) for k in TARGETS}
+        return Level(level, ref, data, mask)
+    folder = _level_folder(root, level)
+    if not (folder / "ref.mat").is_file():
+        raise FemeitError(f"{folder}: the level folder has no reference ref.mat (the empty-tank measurement)")
     ref = read_measurement(folder / "ref.mat")
-    mask = usable_rows(ref.protocol, mask_level)
+    mask, first = None, None
     data = {}
-    for k in TARGETS:
-        m = read_measurement(folder / f"data{k}.mat")
+    for k, path in target_files(folder).items():
+        m = read_measurement(path)
         if not np.array_equal(m.protocol.injections, ref.protocol.injections) or not np.array_equal(
             m.protocol.measurements, ref.protocol.measurements
         ):
             raise FemeitError(f"{m.source}: current or measurement patterns differ from the reference's")
-        if root is not None and not np.array_equal(m.mask, mask):
+        own = mask_from_data(m)
+        if mask is None:
+            mask, first = own, m.source
+        elif not np.array_equal(own, mask):
             raise FemeitError(
-                f"{m.source}: its {int((~m.mask).sum())} NaN rows are not those of level {level} "
-                f"({int((~mask).sum())} rows use a removed electrode)"
+                f"{m.source}: its missing electrodes differ from those of {first} "
+                f"({int((~own).sum())} and {int((~mask).sum())} unusable rows)"
             )
-        data[k] = _masked(m, mask)
+        data[k] = _masked(m, own)
+    ref_mask = mask_from_data(ref)
+    if not np.all(ref_mask[mask]):
+        raise FemeitError(f"{ref.source}: the reference lacks rows that the level's targets use")
     return Level(level, ref, data, mask)
 
 
-def load_truths(root: str | Path | None = None) -> dict[int, np.ndarray]:
-    """The four ground-truth segmentations, target -> (256, 256) int array (packaged copy by default)."""
-    folder = Path(root) / "ground_truth" if root is not None else DATA_DIR / "ground_truth"
-    return {k: read_truth(folder / f"true{k}.mat") for k in TARGETS}
+_TRUTH_FILE = re.compile(r"^(?:true(\d+)|(\d+)_true)\.mat$", re.IGNORECASE)
+
+
+def _truth_folder(root: Path, level: int | None) -> Path:
+    shared = root / "ground_truth"
+    if shared.is_dir():
+        return shared
+    for name in ("GroundTruths", "ground_truths", "groundtruths"):
+        base = root / name
+        if base.is_dir():
+            if level is None:
+                raise FemeitError(f"{base}: ground truths are per level here; pass the level")
+            return _level_folder(base, level)
+    raise FemeitError(f"{root}: no ground_truth/ or GroundTruths/level_k/ folder")
+
+
+def load_truths(root: str | Path | None = None, level: int | None = None) -> dict[int, np.ndarray]:
+    """Ground-truth segmentations, target -> (256, 256) int array.
+
+    Parameters
+    ----------
+    root : path, optional
+        A challenge layout: the training set's ``ground_truth/true1.mat`` ...
+        (one set for all levels) or the evaluation set's
+        ``GroundTruths/level_1/1_true.mat`` ... (per level).  Default: the packaged copy.
+    level : int, optional
+        Needed for the evaluation set's per-level truths.
+
+    Returns
+    -------
+    dict[int, ndarray]
+        Target number -> labels 0 water, 1 resistive, 2 conductive.
+    """
+    if root is None:
+        folder = DATA_DIR / "ground_truth"
+    else:
+        folder = _truth_folder(Path(root), level)
+    files = {}
+    for p in sorted(folder.iterdir()):
+        m = _TRUTH_FILE.match(p.name)
+        if m and p.is_file():
+            files[int(m.group(1) or m.group(2))] = p
+    if not files:
+        raise FemeitError(f"{folder}: no ground-truth files (true1.mat or 1_true.mat ...)")
+    return {k: read_truth(files[k]) for k in sorted(files)}
 
 
 def transfer_matrix(measurement: Measurement) -> np.ndarray:

@@ -477,13 +477,24 @@ class SMDR(Solver):
         **_LAMBDA_PARAMS,
         "sign": "'auto' (default), 'both' or 'positive' (the paper's eq. 19)",
         "factor": "multiplies the rule's lambda (default 10)",
+        **_PRIOR_PARAM,
     }
 
     def _build(self) -> None:
         from femeit.inverse.smdr import SMDR as Core
 
-        self.system = prepare(self.jacobian)
-        self._core = Core(self.jacobian, self.system.s[0] ** 2 * 1e-3, system=self.system)
+        prior = self.params.get("prior", "noser")
+        if prior not in PRIORS:
+            raise FemeitError(f"solver 'smdr': prior must be one of {PRIORS}, got {prior!r}")
+        self._d = np.ones(self.n_params)
+        sensitivity = self.jacobian
+        if prior == "noser":
+            # SMDR runs on S / d (all three Tikhonov solves and both k-means see z = d x).
+            scaling = SensitivityScaling.of(self.jacobian)
+            self._d, sensitivity = scaling.d, scaling.columns(self.jacobian)
+            self.transforms = (*self.transforms, scaling.name)
+        self.system = prepare(sensitivity)
+        self._core = Core(sensitivity, self.system.s[0] ** 2 * 1e-3, system=self.system)
         self._sign = self.params.get("sign", "auto")
         if self._sign not in ("auto", "positive", "both"):
             raise FemeitError(f"sign must be 'auto', 'both' or 'positive', got {self._sign!r}")
@@ -496,19 +507,20 @@ class SMDR(Solver):
         used = {"lam": lam, "lam_rel": lam / self.system.s[0] ** 2, "sign": self._sign}
         if curve is not None:
             used["rule"] = curve["rule"]
+        d = self._d
         if self._sign == "positive":
             r = core(y)
             used["peak"] = r.peak
-            return r.peak * r.x, used, [], curve
+            return r.peak * r.x / d, used, [], curve
         if self._sign == "both":
             pos, neg = core(y), core(-y)
             used["peak"] = (pos.peak, neg.peak)
-            return pos.peak * pos.x - neg.peak * neg.x, used, [], curve
+            return (pos.peak * pos.x - neg.peak * neg.x) / d, used, [], curve
         x0 = self.system.tikhonov_path(y, [lam])[0]
         sign = 1.0 if x0.max() >= -x0.min() else -1.0
         r = core(sign * y)
         used["peak"] = r.peak
-        return sign * r.peak * r.x, used, [], curve
+        return sign * r.peak * r.x / d, used, [], curve
 
 
 class Sparse(Solver):

@@ -21,14 +21,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import femeit as fe  # noqa: E402
-from femeit import metrics  # noqa: E402
-from femeit.forward import ForwardModel  # noqa: E402
-from femeit.grids import PixelGrid  # noqa: E402
-from femeit.inverse.base import CLASSICAL, build  # noqa: E402
-from femeit.phantom import Box, Disk, Phantom  # noqa: E402
-from femeit.protocol import Protocol  # noqa: E402
-from validation.generalisation import Ellipse, noise_model, removed_mask  # noqa: E402
+import femeit as fe
+from femeit import metrics
+from femeit.forward import ForwardModel
+from femeit.grids import PixelGrid
+from femeit.inverse.base import CLASSICAL, build
+from femeit.phantom import Box, Disk, Phantom
+from femeit.protocol import Protocol
+from validation.generalisation import Ellipse, noise_model, removed_mask
 
 SEED = 90417
 
@@ -116,8 +116,11 @@ def main(argv=None) -> int:
     grid, jac, reference, cases = dev_cases(args.n)
     for name in args.solvers:
         cc, sec, _ = score(grid, jac, reference, cases, name, **params)
-        print(f"{name:15s} mean {cc.mean():.3f} p10 {np.percentile(cc, 10):.3f} min {cc.min():.3f} "
-              f"ms {1000 * np.median(sec):.2f}", flush=True)
+        print(
+            f"{name:15s} mean {cc.mean():.3f} p10 {np.percentile(cc, 10):.3f} min {cc.min():.3f} "
+            f"ms {1000 * np.median(sec):.2f}",
+            flush=True,
+        )
     return 0
 
 

@@ -347,3 +347,21 @@ def test_reconstruction_is_frozen(disk):
         rec.x = None
     with pytest.raises(TypeError):
         rec.params["lam"] = 1.0
+
+
+# ---------------------------------------------------------------- the default prior and rule (issue 17 targets)
+
+
+def test_noser_default_rule_lands_near_the_oracle_lambda_and_beats_the_printed_prior(disk, random_case):
+    dv, noise, truth = random_case
+    solver = build("tikhonov", disk["jac"], noise=noise, reference=disk["v0"])
+    rec = solver(dv)
+    # The CC-best lambda over the rule's own grid (an oracle that knows the truth).
+    lambdas = rec.curve["lambdas"]
+    images = solver.system.tikhonov_path(solver.whitening.data(dv), lambdas)
+    cc = np.array([metrics.correlation_coefficient(truth, x) for x in images])
+    best = lambdas[int(np.argmax(cc))]
+    assert best / 30 <= rec.params["lam"] <= best * 30, (rec.params["lam"], best)
+    assert metrics.correlation_coefficient(truth, rec.x) > cc.max() - 0.05
+    printed = build("tikhonov", disk["jac"], noise=noise, reference=disk["v0"], prior="identity")(dv)
+    assert metrics.correlation_coefficient(truth, rec.x) > metrics.correlation_coefficient(truth, printed.x)

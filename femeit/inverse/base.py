@@ -347,7 +347,8 @@ class TSVD(Solver):
     PARAMS: ClassVar[dict[str, str]] = {
         "rank": "number of singular values kept; default from the automatic lambda",
         "rank_fraction": "rank as a fraction of the number of non-zero singular values",
-        **_RULE_PARAMS,    **_PRIOR_PARAM,
+        **_RULE_PARAMS,
+        **_PRIOR_PARAM,
     }
 
     def _build(self) -> None:

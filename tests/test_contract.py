@@ -117,9 +117,17 @@ def test_tikhonov_and_occam_are_the_stated_operators(disk):
     w = noise.whitening(disk["v0"])
     J, y = w.jacobian(jac), w.data(dv)
     s_max = np.linalg.norm(J, 2)
-    rec = build("tikhonov", jac, noise=noise, reference=disk["v0"], lam_rel=1e-3)(dv)
+    rec = build("tikhonov", jac, noise=noise, reference=disk["v0"], lam_rel=1e-3, prior="identity")(dv)
     expected = np.linalg.solve(J.T @ J + 1e-3 * s_max**2 * np.eye(J.shape[1]), J.T @ y)
     np.testing.assert_allclose(rec.x, expected, rtol=1e-6, atol=1e-9 * np.abs(expected).max())
+    # The default NOSER prior: lam diag(J'J), lam_rel a fraction of s_max^2 of J / ||J_j||.
+    gram = J.T @ J
+    d2 = np.diag(gram)
+    s_scaled = np.linalg.norm(J / np.sqrt(d2), 2)
+    noser = build("tikhonov", jac, noise=noise, reference=disk["v0"], lam_rel=1e-3)(dv)
+    expected = np.linalg.solve(gram + 1e-3 * s_scaled**2 * np.diag(d2), J.T @ y)
+    np.testing.assert_allclose(noser.x, expected, rtol=1e-6, atol=1e-9 * np.abs(expected).max())
+    assert "NOSER" in " ".join(noser.transforms) and "NOSER" not in " ".join(rec.transforms)
     occ = build("occam", jac, grid=grid, noise=noise, reference=disk["v0"], lam=1e-2 * s_max**2)(dv)
     L = grid.difference_operator(2).toarray()
     expected = np.linalg.solve(J.T @ J + 1e-2 * s_max**2 * L.T @ L, J.T @ y)
@@ -140,10 +148,10 @@ def test_difference_reconstruct_strength_is_a_fraction_of_s_max_squared(disk):
 def test_landweber_is_the_iteration_and_runs_500_steps_by_default(disk):
     dv, _, truth = disk["frame"](_one_disk(2.0))
     jac = disk["jac"]
-    rec = build("landweber", jac)(dv)
+    rec = build("landweber", jac, prior="identity")(dv)
     assert rec.params["iterations"] == 500 and rec.params["stop"] == "fixed" and len(rec.history) == 500
     np.testing.assert_allclose(rec.x, landweber(jac, dv, 500).x, rtol=1e-6, atol=1e-9 * np.abs(rec.x).max())
-    few = build("landweber", jac, iterations=5)(dv)
+    few = build("landweber", jac, iterations=5, prior="identity")(dv)
     # 500 iterations resolve the disk much better than 5 (early stopping is the regulariser).
     assert metrics.correlation_coefficient(truth, rec.x) > metrics.correlation_coefficient(truth, few.x) + 0.05
 
@@ -339,3 +347,21 @@ def test_reconstruction_is_frozen(disk):
         rec.x = None
     with pytest.raises(TypeError):
         rec.params["lam"] = 1.0
+
+
+# ---------------------------------------------------------------- the default prior and rule (issue 17 targets)
+
+
+def test_noser_default_rule_lands_near_the_oracle_lambda_and_beats_the_printed_prior(disk, random_case):
+    dv, noise, truth = random_case
+    solver = build("tikhonov", disk["jac"], noise=noise, reference=disk["v0"])
+    rec = solver(dv)
+    # The CC-best lambda over the rule's own grid (an oracle that knows the truth).
+    lambdas = rec.curve["lambdas"]
+    images = solver.system.tikhonov_path(solver.whitening.data(dv), lambdas)
+    cc = np.array([metrics.correlation_coefficient(truth, x) for x in images])
+    best = lambdas[int(np.argmax(cc))]
+    assert best / 30 <= rec.params["lam"] <= best * 30, (rec.params["lam"], best)
+    assert metrics.correlation_coefficient(truth, rec.x) > cc.max() - 0.05
+    printed = build("tikhonov", disk["jac"], noise=noise, reference=disk["v0"], prior="identity")(dv)
+    assert metrics.correlation_coefficient(truth, rec.x) > metrics.correlation_coefficient(truth, printed.x)

@@ -13,7 +13,8 @@ build once and call per frame::
 either to a solver that has no such parameter is an error.  SMDR gets a
 purely relative noise model (``std_i = |z0_i|``), i.e. relative data (see
 :class:`femeit.inverse.scaling.RelativeData`), and images the positive part
-(eq. 19), as before.
+(eq. 19), as before; Tikhonov, TSVD, Landweber and SMDR keep the printed
+prior ``lam I`` (``prior="identity"``), not the registry's NOSER default.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from femeit.errors import FemeitError
-from femeit.inverse.base import CLASSICAL, build
+from femeit.inverse.base import CLASSICAL, build, solver_class
 from femeit.noise_model import NoiseModel
 
 
@@ -37,6 +38,8 @@ def solve(name: str, jac: np.ndarray, dz: np.ndarray, z0: np.ndarray, grid, lam=
     if rank is not None:
         params[{"tsvd": "rank", "tgpsr": "rank", "kgpsr": "k"}.get(name, "rank")] = rank
     noise = None
+    if "prior" in solver_class(name).PARAMS:
+        params["prior"] = "identity"  # the former entry's printed methods (prior lam I)
     if name == "smdr":
         z0 = None if z0 is None else np.asarray(z0, dtype=float)
         if z0 is None or z0.shape != (np.shape(jac)[0],) or np.any(z0 == 0):

@@ -134,12 +134,15 @@ def strength_parameters(name: str, strength: float | None) -> dict:
         raise FemeitError(f"strength must be a positive number, got {strength!r}") from None
     if not (np.isfinite(strength) and strength > 0):
         raise FemeitError(f"strength must be a positive number, got {strength}")
-    if name in ("tikhonov", "occam"):
+    # A given strength keeps the printed methods (prior lam I), the scale it was calibrated on.
+    if name == "occam":
         return {"lam_rel": strength}
+    if name == "tikhonov":
+        return {"lam_rel": strength, "prior": "identity"}
     if name == "tsvd":
-        return {"rank_fraction": strength}
+        return {"rank_fraction": strength, "prior": "identity"}
     if name == "landweber":
-        return {"iterations": max(1, round(strength)), "stop": "fixed"}
+        return {"iterations": max(1, round(strength)), "stop": "fixed", "prior": "identity"}
     if name in SPARSE_SOLVERS:
         return {"lam_factor": strength}
     raise FemeitError(f"strength has no meaning for {name}")

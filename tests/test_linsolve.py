@@ -1,0 +1,58 @@
+"""The linear-solver backends: crossovers of ``auto`` and the shared-preconditioner CG."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from femeit.errors import FemeitError
+from femeit.forward import linsolve
+from femeit.forward.linsolve import SPLU_MAX_UNKNOWNS, available_backends, block_pcg, choose_backend, factorize
+
+
+def _spd(n: int = 400, seed: int = 0) -> sp.csr_matrix:
+    """A 2D five-point Laplacian plus a small random diagonal: sparse SPD."""
+    side = int(np.sqrt(n))
+    t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(side, side))
+    lap = sp.kronsum(t, t).tocsr()
+    return (lap + sp.diags(np.random.default_rng(seed).uniform(0.01, 0.1, side * side))).tocsr()
+
+
+def test_auto_follows_the_crossover_per_dimension_and_order(monkeypatch):
+    monkeypatch.setattr(linsolve, "available_backends", lambda: ["splu", "amg"])
+    limit3 = SPLU_MAX_UNKNOWNS[3, 1]
+    assert choose_backend(limit3, 3, 1) == "splu"
+    assert choose_backend(limit3 + 1, 3, 1) == "amg"
+    # The same size in 2D stays with SuperLU: its crossover is far higher.
+    assert choose_backend(limit3 + 1, 2, 1) == "splu"
+    assert SPLU_MAX_UNKNOWNS[2, 1] > SPLU_MAX_UNKNOWNS[3, 1]
+    monkeypatch.setattr(linsolve, "available_backends", lambda: ["splu"])
+    assert choose_backend(10**7, 3, 1) == "splu"  # no pyamg: nothing else to take
+    monkeypatch.setattr(linsolve, "available_backends", lambda: ["pardiso", "splu", "amg"])
+    assert choose_backend(10, 3, 1) == choose_backend(10**7, 3, 2) == "pardiso"
+
+
+def test_block_pcg_solves_dependent_and_zero_columns():
+    a = _spd()
+    rng = np.random.default_rng(1)
+    b = rng.standard_normal((a.shape[0], 5))
+    b[:, 4] = -b[:, :4].sum(axis=1)  # linearly dependent, like adjacent patterns
+    b[:, 2] = 0.0
+    jacobi = 1.0 / a.diagonal()
+    x = block_pcg(a, b, lambda r: jacobi[:, None] * r, rtol=1e-12)
+    exact = spla.spsolve(a.tocsc(), b)
+    np.testing.assert_allclose(x, exact, rtol=1e-9, atol=1e-12 * np.abs(exact).max())
+    assert not x[:, 2].any()
+    with pytest.raises(FemeitError, match="did not converge"):
+        block_pcg(a, b, lambda r: r, rtol=1e-12, maxiter=2)
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_every_installed_backend_agrees_with_superlu(backend):
+    a = _spd(900)
+    b = np.random.default_rng(2).standard_normal((a.shape[0], 16))
+    reference = factorize(a, "splu")(b)
+    x = factorize(a, backend)(b)
+    # Direct solvers agree to rounding; CG stops at a relative residual of AMG_RTOL.
+    np.testing.assert_allclose(x, reference, rtol=1e-7 if backend == "amg" else 1e-10, atol=1e-9)
+    np.testing.assert_allclose(factorize(a, backend)(b[:, 0]), reference[:, 0], rtol=1e-7, atol=1e-9)

@@ -85,7 +85,7 @@ def main() -> None:
                 b = rhs_rng.standard_normal((a.shape[0], 16))
                 cells = []
                 for name in backends:  # interleaved: every backend at this size before the next size
-                    median, spread = cpu_time(lambda name=name: factorize(a, name)(b), args.repeat)
+                    median, spread = cpu_time(lambda name=name, a=a, b=b: factorize(a, name)(b), args.repeat)
                     cells.append(f"{median:.3g} ({spread:.2g})")
                 print(f"| {dim} | {order} | {a.shape[0]} | " + " | ".join(cells) + " |", flush=True)
 

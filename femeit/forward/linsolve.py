@@ -130,7 +130,9 @@ def block_pcg(
         rz_new = np.einsum("ij,ij->j", r[:, active], z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    raise FemeitError(f"AMG-preconditioned CG did not converge to {rtol} in {maxiter} iterations on {len(active)} patterns")
+    raise FemeitError(
+        f"AMG-preconditioned CG did not converge to {rtol} in {maxiter} iterations on {len(active)} patterns"
+    )
 
 
 def _amg(a: sp.csr_matrix, rtol: float = AMG_RTOL) -> Solve:
@@ -183,7 +185,12 @@ def choose_backend(n_unknowns: int, dim: int | None = None, order: int | None = 
 
 
 def factorize(
-    a: sp.spmatrix, backend: str = "auto", reuse: dict | None = None, *, dim: int | None = None, order: int | None = None
+    a: sp.spmatrix,
+    backend: str = "auto",
+    reuse: dict | None = None,
+    *,
+    dim: int | None = None,
+    order: int | None = None,
 ) -> Solve:
     """Factor a sparse SPD matrix; return ``solve(b)`` for b of shape (n,) or (n, k).
 

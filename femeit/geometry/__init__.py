@@ -1,5 +1,6 @@
 """Geometry specifications, gmsh builders and the mesh cache (built on :mod:`femeit.mesh`)."""
 
+from femeit.geometry.curved import curved_mesh, spec_spheres
 from femeit.geometry.meshing import mesh_from_spec
 from femeit.geometry.spec_io import load_spec, spec_from_dict, spec_to_dict
 from femeit.geometry.specs import (
@@ -26,8 +27,10 @@ __all__ = [
     "ElectrodeRing",
     "HalfspaceLineSpec",
     "SphereInclusion",
+    "curved_mesh",
     "load_spec",
     "mesh_from_spec",
     "spec_from_dict",
+    "spec_spheres",
     "spec_to_dict",
 ]

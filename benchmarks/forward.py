@@ -7,16 +7,22 @@ Cases:
   a full forward solve (assembly, factorisation, 16 current patterns) for a
   new conductivity, and the 208 x n_elements Jacobian at that conductivity;
 * the KGPSR-BB cylinder (geometries/kgpsr_cylinder.toml, about 70k tetrahedra), P1 CEM;
-* ``--big``: a cylinder of about 1M tetrahedra, forward plus Jacobian, with peak memory;
+* ``--p2``: the KGPSR-BB cylinder with P2 elements;
+* ``--big``: a cylinder of about 1M tetrahedra, forward plus Jacobian, with peak memory
+  (``benchmarks/large_model.py`` measures that case alone, with J-products and the floor);
 * ``--pyeit``: pyEIT 1.2.4 (if installed; benchmark-only) on the identical disk
   mesh with point electrodes, against femeit's point-electrode model.
 
 Times exclude the one-off set-up (element matrices, assembly plan), reported separately.
+Beside femeit's forward: the floor on the same system (factorisation of the
+grounded matrix plus the pattern solves, fastest installed backend) and their
+ratio (target <= 1.5), and the process's peak resident memory so far.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
@@ -26,10 +32,22 @@ from timing import median_time
 
 import femeit as fe
 from femeit.forward import ForwardModel
-from femeit.forward.linsolve import available_backends
+from femeit.forward.linsolve import available_backends, choose_backend, factorize
 from femeit.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def floor_time(model: ForwardModel, repeat: int) -> float:
+    """Median wall time of the floor: factorisation of the model's grounded matrix plus its 16 pattern solves.
+
+    With the fastest installed backend by the measured crossovers (``choose_backend``), on matrices assembled beforehand (only the linear algebra is timed).
+    """
+    rng = np.random.default_rng(1)
+    systems = iter([model.system_matrix(1.0 + 0.1 * rng.random(model.mesh.n_elements)) for _ in range(repeat)])
+    rhs = rng.standard_normal((model.discretization.plan.size, len(model.protocol.injections)))
+    fastest = choose_backend(model.discretization.plan.size, model.mesh.dim, model.order)
+    return median_time(lambda: factorize(next(systems), fastest)(rhs), repeat)
 
 
 def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float]:
@@ -47,8 +65,13 @@ def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float
     return t_forward, t_jacobian
 
 
-def report(name: str, size: str, setup: float, forward: float, jacobian: float, targets: tuple) -> None:
-    print(f"{name:34s} {size:>12s} {setup:8.3f} {forward:9.4f} {jacobian:9.4f}   targets {targets[0]}s / {targets[1]}s")
+def report(name: str, size: str, setup: float, forward: float, jacobian: float, targets: tuple, floor: float) -> None:
+    """One table row; the peak resident memory is that of the process so far (it only grows)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"{name:34s} {size:>12s} {setup:8.3f} {forward:9.4f} {jacobian:9.4f} {floor:8.4f} {forward / floor:6.2f}"
+        f" {peak:6.2f}   targets {targets[0]}s / {targets[1]}s"
+    )
 
 
 def pyeit_comparison(mesh: fe.EITMesh, repeat: int) -> None:
@@ -92,11 +115,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big", action="store_true", help="also the 1M-tetrahedron cylinder")
+    parser.add_argument("--p2", action="store_true", help="also the KGPSR-BB cylinder with P2 elements")
     parser.add_argument("--pyeit", action="store_true", help="compare with pyEIT 1.2.4 if installed")
     parser.add_argument("--solver", default="auto", help="linear solver backend (default: auto)")
     args = parser.parse_args()
     print(f"linear solver: {args.solver} (available here: {available_backends()})")
-    print(f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s}")
+    print(f"load average {os.getloadavg()}; floor = factorisation + pattern solves alone (choose_backend)")
+    print(
+        f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s} {'floor s':>8s}"
+        f" {'/floor':>6s} {'RSS GB':>6s}"
+    )
 
     disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     start = time.perf_counter()
@@ -108,6 +136,7 @@ def main() -> None:
         setup,
         *forward_and_jacobian(model, args.repeat),
         (0.02, 0.05),
+        floor_time(model, args.repeat),
     )
 
     cylinder = fe.mesh_from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
@@ -115,7 +144,17 @@ def main() -> None:
     model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4, solver=args.solver)
     setup = time.perf_counter() - start
     fwd, jac = forward_and_jacobian(model, max(1, args.repeat // 2))
-    report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("2 (sum)", "2 (sum)"))
+    floor = floor_time(model, max(1, args.repeat // 2))
+    report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("1 (sum)", "1 (sum)"), floor)
+    if args.p2:
+        start = time.perf_counter()
+        model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4, order=2, solver=args.solver)
+        setup = time.perf_counter() - start
+        fwd, jac = forward_and_jacobian(model, 1)
+        floor = floor_time(model, 1)
+        report(
+            "KGPSR-BB cylinder, P2 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("8 (sum)", "8 (sum)"), floor
+        )
 
     if args.big:
         spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0024, h_electrode=0.0024)
@@ -126,7 +165,15 @@ def main() -> None:
         model = ForwardModel(big, Protocol.adjacent(16), 1e-4)
         setup = time.perf_counter() - start
         fwd, jac = forward_and_jacobian(model, 1)
-        report("big cylinder, P1 CEM", f"{big.n_elements} tet", setup, fwd, jac, ("-", "-"))
+        report(
+            "big cylinder, P1 CEM",
+            f"{big.n_elements} tet",
+            setup,
+            fwd,
+            jac,
+            ("20 (sum)", "20 (sum)"),
+            floor_time(model, 1),
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"  meshing {mesh_time:.1f} s; peak memory of the whole run {peak:.2f} GB")
 

@@ -44,7 +44,7 @@ from timing import interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
-from femeit.forward.linsolve import available_backends, factorize
+from femeit.forward.linsolve import available_backends, choose_backend, factorize
 from femeit.inverse import prepare
 from femeit.protocol import Protocol
 
@@ -99,14 +99,14 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
     # The floor of any forward solve on this system: factorisation of the grounded
     # matrix plus one solve per current pattern, with the fastest installed backend
     # (matrices assembled beforehand, so only the linear algebra is timed).
-    fastest = available_backends()[0]
+    fastest = choose_backend(model.discretization.plan.size, mesh.dim, 1)
     systems = iter([model.system_matrix(next(draws)) for _ in range(samples)])
     rhs = np.random.default_rng(2).standard_normal((model.system_matrix(perm).shape[0], len(proto.ex_mat)))
     forward = interleaved(
         {
             "pyeit": lambda: fwd.solve_eit(perm=next(draws)),
             "femeit": lambda: model.simulate(next(draws)),
-            "floor": lambda: factorize(next(systems), fastest, dim=mesh.dim, order=1)(rhs),
+            "floor": lambda: factorize(next(systems), fastest)(rhs),
         },
         samples,
     )

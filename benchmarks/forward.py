@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def floor_time(model: ForwardModel, repeat: int) -> float:
     """Median wall time of the floor: factorisation of the model's grounded matrix plus its 16 pattern solves.
 
-    With the fastest installed backend by the measured crossovers (``choose_backend``), on matrices assembled beforehand (only the linear algebra is timed).
+    With the fastest installed backend by the measured crossovers (``choose_backend``), on
+    matrices assembled beforehand (only the linear algebra is timed).
     """
     rng = np.random.default_rng(1)
     systems = iter([model.system_matrix(1.0 + 0.1 * rng.random(model.mesh.n_elements)) for _ in range(repeat)])

@@ -10,8 +10,11 @@ once per Jacobian (the default of the validation) and directly on S (no per-
 Jacobian work). Data: one off-centre object (3 S/m in 1 S/m), 3 % noise. Times
 are medians per frame with everything that depends only on the Jacobian (the
 normalisation, the SVDs, ||S||) computed once; that set-up is printed
-separately. Targets: KGPSR-BB < 10 ms on 812 pixels; every method below the
-paper's Table 2 (the smallest of its five phantoms, given in brackets).
+separately, with the iteration counts.  The solvers run to their default
+(converged) stopping tests; "(early)" rows use the relative objective change
+1e-2, femeit's former default.  The paper's Table 2 times (the smallest of its
+five phantoms) are given in brackets for comparison; nothing here is a pass /
+fail check.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ PAPER_FASTEST = {  # Table 2, fastest phantom, s
 }
 
 
+EARLY = {"stop": "objective", "tol": 1e-2}
+
+
 def main() -> None:
     mesh = fe.mesh_from_spec(fe.load_spec("geometries/kgpsr_cylinder.toml"))
     model = ForwardModel(mesh, Protocol.adjacent(16), contact_impedance=1e-4)
@@ -68,13 +74,20 @@ def main() -> None:
             "TGPSR-BB": lambda S=S, svd50=svd50: tgpsr(S, y, 50, svd=svd50),
             "KGPSR-BB": lambda S=S, svd=svd: kgpsr(S, y, 55, svd=svd),
             "KGPSR-BB, Lanczos on S": lambda S=S: kgpsr(S, y, 55),
+            "KGPSR-BB, g-form": lambda S=S, svd=svd: kgpsr(S, y, 55, svd=svd, penalty="coefficients"),
+            "TwIST (early)": lambda S=S, norm2=norm2: twist(S, y, 1e-9, lipschitz=norm2, **EARLY),
+            "GPSR-BB (early)": lambda S=S: gpsr(S, y, **EARLY),
+            "TGPSR-BB (early)": lambda S=S, svd50=svd50: tgpsr(S, y, 50, svd=svd50, **EARLY),
         }
         for name, fn in runs.items():
-            t = median_time(fn, 30)
+            first = fn()
+            # Converged solvers take seconds: fewer repeats (a figure, not a check).
+            t = median_time(fn, 30 if "early" in name or "Landweber" in name or "TIK" in name else 3)
+            its = f", {first.iterations} it" if hasattr(first, "iterations") else ""
             paper = (
                 f"   (paper, 812 px: {PAPER_FASTEST[name] * 1e3:.0f} ms)" if n == 32 and name in PAPER_FASTEST else ""
             )
-            print(f"  {name:<24} {t * 1e3:8.2f} ms{paper}")
+            print(f"  {name:<24} {t * 1e3:8.2f} ms{its}{paper}")
 
 
 if __name__ == "__main__":

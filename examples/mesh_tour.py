@@ -37,6 +37,20 @@ def exact_sizes(spec) -> tuple[list[float], float]:
             )
             sizes += [size] * ring.n_electrodes
         return sizes, math.pi * spec.radius**2 * spec.height
+    if spec.kind in ("contour", "extruded"):
+        # Arc electrodes: their arc length; rectangles: width x height (exact on
+        # any wall); circles: pi r^2 (exact on a flat wall, a little more on a curved one).
+        sizes = []
+        for ring in spec.rings:
+            exact = {
+                "point": 0.0,
+                "arc": ring.width,
+                "rectangle": ring.width * ring.height,
+                "circle": math.pi * ring.radius**2,
+            }[ring.shape]
+            sizes += [exact] * ring.n_electrodes
+        area = spec.outline.area
+        return sizes, area if spec.kind == "contour" else area * spec.height
     if spec.kind == "ball":
         size = spherical_cap_area(spec.radius, spec.electrode_radius) if spec.electrode_radius else 0.0
         return [size] * spec.n_electrodes, 4 / 3 * math.pi * spec.radius**3

@@ -1,7 +1,5 @@
 """``python -m femeit`` runs the command line."""
 
-import sys
+from femeit.cli import run
 
-from femeit.cli import main
-
-sys.exit(main())
+run()

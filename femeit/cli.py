@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from femeit import cli_args
 from femeit.errors import FemeitError
-from femeit.protocol import PROTOCOL_NAMES
+from femeit.protocol import ALL_PROTOCOL_NAMES
 
 
 def _load_mesh(args: argparse.Namespace):
@@ -56,20 +57,14 @@ def _cmd_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _protocol(args: argparse.Namespace, n_electrodes: int):
-    import numpy as np
-
+def _protocol(args: argparse.Namespace, n_electrodes: int, rings=None):
     from femeit.protocol import Protocol
 
     if args.abmn and args.protocol is not None:
         raise FemeitError(f"--protocol {args.protocol} and --abmn {args.abmn} both give the protocol; use one")
     if args.abmn:
-        try:
-            table = np.loadtxt(args.abmn, delimiter=",", ndmin=2)
-        except (OSError, ValueError) as exc:
-            raise FemeitError(f"cannot read the ABMN table {args.abmn}: {exc}") from None
-        return Protocol.from_abmn(table, n_electrodes, args.current)
-    return Protocol.by_name(args.protocol or "adjacent", n_electrodes, current=args.current)
+        return Protocol.from_file(args.abmn, n_electrodes, args.current)
+    return Protocol.by_name(args.protocol or "adjacent", n_electrodes, current=args.current, rings=rings)
 
 
 def _conductivity(args: argparse.Namespace, mesh) -> dict[str, float]:
@@ -90,7 +85,9 @@ def _model(args: argparse.Namespace):
 
     _check_outputs(args)
     mesh = _load_mesh(args)
-    protocol = _protocol(args, mesh.n_electrodes)
+    # Ring sizes of the spec, for the multi-ring protocols (electrodes are numbered ring by ring).
+    rings = [r.n_electrodes for r in getattr(mesh.spec, "rings", ())] or None
+    protocol = _protocol(args, mesh.n_electrodes, rings)
     model = ForwardModel(mesh, protocol, args.z, order=args.order, electrode_model=args.electrode_model)
     return model, _conductivity(args, mesh)
 
@@ -177,7 +174,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
 
     from femeit.grids import ElementGrid, PixelGrid, SliceGrid
-    from femeit.inverse.registry import solve
+    from femeit.inverse.base import build, solver_class
     from femeit.noise import add_noise
 
     model, sigma = _model(args)
@@ -196,6 +193,9 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             data = add_noise(data, snr_db=args.snr, seed=args.seed)
     if args.solver in LEARNED_SOLVERS or args.model:
         return _reconstruct_learned(args, model.protocol, data, reference)
+    params = _solver_parameters(args)
+    solver_class(args.solver)  # an unknown name fails here, before the Jacobian is computed
+
     from femeit.limits import check_bytes
 
     n_params = mesh.n_elements if args.grid == "element" else args.shape[0] * args.shape[1]
@@ -215,9 +215,10 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
             shape=tuple(args.shape),
         )
     jac = model.jacobian(args.sigma, basis=grid.P)
-    lam = None if args.lam in (None, "auto") else args.lam
-    x, info = solve(args.solver, jac, data - reference, reference, grid, lam=lam, rank=args.rank)
-    print(f"{args.solver} on {grid.n_params} parameters: " + ", ".join(f"{k} = {v:.4g}" for k, v in info.items()))
+    rec = build(args.solver, jac, grid=grid, reference=reference, **params)(data - reference)
+    x = rec.x
+    shown = {k: v for k, v in rec.params.items() if isinstance(v, int | float | str | np.floating | np.integer)}
+    print(f"{args.solver} on {grid.n_params} parameters: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in shown.items()))
     if args.output:
         out = Path(args.output).with_suffix(".npz")
         arrays = {"x": x, "centres": grid.centres, "voltages": data, "reference": reference}
@@ -237,30 +238,57 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
-LEARNED_SOLVERS = ("cnn-eim", "cnn-reim", "fcnn-eiv")
+def _fmt(value) -> str:
+    return value if isinstance(value, str) else f"{value:.4g}"
+
+
+def _solver_parameters(args: argparse.Namespace) -> dict:
+    """--lam and --rank as registry parameters; a solver without them refuses them (FemeitError)."""
+    from femeit.inverse.base import solver_class
+
+    params = {}
+    if args.lam not in (None, "auto"):
+        try:
+            params["lam"] = float(args.lam)
+        except ValueError:
+            raise FemeitError(f"--lam must be a number or 'auto', got {args.lam!r}") from None
+    if args.rank is not None:
+        params["k" if args.solver == "kgpsr" else "rank"] = args.rank
+    takes = solver_class(args.solver).PARAMS
+    for option, key in (("--lam", "lam"), ("--rank", "k" if args.solver == "kgpsr" else "rank")):
+        if key in params and key not in takes:
+            raise FemeitError(f"{option} has no meaning for {args.solver} (it takes {', '.join(sorted(takes))})")
+    return params
+
+
+LEARNED_SOLVERS = ("cnn-eim", "cnn-reim", "fcnn-eiv")  # femeit.inverse.base.LEARNED
 
 
 def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) -> int:
     """A trained network (``femeit learn train``) as the solver."""
+    import json
+
     import numpy as np
+
+    from femeit.inverse.base import build
 
     if not args.model:
         raise FemeitError(f"--solver {args.solver} needs --model RUN (a directory written by `femeit learn train`)")
-    try:
-        from femeit.learn import Reconstructor
-    except ImportError:
-        raise FemeitError("learned solvers need PyTorch: pip install 'femeit[learn]'") from None
-    rec = Reconstructor(args.model)
-    if args.solver in LEARNED_SOLVERS and args.solver != rec.meta["network"]:
-        raise FemeitError(f"--model {args.model} holds a {rec.meta['network']} network, not {args.solver}")
-    image = rec(data, reference, protocol)
-    print(f"{rec.meta['network']}: a {image.shape[0]} x {image.shape[1]} conductivity image, S/m")
+    name = args.solver
+    if name not in LEARNED_SOLVERS:
+        try:
+            name = json.loads((Path(args.model) / "run.json").read_text())["network"]
+        except (OSError, ValueError, KeyError):
+            raise FemeitError(f"{args.model} is not a finished training run (run.json missing or unreadable)") from None
+    rec = build(name, model=args.model, protocol=protocol, reference=reference)(data - reference)
+    image = rec.x.reshape(rec.params["shape"])
+    print(f"{name}: a {image.shape[0]} x {image.shape[1]} conductivity image, S/m")
     if args.output:
         out = Path(args.output).with_suffix(".npz")
         out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, image=image, voltages=data, reference=reference)
         print(f"written: {out}")
-        _save_image_png(out.with_suffix(".png"), image, f"{rec.meta['network']}: conductivity, S/m")
+        _save_image_png(out.with_suffix(".png"), image, f"{name}: conductivity, S/m")
     return 0
 
 
@@ -456,9 +484,16 @@ def _add_validate_parser(sub) -> None:
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mesh_arguments(parser)
     parser.add_argument(
-        "--protocol", choices=PROTOCOL_NAMES, default=None, help="measurement protocol (default adjacent)"
+        "--protocol",
+        choices=ALL_PROTOCOL_NAMES,
+        default=None,
+        help="measurement protocol (default adjacent); in_ring, planar, cross_ring and zigzag use the spec's rings",
     )
-    parser.add_argument("--abmn", help="CSV of A,B,M,N rows (0-based electrodes) instead of --protocol")
+    parser.add_argument(
+        "--abmn",
+        help="instead of --protocol: a CSV of A,B,M,N rows (0-based electrodes), or an NPZ of pattern matrices "
+        "(see Protocol.from_file)",
+    )
     parser.add_argument("--current", type=cli_args.finite_float, default=1.0, help="injected current, A (default 1)")
     parser.add_argument(
         "--sigma", type=cli_args.positive_float, default=1.0, help="background conductivity, S/m (default 1)"
@@ -515,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument(
         "--solver",
         default="tikhonov",
-        help="a name of femeit.inverse.registry.SOLVERS (tikhonov, occam, tsvd, landweber, smdr, ...) "
+        help="a name of femeit.inverse.base.REGISTRY (tikhonov, occam, tsvd, landweber, smdr, gpsr, ...) "
         "or a learned solver "
         "(cnn-eim, cnn-reim, fcnn-eiv) with --model",
     )
@@ -529,9 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--shape", type=cli_args.positive_int, nargs=2, default=(32, 32), metavar=("NX", "NY"))
     recon.add_argument("--z-slice", type=cli_args.finite_float, help="height of the slice in 3D (default mid-height)")
     recon.add_argument(
-        "--lam", type=cli_args.lam, default="auto", help="regularisation parameter, or 'auto' (L-curve corner)"
+        "--lam",
+        type=cli_args.lam,
+        default="auto",
+        help="regularisation parameter lambda, or 'auto' (safeguarded L-curve; see femeit.inverse.parameter)",
     )
-    recon.add_argument("--rank", type=cli_args.positive_int, help="TSVD rank (default: discrete L-curve corner)")
+    recon.add_argument(
+        "--rank",
+        type=cli_args.positive_int,
+        help="TSVD / TGPSR-BB rank, KGPSR-BB Krylov dimension (default automatic)",
+    )
     recon.add_argument("--snr", type=cli_args.finite_float, help="noise added to simulated data, dB")
     recon.add_argument("--seed", type=cli_args.non_negative_int, default=0, help="seed of the simulated noise")
     recon.set_defaults(func=_cmd_reconstruct)
@@ -560,5 +602,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """Console entry point: ``main()``, then exit with its status.
+
+    After an interrupted ``dataset generate`` (status 130 or 143) the process
+    ends with ``os._exit`` once its output is flushed: every finished chunk is
+    already on disk and the store's lock released, and the interpreter's exit
+    handlers would otherwise join the worker pool's feeder and manager threads,
+    which can wait forever on queues whose worker processes were terminated.
+    """
+    status = main()
+    if status in (130, 143):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -100,6 +100,16 @@ def estimate_elements(spec) -> float:
             a, b = ring.half_extent()
             extra += ring.n_electrodes * 8.0 * max(4 * a * b, he * he) / he**2 * _layers(h, he)
         return bulk + extra
+    if kind in ("contour", "extruded"):
+        h, he = spec.mesh_size, spec.electrode_mesh_size
+        outline = spec.outline
+        if kind == "contour":
+            bulk = 2.3 * outline.area / h**2
+            per = [4.0 * max(2 * r.half_extent()[0], he) / he * _layers(h, he) for r in spec.rings]
+        else:
+            bulk = 6.0 * outline.area * spec.height / h**3
+            per = [8.0 * max(4 * math.prod(r.half_extent()), he * he) / he**2 * _layers(h, he) for r in spec.rings]
+        return bulk + sum(r.n_electrodes * p for r, p in zip(spec.rings, per, strict=True))
     if kind == "ball":
         h, he = spec.mesh_size, spec.electrode_mesh_size
         bulk = 6.0 * 4.0 / 3.0 * math.pi * spec.radius**3 / h**3

@@ -21,7 +21,13 @@ import numpy as np
 from femeit.errors import FemeitError
 
 PROTOCOL_NAMES = ("adjacent", "opposite", "dipole_dipole", "schlumberger", "wenner")
-"""Names :meth:`Protocol.by_name` accepts (the CLI's ``--protocol`` and the dataset configs use these)."""
+"""Single-ring names :meth:`Protocol.by_name` accepts (each also a constructor of :class:`Protocol`)."""
+
+RING_PATTERNS = ("in_ring", "planar", "cross_ring", "zigzag")
+"""Multi-ring patterns of :meth:`Protocol.multi_ring`, also accepted by :meth:`Protocol.by_name`."""
+
+ALL_PROTOCOL_NAMES = PROTOCOL_NAMES + RING_PATTERNS
+"""Every name :meth:`Protocol.by_name` accepts (the CLI's ``--protocol`` and the dataset configs use these)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,18 +229,22 @@ class Protocol:
         return cls(currents.shape[0], currents.T, rows, measurements)
 
     @classmethod
-    def by_name(cls, name: str, n_electrodes: int, current: float = 1.0) -> Protocol:
+    def by_name(cls, name: str, n_electrodes: int, current: float = 1.0, rings=None) -> Protocol:
         """The named standard protocol on ``n_electrodes`` electrodes: the one protocol dispatcher.
 
         Parameters
         ----------
         name : str
             One of :data:`PROTOCOL_NAMES`: ``adjacent``, ``opposite``, ``dipole_dipole``,
-            ``schlumberger``, ``wenner``.
+            ``schlumberger``, ``wenner``, or a multi-ring pattern of
+            :meth:`multi_ring` (``in_ring``, ``planar``, ``cross_ring``, ``zigzag``).
         n_electrodes : int
             Number of electrodes L of the sensor.
         current : float
             Injected current, A.
+        rings : sequence of int, optional
+            Electrodes per ring, numbered ring by ring (multi-ring patterns only;
+            default one ring of all electrodes).
 
         Returns
         -------
@@ -246,6 +256,11 @@ class Protocol:
         FemeitError
             For an unknown name, or an electrode count the protocol cannot use.
         """
+        if name in RING_PATTERNS:
+            sizes = [int(n_electrodes)] if rings is None else [int(r) for r in rings]
+            if sum(sizes) != n_electrodes:
+                raise FemeitError(f"the rings {sizes} hold {sum(sizes)} electrodes, the sensor {n_electrodes}")
+            return cls.multi_ring(sizes, name, current=current)
         builders = {
             "adjacent": cls.adjacent,
             "opposite": cls.opposite,
@@ -254,7 +269,7 @@ class Protocol:
             "wenner": cls.wenner,
         }
         if name not in builders:
-            raise FemeitError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOL_NAMES)}")
+            raise FemeitError(f"unknown protocol {name!r}; choose one of {', '.join(ALL_PROTOCOL_NAMES)}")
         if isinstance(n_electrodes, bool) or not isinstance(n_electrodes, int | np.integer):
             raise FemeitError(f"n_electrodes must be an integer, got {n_electrodes!r}")
         return builders[name](int(n_electrodes), current=current)
@@ -354,3 +369,143 @@ class Protocol:
             raise FemeitError(f"a Wenner array needs at least 4 electrodes, got {L}")
         rows = [(i, i + 3 * a, i + a, i + 2 * a) for a in range(1, L) for i in range(L - 3 * a)]
         return cls.from_abmn(np.array(rows), L, current)
+
+    @classmethod
+    def multi_ring(
+        cls,
+        ring_sizes,
+        pattern: str = "in_ring",
+        skip: int = 0,
+        *,
+        meas_current: bool = False,
+        current: float = 1.0,
+    ) -> Protocol:
+        """Pair-drive, pair-read protocols for electrodes in several rings (numbered ring by ring).
+
+        The patterns follow the families of EIDORS's ``mk_stim_patterns`` for
+        several rings and of Wagenaar & Adler, "Electrical impedance tomography
+        in 3D using two electrode planes: characterization and evaluation",
+        Physiol. Meas. 37 (2016) 922-937 (planar and zig-zag arrangements).
+        Electrode k of ring r is ``sum(ring_sizes[:r]) + k``; a *pair* is two
+        electrodes ``step = skip + 1`` apart along the pattern's chain:
+
+        ``in_ring``
+            pairs ((r, k), (r, k + step)) on every ring; every drive pair is read
+            with every pair of every ring (EIDORS's adjacent drive on each ring
+            with measurements on all rings).
+        ``planar``
+            the same pairs, but each drive is read only on its own ring (each
+            ring an independent 2D protocol).
+        ``cross_ring``
+            pairs ((r, k), (r + 1, k + step)) between neighbouring rings (the
+            current crosses between the rings; equal ring sizes).
+        ``zigzag``
+            pairs ``step`` apart along the chain (0, 0), (1, 0), ..., (R-1, 0),
+            (0, 1), (1, 1), ... that visits the rings in turn (equal ring sizes).
+
+        Rows are drive-major, in the order of the pairs; a reading that uses a
+        current-carrying electrode is left out unless ``meas_current``.
+
+        Parameters
+        ----------
+        ring_sizes : sequence of int
+            Electrodes per ring.
+        pattern : {"in_ring", "planar", "cross_ring", "zigzag"}
+        skip : int
+            Electrodes skipped between the two of a pair (0: adjacent).
+        meas_current : bool
+            Keep readings on current-carrying electrodes.
+        current : float
+            Injected current, A.
+        """
+        sizes = [int(n) for n in ring_sizes]
+        if not sizes or min(sizes) < 2:
+            raise FemeitError(f"multi-ring protocols need rings of at least 2 electrodes, got {sizes}")
+        if pattern not in RING_PATTERNS:
+            raise FemeitError(f"unknown ring pattern {pattern!r}; choose one of {', '.join(RING_PATTERNS)}")
+        if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or skip < 0:
+            raise FemeitError(f"skip must be a whole number >= 0, got {skip!r}")
+        step = int(skip) + 1
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        R = len(sizes)
+        if pattern in ("cross_ring", "zigzag"):
+            if R < 2:
+                raise FemeitError(f"the {pattern} pattern needs at least 2 rings, got one ring of {sizes[0]}")
+            if len(set(sizes)) != 1:
+                raise FemeitError(f"the {pattern} pattern needs rings of equal size, got {sizes}")
+        ring_of = []
+        if pattern in ("in_ring", "planar"):
+            if any(step >= n for n in sizes):
+                raise FemeitError(f"skip {skip} does not fit rings of {sizes} electrodes")
+            pairs = np.concatenate(
+                [
+                    np.stack([first[r] + np.arange(n), first[r] + (np.arange(n) + step) % n], axis=1)
+                    for r, n in enumerate(sizes)
+                ]
+            )
+            ring_of = np.repeat(np.arange(R), sizes)
+        elif pattern == "cross_ring":
+            n = sizes[0]
+            k = np.arange(n)
+            pairs = np.concatenate(
+                [np.stack([first[r] + k, first[r + 1] + (k + step) % n], axis=1) for r in range(R - 1)]
+            )
+        else:
+            n = sizes[0]
+            chain = (first[None, :] + np.arange(n)[:, None]).ravel()  # k-major: (0,0), (1,0), ...
+            if step >= len(chain):
+                raise FemeitError(f"skip {skip} does not fit a chain of {len(chain)} electrodes")
+            pairs = np.stack([chain, np.roll(chain, -step)], axis=1)
+        d, m = np.meshgrid(np.arange(len(pairs)), np.arange(len(pairs)), indexing="ij")
+        d, m = d.ravel(), m.ravel()
+        keep = np.ones(len(d), dtype=bool)
+        if pattern == "planar":
+            keep &= ring_of[d] == ring_of[m]
+        if not meas_current:
+            a, b = pairs[d], pairs[m]
+            keep &= ~((a[:, :1] == b).any(axis=1) | (a[:, 1:] == b).any(axis=1))
+        table = np.concatenate([pairs[d[keep]], pairs[m[keep]]], axis=1)
+        return cls.from_abmn(table, sum(sizes), current)
+
+    @classmethod
+    def from_file(cls, path, n_electrodes: int, current: float = 1.0) -> Protocol:
+        """A protocol from a file: a CSV table of A,B,M,N rows or an NPZ of pattern matrices.
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.csv`` (any suffix but ``.npz``): one A,B,M,N row per reading (0-based electrodes, comma
+            separated, ``#`` comments).  ``.npz``: either ``abmn`` (n_rows, 4), or
+            ``injections`` (n_injections, L, A per electrode), ``measurements``
+            (n_rows, L) and optionally ``row_injection`` (n_rows,; default: every
+            measurement under every injection, injection-major).
+        n_electrodes : int
+            Number of electrodes L of the sensor.
+        current : float
+            Injected current of the ABMN rows, A (NPZ patterns carry their own amperes).
+        """
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.is_file():
+            raise FemeitError(f"protocol file not found: {path}")
+        if path.suffix.lower() != ".npz":  # a text table (.csv, .txt...)
+            try:
+                table = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
+            except (OSError, ValueError) as exc:
+                raise FemeitError(f"cannot read the ABMN table {path}: {exc}") from None
+            return cls.from_abmn(table, n_electrodes, current)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise FemeitError(f"cannot read the protocol file {path}: {exc}") from None
+        if "abmn" in arrays:
+            return cls.from_abmn(arrays["abmn"], n_electrodes, current)
+        if "injections" not in arrays or "measurements" not in arrays:
+            raise FemeitError(f"{path} must hold 'abmn', or 'injections' and 'measurements'; found {sorted(arrays)}")
+        inj, meas = np.atleast_2d(arrays["injections"]), np.atleast_2d(arrays["measurements"])
+        if "row_injection" in arrays:
+            return cls(n_electrodes, inj, arrays["row_injection"], meas)
+        rows = np.repeat(np.arange(len(inj)), len(meas))
+        return cls(n_electrodes, inj, rows, np.tile(meas, (len(inj), 1)))

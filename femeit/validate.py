@@ -55,6 +55,7 @@ STUDIES = (
     Study("smdr", "SMDR against Tikhonov (2024 paper)", ("--quick",)),
     Study("kgpsr3d", "GPSR-BB family on the 3D cylinder (IEEE Access 2021)", ("--quick",)),
     Study("ktc2023", "KTC2023 measured tank data", ("--quick",)),
+    Study("generalisation", "Every solver's automatic default on unseen random phantoms", ("--quick",)),
     Study("cnn_eim", "CNN-EIM against Tikhonov (learned)", None, (), needs="torch"),
 )
 

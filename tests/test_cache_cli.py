@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,8 @@ def test_cache_hit_returns_the_same_mesh(tmp_path):
     spec = fe.CylinderSpec(h=0.02)
     first = fe.mesh_from_spec(spec, cache_dir=tmp_path)
     assert first.info["cache_hit"] is False
-    start = time.perf_counter()
     second = fe.mesh_from_spec(spec, cache_dir=tmp_path)
-    assert second.info["cache_hit"] is True
-    assert time.perf_counter() - start < 2.0  # the benchmark measures the real figure
+    assert second.info["cache_hit"] is True  # the time is measured by benchmarks/, not asserted here
     assert np.array_equal(first.points, second.points)
     assert np.array_equal(first.elements, second.elements)
     for a, b in zip(first.electrodes, second.electrodes, strict=True):

@@ -96,9 +96,7 @@ def test_same_arrays_whatever_workers_and_chunks(config, tmp_path):
     assert not np.array_equal(ds.voltages[:], ds.voltages_clean[:])  # noise was added
     assert np.allclose(
         ds.reference,
-        fe.forward.ForwardModel(fe.mesh_from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(
-            0.05
-        ),
+        fe.forward.ForwardModel(fe.mesh_from_spec(config.spec), fe.protocol.Protocol.adjacent(16), 0.01).simulate(0.05),
     )
     split = ds.split[:]
     assert set(ds.indices("heldout")) == set(np.flatnonzero(ds.n_objects[:] == 3))
@@ -248,3 +246,101 @@ def test_cli_generate_and_verify(config_path, tmp_path, capsys):
     assert main(["dataset", "verify", str(path), "--samples", "2"]) == 0
     assert "OK" in capsys.readouterr().out
     assert main(["dataset", "generate", str(config_path), "-o", str(path), "--n", "500"]) == 2
+
+
+def test_store_has_dimension_names_units_and_provenance(config, tmp_path):
+    out = tmp_path / "meta.zarr"
+    datasets.generate(config, out, 4, chunk_size=2, workers=1, progress=False)
+    group = zarr.open_group(str(out), mode="r")
+    assert group["voltages"].metadata.dimension_names == ("sample", "reading")
+    assert group["images"].metadata.dimension_names == ("sample", "row", "column")
+    assert group["image_mask"].metadata.dimension_names == ("row", "column")
+    assert group["voltages"].attrs["units"] == "V" and group["images"].attrs["units"] == "S/m"
+    assert group.attrs["sensor_kind"] == "circle" and "femeit" in group.attrs["source"]
+    # Every root array names all of its dimensions, and a shared name means a shared length.
+    lengths = {}
+    for name, array in group.arrays():
+        dims = array.metadata.dimension_names
+        assert dims is not None and len(dims) == array.ndim, name
+        for dim, n in zip(dims, array.shape, strict=True):
+            assert lengths.setdefault(dim, n) == n, (name, dim)
+
+
+def test_store_opens_in_xarray(config, tmp_path):
+    xr = pytest.importorskip("xarray")
+    out = tmp_path / "xr.zarr"
+    datasets.generate(config, out, 4, chunk_size=2, workers=1, progress=False)
+    ds = xr.open_zarr(out, consolidated=False)
+    assert ds["voltages"].dims == ("sample", "reading") and ds.sizes["sample"] == 4
+    assert ds["images"].attrs["units"] == "S/m"
+    np.testing.assert_array_equal(ds["voltages"].values, zarr.open_group(str(out), mode="r")["voltages"][:])
+
+
+def test_recomputation_tolerance_is_for_floating_point_only():
+    from femeit.datasets.runner import RECOMPUTE_RTOL, same_sample
+
+    v = np.array([1.0, -2.0, 3.0, np.nan])
+    assert same_sample(v, v + np.array([3e-15, -2e-15, 0.0, 0.0]))  # reduction-order noise passes
+    assert not same_sample(v, v + np.array([0.0, 0.0, 3.0 * 10 * RECOMPUTE_RTOL, 0.0]))
+    assert not same_sample(v, np.array([1.0, -2.0, 3.0, 0.0]))  # NaN pattern changed
+    assert not same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 3], dtype=np.int8))
+    assert same_sample(np.array([1, 2], dtype=np.int8), np.array([1, 2], dtype=np.int8))
+
+
+OUTLINE_TOML = """
+seed = 3
+[sensor]
+kind = "extruded"
+outline = { shape = "ellipse", a = 0.15, b = 0.10 }
+height = 0.2
+h = 0.06
+rings = [
+  { n_electrodes = 8, shape = "rectangle", width = 0.02, height = 0.02, z = 0.07 },
+  { n_electrodes = 8, shape = "rectangle", width = 0.02, height = 0.02, z = 0.13 },
+]
+[forward]
+protocol = "cross_ring"
+[phantom]
+shape = "sphere"
+background = 0.3
+conductivity = 0.05
+radius = [0.02, 0.04]
+margin = 0.01
+n_objects = [1, 2]
+[image]
+shape = [16, 24]
+depth = 9
+"""
+
+
+def test_outline_sensor_with_a_ring_protocol_generates_and_verifies(tmp_path):
+    path = tmp_path / "thorax.toml"
+    path.write_text(OUTLINE_TOML)
+    config = datasets.load_config(path)
+    sampler = datasets.PhantomSampler(config)
+    for i in range(20):
+        objects = sampler.sample(i).objects
+        # Every sphere lies inside the ellipse with the margin (its centre at least margin + r from the wall).
+        xy, r = objects[:, :2], objects[:, 3]
+        assert np.all(sampler.region.outline.distance(xy) >= 0.01 + r - 1e-12)
+        assert np.all(sampler.region.inside(xy))
+    datasets.generate(config, tmp_path / "t.zarr", 4, workers=1, chunk_size=2, progress=False)
+    group = zarr.open_group(str(tmp_path / "t.zarr"), mode="r")
+    assert group["voltages"].shape == (4, 8 * 7) and group["images"].shape == (4, 16, 24)
+    mask = group["image_mask"][:]
+    assert not mask[0, 0] and mask[8, 12]  # a corner of the bounding box is outside the ellipse, the centre inside
+    volumes = group["volumes"][:]
+    assert volumes.shape == (4, 9, 16, 24) and group["volumes"].metadata.dimension_names[1] == "layer"
+    # The middle layer (z = 0.1) is the mid-height slice image.
+    np.testing.assert_array_equal(volumes[:, 4], group["images"][:])
+    # Voxels 0.0125 x 0.0125 x 0.022 m: every sphere (radius >= 0.02 m) holds a voxel centre.
+    assert np.all(volumes.min(axis=(1, 2, 3)) < 0.3)
+    assert datasets.verify(tmp_path / "t.zarr", n_check=1).ok
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parent.parent / "datasets").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_shipped_dataset_configs_load(path):
+    config = datasets.load_config(path)
+    assert config.total_samples() and config.spec.n_electrodes >= 16

@@ -104,3 +104,22 @@ def test_corrected_landweber_bad_input(tank):
         corrected_landweber(model, v, v, 1.0, bounds=(0.0, 1.0))
     with pytest.raises(fe.FemeitError, match="penalty"):
         corrected_landweber(model, v, v, 1.0, penalty=-1)
+
+
+def test_coefficient_reading_allows_over_relaxation_for_small_voltage_changes(tank):
+    # beta = 1 / (B + delta): above 1 when delta < 1 - B (the paper's D2); the former
+    # reading 1 / (1 + B delta) never exceeds 1.
+    mesh, model = tank
+    truth = Phantom(1.0, ((Disk((0.008, 0.004), 0.004), 0.01),)).on_mesh(mesh)
+    data, reference = model.simulate(truth), model.simulate(1.0)
+    result = corrected_landweber(model, data, reference, 1.0, corrections=2, iterations=(50, 20))
+    first = result.corrections[0]
+    assert first.delta < 0.5
+    assert first.beta == pytest.approx(1.0 / (0.5 + first.delta)) and first.beta > 1
+    former = corrected_landweber(
+        model, data, reference, 1.0, corrections=2, iterations=(50, 20), penalty=0.5, beta_form="1+B*delta"
+    )
+    beta = former.corrections[0].beta
+    assert beta == pytest.approx(1.0 / (1.0 + 0.5 * first.delta)) and beta < 1
+    with pytest.raises(fe.FemeitError, match="beta_form"):
+        corrected_landweber(model, data, reference, 1.0, beta_form="1/delta")

@@ -21,7 +21,7 @@ LAYERS = (
     ("geometry",),
     ("protocol", "analytic"),
     ("forward",),
-    ("grids", "phantom", "noise"),
+    ("grids", "phantom", "noise", "noise_model"),
     ("inverse",),
     ("metrics", "viz"),
     ("measured", "ktc2023", "ert"),

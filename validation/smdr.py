@@ -28,26 +28,27 @@ simulates in COMSOL and does not say).
   frames of the L-curve corner (``choose_lambda``); the other registry solvers
   choose their own parameter per frame (L-curve, discrete L-curve) or use
   their fixed rule (Landweber 500 iterations, backprojection).
-* Metrics on the pixels: CC and RE = ||x_hat - x|| / ||x|| (paper eqs. 22-23,
-  ``femeit.metrics``).  SMDR's image is normalised to [0, 1] (eq. 19), the
-  others are in units of the relative change; no location compensation.
+* Metrics on the pixels: CC on the raw images and RE = ||x_hat - x|| / ||x||
+  (paper eqs. 22-23, ``femeit.metrics``) after scaling every image the same
+  way, by eq. 19's ``max(x, 0) / max(x)`` (SMDR's image has that scale
+  already; before, its [0, 1] image was compared with Tikhonov's unscaled one).
+  No location compensation for any method: the paper applies a function of
+  r_i / R to all of them, but its formula is lost in our copy and could not be
+  recovered (``femeit.inverse.smdr`` docstring).
 * Times: SMDR and Tikhonov, median wall time per image after the
   precomputation (SVD, Gram matrix, reconstruction matrices); the other
-  solvers, one registry call each (setup included).  One process.
+  solvers, one registry call each (setup included).  One process.  Figures,
+  not checks.
 
-Results (1 BLAS thread): mean CC / RE, SMDR 0.809 / 0.612 against Tikhonov
-0.730 / 0.724 noise-free, 0.744 / 0.622 against 0.682 / 0.730 at 30 dB; SMDR's
-CC is higher on 5 of 6 phantoms in both.  Losses: the circle at the edge,
-noise-free (Tikhonov is already sharp near the electrodes and the
-post-process cuts the object's lower-valued rim: 152 pixels kept for 189),
-and the ten circles at 30 dB (the ring of eight merges into one band, the two
-central circles fall into the Artifact area and vanish).  RE is higher than
-Tikhonov's where SMDR's full-amplitude (normalised) image covers false pixels:
-ten circles (both), two circles at 30 dB.  2-4 ms per SMDR image.
+Results (full run): mean CC / RE, SMDR 0.809 / 0.612 against Tikhonov
+0.730 / 0.797 noise-free, 0.744 / 0.622 against 0.682 / 0.727 at 30 dB.
 
-Acceptance check (exit status): SMDR's CC above Tikhonov's on at least five of
-the six phantoms, noise-free and at 30 dB.  Writes ``smdr.md`` and PNGs of the
-images (with SMDR's intermediate products) and of CC / RE per phantom.
+Checks, per phantom and noise level (the paper's statement, section 3.1 and
+Fig. 5: SMDR's CC higher and RE lower than Tikhonov's): each outcome is
+printed; the exit status is non-zero for a miss not listed, with its reason,
+in KNOWN_MISSES (the circle at the edge noise-free, the ten circles' CC at
+30 dB).  Writes ``smdr.md`` and PNGs of the images (with SMDR's intermediate
+products) and of CC / RE per phantom.
 """
 
 from __future__ import annotations
@@ -161,19 +162,45 @@ def main() -> int:
                     images[name] = solve(name, jac_rel, dz, np.ones_like(dz), grid)[0]
             times[name].append(time.perf_counter() - t)
         res["images"] = images
+        # RE on one scaling for every method: eq. 19's max(x, 0) / max(x), which SMDR's
+        # image already has (its post-process only zeroes pixels); CC is scale-free.
         res["scores"] = {
-            name: (metrics.correlation_coefficient(f["truth"], x), metrics.relative_error(f["truth"], x))
+            name: (metrics.correlation_coefficient(f["truth"], x), metrics.relative_error(f["truth"], unit_scale(x)))
             for name, x in images.items()
         }
         res["truth"] = f["truth"]
         results[key] = res
     for f in frames.values():  # timed apart from the slow solvers
         dz = (f["v"] - v0) / v0
-        times["smdr"].append(_median_time(lambda dz=dz: solver(dz), 50))
-        times["tikhonov"].append(_median_time(lambda dz=dz: tik @ dz, 50))
+        # A figure, not a check: a few repeats in quick mode (the timing loop was 90 % of it).
+        repeat = 3 if args.quick else 50
+        times["smdr"].append(_median_time(lambda dz=dz: solver(dz), repeat))
+        times["tikhonov"].append(_median_time(lambda dz=dz: tik @ dz, repeat))
     failures = report(results, times, grid, mesh, fine_mesh, lam, system, precompute, args.out)
     print(f"total {time.perf_counter() - start:.0f} s")
     return 1 if failures else 0
+
+
+def unit_scale(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0) / max(x)`` (the SMDR paper's eq. 19 normalisation); zeros if x has no positive value."""
+    top = float(np.max(x))
+    return np.maximum(x, 0.0) / top if top > 0 else np.zeros_like(x)
+
+
+# Per-case misses seen in the full run, with their reasons; another miss fails the study.
+_EDGE = (
+    "Tikhonov is already sharp next to the electrodes, and SMDR's post-process (eq. 20) cuts the object's "
+    "lower-valued rim: 152 pixels kept for a true area of 189"
+)
+_TEN = (
+    "at 30 dB the ring of eight merges into one band and the two central circles fall into the Artifact cluster and "
+    "vanish; the paper too reports SMDR's weakness with many objects near the edge (its experimental Case 6)"
+)
+KNOWN_MISSES: dict[tuple[str, str, str], str] = {
+    ("noise-free", "1 circle, edge", "CC above Tikhonov's"): _EDGE,
+    ("noise-free", "1 circle, edge", "RE below Tikhonov's"): _EDGE,
+    ("SNR 30 dB", "10 small circles", "CC above Tikhonov's"): _TEN,
+}
 
 
 def _median_time(fn, repeat: int = 20) -> float:
@@ -199,26 +226,45 @@ def report(results, times, grid, mesh, fine_mesh, lam, system, precompute, out: 
     for noise in NOISES:
         label = "noise-free" if noise is None else f"SNR {noise:g} dB"
         lines += [f"## {label}", "", "| phantom | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-        wins = []
+        verdicts = []
         for name in PHANTOMS:
             scores = results[(noise, name)]["scores"]
             cells = [f"{scores[m][0]:.3f} / {scores[m][1]:.3f}" for m in methods]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-            if scores["smdr"][0] > scores["tikhonov"][0]:
-                wins.append(name)
+            (cc_s, re_s), (cc_t, re_t) = scores["smdr"], scores["tikhonov"]
+            verdicts.append((name, "CC above Tikhonov's", f"{cc_s:.3f} vs {cc_t:.3f}", cc_s > cc_t))
+            verdicts.append((name, "RE below Tikhonov's", f"{re_s:.3f} vs {re_t:.3f}", re_s < re_t))
         means = [
             f"{np.mean([results[(noise, n)]['scores'][m][0] for n in PHANTOMS]):.3f} / "
             f"{np.mean([results[(noise, n)]['scores'][m][1] for n in PHANTOMS]):.3f}"
             for m in methods
         ]
         lines.append("| mean | " + " | ".join(means) + " |")
-        losses = [n for n in PHANTOMS if n not in wins]
         lines += [
             "",
-            f"SMDR's CC above Tikhonov's on {len(wins)} of {len(PHANTOMS)} phantoms"
-            + (f" (not on: {', '.join(losses)})." if losses else "."),
+            "CC on the raw images, RE after scaling every image to [0, 1] by eq. 19 (max(x, 0) / max x).",
             "",
+            "Checks per phantom (the paper, section 3.1 and Fig. 5: SMDR's CC is the highest and its RE the lowest "
+            "against Tikhonov at every noise level; its own phantoms are lost, ours are in their spirit, so the "
+            "statements are checked, not the figures):",
+            "",
+            "| phantom | check | SMDR vs Tikhonov | verdict |",
+            "|---|---|---|---|",
         ]
+        misses = []
+        for name, check, text, ok in verdicts:
+            lines.append(f"| {name} | {check} | {text} | {'pass' if ok else 'MISS'} |")
+            if not ok:
+                misses.append((name, check, text))
+        lines += ["", "Misses and their reasons:", ""]
+        for name, check, text in misses:
+            reason = KNOWN_MISSES.get((label, name, check))
+            lines.append(f"- {name}, {check}: {text}; " + (f"reason: {reason}" if reason else "UNEXPECTED"))
+            if reason is None:
+                failures.append(f"{label}, {name}, {check}: {text}")
+        if not misses:
+            lines.append("- none")
+        lines.append("")
         lines += [
             "SMDR's support (pixels > 0) against the true objects (area in pixels):",
             "",
@@ -232,12 +278,11 @@ def report(results, times, grid, mesh, fine_mesh, lam, system, precompute, out: 
                 f"{np.count_nonzero(kept & (truth < 0.5))} |"
             )
         lines.append("")
-        if len(wins) < 5:
-            failures.append(f"{label}: SMDR beats Tikhonov's CC on only {len(wins)} of 6 phantoms")
     lines += [
         "## Time per image",
         "",
-        "SMDR and Tikhonov: after the precomputation, median over the 12 frames of the median of 50 calls.",
+        "SMDR and Tikhonov: after the precomputation, median over the 12 frames of the median of 50 calls "
+        "(3 in quick mode).",
         "Others: one registry call per frame (its SVD, Cholesky and parameter choice included), median over frames.",
         "",
         "| method | ms per image (median) | max over frames |",
@@ -247,7 +292,7 @@ def report(results, times, grid, mesh, fine_mesh, lam, system, precompute, out: 
         lines.append(f"| {m} | {statistics.median(times[m]) * 1e3:.2f} | {max(times[m]) * 1e3:.2f} |")
     lines += ["", f"Precomputation (SVD, 6 L-curves, SMDR Gram and Tikhonov matrices): {precompute:.2f} s", ""]
     text = "\n".join(lines) + "\n"
-    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "All checks pass.") + "\n"
+    text += "\n" + ("\n".join(f"- FAIL: {f}" for f in failures) if failures else "No unexpected miss.") + "\n"
     print(text)
     (out / "smdr.md").write_text(text)
     plot(results, grid, out)

@@ -18,7 +18,7 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     h = 0.045
 
     [forward]
-    protocol = "adjacent"         # adjacent | opposite | dipole_dipole | schlumberger | wenner
+    protocol = "adjacent"         # a name of Protocol.by_name (multi-ring ones use the sensor's rings)
     contact_impedance = 0.01      # ohm m (2D) or ohm m^2 (3D)
 
     [phantom]
@@ -35,7 +35,9 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     snr_db = 40                   # optional
 
     [image]
-    shape = [64, 64]
+    shape = [64, 64]              # rows, columns over the sensor's bounding box
+    # z = 0.1                     # 3D: height of the slice image (default mid-height)
+    # depth = 16                  # 3D: also store voxel volumes of depth x rows x columns
 
     [split]
     holdout = [3]                 # object counts kept out of train/validation/test
@@ -51,10 +53,12 @@ from pathlib import Path
 from typing import Any
 
 from femeit._checks import finite_number
+from femeit.datasets.region import KINDS as REGION_KINDS
+from femeit.datasets.region import SensorRegion
 from femeit.errors import FemeitError
 from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
-from femeit.protocol import PROTOCOL_NAMES, Protocol
+from femeit.protocol import ALL_PROTOCOL_NAMES, Protocol
 
 SHAPES_2D = ("circle",)
 SHAPES_3D = ("sphere", "cylinder")
@@ -125,6 +129,7 @@ class DatasetConfig:
     validation: float
     test: float
     n_samples: int | None = None
+    image_depth: int | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -171,18 +176,20 @@ def config_from_dict(data: dict) -> DatasetConfig:
     except FemeitError as exc:
         raise _error("sensor", str(exc)) from None
     kind = spec.kind
-    if kind not in ("circle", "cylinder"):
-        raise _error("sensor.kind", f"datasets support 'circle' (2D) and 'cylinder' (3D) sensors, got {kind!r}")
+    if kind not in REGION_KINDS:
+        raise _error("sensor.kind", f"datasets support {', '.join(REGION_KINDS)} sensors, got {kind!r}")
     dim = spec.dim
     sensor = spec_to_dict(spec)
 
     forward = data.get("forward", {})
     _keys("forward", forward, {"protocol", "contact_impedance", "order", "fraction_level"})
     protocol = forward.get("protocol", "adjacent")
-    if protocol not in PROTOCOL_NAMES:
-        raise _error("forward.protocol", f"must be one of {', '.join(PROTOCOL_NAMES)}, got {protocol!r}")
+    if protocol not in ALL_PROTOCOL_NAMES:
+        raise _error("forward.protocol", f"must be one of {', '.join(ALL_PROTOCOL_NAMES)}, got {protocol!r}")
     try:  # fail at load time, not in a worker, when the sensor's electrodes do not fit the protocol
-        Protocol.by_name(protocol, spec.n_electrodes)
+        Protocol.by_name(
+            protocol, spec.n_electrodes, rings=[r.n_electrodes for r in getattr(spec, "rings", ())] or None
+        )
     except FemeitError as exc:
         raise _error("forward.protocol", str(exc)) from None
     contact = _number("forward.contact_impedance", forward.get("contact_impedance", 0.01), positive=True)
@@ -200,7 +207,7 @@ def config_from_dict(data: dict) -> DatasetConfig:
     snr_db = _number("noise.snr_db", noise["snr_db"]) if "snr_db" in noise else None
 
     image = data.get("image", {})
-    _keys("image", image, {"shape", "z"})
+    _keys("image", image, {"shape", "z", "depth"})
     shape = image.get("shape", [64, 64])
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(v, int) and v > 0 for v in shape)):
         raise _error("image.shape", f"must be [rows, columns] of positive integers, got {shape!r}")
@@ -211,6 +218,12 @@ def config_from_dict(data: dict) -> DatasetConfig:
             raise _error("image.z", f"must lie in [0, {spec.height}] (the tank height), got {z}")
     elif z is not None:
         raise _error("image.z", "only a 3D sensor has a slice height")
+    depth = image.get("depth")
+    if depth is not None:
+        if dim != 3:
+            raise _error("image.depth", "only a 3D sensor has voxel volumes")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise _error("image.depth", f"must be a positive integer (voxel layers), got {depth!r}")
 
     split = data.get("split", {})
     _keys("split", split, {"holdout", "validation", "test"})
@@ -251,6 +264,7 @@ def config_from_dict(data: dict) -> DatasetConfig:
         validation=fractions[0],
         test=fractions[1],
         n_samples=n_samples,
+        image_depth=depth,
         raw=json.loads(json.dumps(data | {"sensor": sensor})),
     )
 
@@ -301,12 +315,13 @@ def _phantom(table: dict, spec, dim: int) -> PhantomConfig:
 
     # Geometry: the largest object must fit inside the wall margin, and the
     # largest count of the smallest objects must not exceed the jamming limit.
-    extent = spec.radius - margin
+    fit = SensorRegion(spec).fit_radius  # the disk radius, or the largest disk about an outline's centroid
+    extent = fit - margin
     if radius[1] >= extent:
         raise _error(
             "phantom.radius",
-            f"an object of radius {radius[1]} m does not fit: the sensor radius is {spec.radius} m "
-            f"and phantom.margin {margin} m",
+            f"an object of radius {radius[1]} m does not fit: the sensor's cross-section holds a disk of "
+            f"radius {fit:.4g} m and phantom.margin is {margin} m",
         )
     if dim == 3 and shape == "sphere" and 2 * (radius[1] + margin) >= spec.height:
         raise _error("phantom.radius", f"a sphere of radius {radius[1]} m does not fit in height {spec.height} m")

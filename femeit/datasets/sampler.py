@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from femeit.datasets.config import DatasetConfig
+from femeit.datasets.region import SensorRegion
 from femeit.errors import FemeitError
 from femeit.phantom import Phantom, Sphere, VerticalCylinder
 
@@ -52,6 +53,7 @@ class PhantomSampler:
         self.config = config
         self.spec = config.spec
         self.dim = self.spec.dim
+        self.region = SensorRegion(self.spec)
 
     @cached_property
     def _count_order(self) -> np.ndarray | None:
@@ -96,10 +98,9 @@ class PhantomSampler:
             for _ in range(count):
                 for _ in range(MAX_ATTEMPTS):
                     r = rng.uniform(*cfg.radius)
-                    reach = spec.radius - cfg.margin - r  # the centre's distance from the axis
-                    rho = reach * np.sqrt(rng.random())  # uniform over the disk of radius reach
-                    phi = rng.uniform(0, 2 * np.pi)
-                    centre = [rho * np.cos(phi), rho * np.sin(phi)]
+                    centre = self.region.draw_centre(rng, cfg.margin + r)
+                    if centre is None:
+                        continue
                     if self.dim == 3:
                         lo, hi = (0.0, spec.height) if rods else (cfg.margin + r, spec.height - cfg.margin - r)
                         centre.append((lo + hi) / 2 if rods else rng.uniform(lo, hi))

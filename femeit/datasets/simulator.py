@@ -30,10 +30,11 @@ class Simulator:
         self.sampler = PhantomSampler(config)
         spec = config.spec
         self.mesh = mesh_from_spec(spec)
-        self.protocol = Protocol.by_name(config.protocol, self.mesh.n_electrodes)
+        rings = [r.n_electrodes for r in getattr(spec, "rings", ())] or None
+        self.protocol = Protocol.by_name(config.protocol, self.mesh.n_electrodes, rings=rings)
         self.model = ForwardModel(self.mesh, self.protocol, config.contact_impedance, order=config.order)
-        r = spec.radius
-        self.extent = (-r, r, -r, r)
+        self.region = self.sampler.region
+        self.extent = self.region.extent
         self.has_eim = config.protocol == "adjacent"
         self.n_max = (config.phantom.counts and max(config.phantom.counts)) or config.phantom.n_objects[1]
         self.reference = self.model.simulate(config.phantom.background)
@@ -44,7 +45,10 @@ class Simulator:
         xmin, xmax, ymin, ymax = self.extent
         y = ymax - (np.arange(rows) + 0.5) * (ymax - ymin) / rows
         x = xmin + (np.arange(cols) + 0.5) * (xmax - xmin) / cols
-        return (x[None, :] ** 2 + y[:, None] ** 2) <= self.config.spec.radius**2
+        if self.region.outline is None:  # the disk, exactly as before
+            return (x[None, :] ** 2 + y[:, None] ** 2) <= self.config.spec.radius**2
+        xx, yy = np.meshgrid(x, y)
+        return self.region.inside(np.stack([xx.ravel(), yy.ravel()], axis=1)).reshape(rows, cols)
 
     def compute(self, index: int) -> dict[str, np.ndarray]:
         """All arrays of sample ``index`` (see :data:`femeit.datasets.store.ARRAYS`)."""
@@ -59,6 +63,14 @@ class Simulator:
         if self.has_eim:
             out["eim"] = self.protocol.to_eim(out["voltages"])
         out["images"] = phantom.image(self.extent, cfg.image_shape, z=cfg.image_z).astype(np.float32)
+        if cfg.image_depth:
+            # Voxel volume: the phantom at the centres of depth equal layers of the tank.
+            height = self.config.spec.height
+            layers = [
+                phantom.image(self.extent, cfg.image_shape, z=(k + 0.5) * height / cfg.image_depth)
+                for k in range(cfg.image_depth)
+            ]
+            out["volumes"] = np.stack(layers).astype(np.float32)
         out["sigma"] = sigma.astype(np.float32)
         objects = np.full((self.n_max, self.mesh.dim + 2), np.nan)
         objects[: len(sample.objects)] = sample.objects

@@ -10,6 +10,7 @@ array                     shape                   content
 ``voltages_clean``        (N, M) float64          noise-free readings, V
 ``eim``                   (N, L, L) float64       impedance-map view (adjacent protocol)
 ``images``                (N, H, W) float32       conductivity image, S/m, row 0 at +y
+``volumes`` (3D, optional) (N, D, H, W) float32   voxels, S/m, ``[image] depth`` layers
 ``sigma``                 (N, n_elements) float32 conductivity per forward-mesh element
 ``objects``               (N, K, dim + 2)         centre, radius, conductivity; NaN rows pad
 ``n_objects``, ``split``  (N,) int8               object count; 0 train, 1 validation,
@@ -29,7 +30,10 @@ Group attributes: ``format`` ("femeit-dataset"), ``format_version``, ``config``
 ``n_samples``, ``chunk_size``, ``split_names``, ``versions`` (femeit and its
 dependencies), ``complete``, ``checksum_arrays`` (the columns of ``checksums``)
 and ``static_checksums`` (digests of the arrays written once; see
-:mod:`femeit.datasets.integrity`).  Arrays are chunked along the sample axis with
+:mod:`femeit.datasets.integrity`).  Every array carries zarr's ``dimension_names`` (so ``xarray.open_zarr``
+opens the group; see :data:`DIMENSIONS`) and the attributes ``units`` and
+``description`` where they apply; the group also holds ``title``, ``source``,
+``history`` and ``sensor_kind``.  Arrays are chunked along the sample axis with
 ``chunk_size`` samples per chunk and compressed with zarr's default codec.
 """
 
@@ -45,7 +49,62 @@ from femeit.datasets.storedir import CREATING, FORMAT, refuse_foreign, remove_st
 from femeit.errors import FemeitError
 
 FORMAT_VERSION = 2
-PER_SAMPLE = ("voltages", "voltages_clean", "eim", "images", "sigma", "objects", "n_objects", "split")
+PER_SAMPLE = ("voltages", "voltages_clean", "eim", "images", "volumes", "sigma", "objects", "n_objects", "split")
+
+# Dimension names (zarr v3 ``dimension_names``, what ``xarray.open_zarr`` reads)
+# and units of every array; arrays sharing a dimension name share its length.
+DIMENSIONS = {
+    "voltages": ("sample", "reading"),
+    "voltages_clean": ("sample", "reading"),
+    "eim": ("sample", "drive_electrode", "read_electrode"),
+    "images": ("sample", "row", "column"),
+    "volumes": ("sample", "layer", "row", "column"),
+    "sigma": ("sample", "element"),
+    "objects": ("sample", "object", "object_field"),
+    "n_objects": ("sample",),
+    "split": ("sample",),
+    "checksums": ("sample", "checksummed_array"),
+    "progress": ("chunk",),
+    "reference/voltages": ("reading",),
+    "reference/eim": ("drive_electrode", "read_electrode"),
+    "image_mask": ("row", "column"),
+    "mesh/points": ("node", "coordinate"),
+    "mesh/elements": ("element", "element_vertex"),
+    "protocol/abmn": ("reading", "abmn"),
+}
+UNITS = {
+    "voltages": "V",
+    "voltages_clean": "V",
+    "eim": "V",
+    "images": "S/m",
+    "volumes": "S/m",
+    "sigma": "S/m",
+    "reference/voltages": "V",
+    "reference/eim": "V",
+    "mesh/points": "m",
+}
+DESCRIPTIONS = {
+    "voltages": "readings of the protocol rows, with noise if configured",
+    "voltages_clean": "noise-free readings",
+    "eim": "impedance-map view of the readings",
+    "images": "conductivity of the phantom on the image grid, row 0 at +y",
+    "volumes": "conductivity of the phantom on voxels: layer 0 at the bottom, row 0 at +y",
+    "sigma": "conductivity of each forward-mesh element",
+    "objects": "centre (m), radius (m) and conductivity (S/m) of each object; NaN rows pad",
+    "n_objects": "number of objects",
+    "split": "0 train, 1 validation, 2 test, 3 held out",
+    "checksums": "digest of each sample of each array (femeit.datasets.integrity)",
+    "progress": "chunk written",
+}
+
+
+def array_metadata(name: str, ndim: int) -> dict:
+    """``dimension_names`` and ``attributes`` (units, description) for creating array ``name``."""
+    dims = DIMENSIONS.get(name)
+    attrs = {k: v for k, v in (("units", UNITS.get(name)), ("description", DESCRIPTIONS.get(name))) if v}
+    if dims is None or len(dims) != ndim:
+        dims = tuple(f"{name.replace('/', '_')}_dim_{i}" for i in range(ndim))
+    return {"dimension_names": dims, "attributes": attrs}
 
 
 def dependency_versions() -> dict[str, str]:
@@ -73,6 +132,11 @@ def _attributes(config, key: str, n_samples: int, chunk_size: int) -> dict:
         "split_names": ["train", "validation", "test", "heldout"],
         "versions": dependency_versions(),
         "complete": False,
+        # Provenance, in the CF vocabulary xarray users expect.
+        "title": "femeit synthetic EIT dataset",
+        "source": f"femeit {dependency_versions().get('femeit', '?')}: finite-element simulation of random phantoms",
+        "history": "created by femeit.datasets.generate (femeit dataset generate)",
+        "sensor_kind": config.sensor.get("kind", "?"),
     }
 
 
@@ -126,10 +190,21 @@ def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator,
         value = np.asarray(first[name])
         fill = np.nan if value.dtype.kind == "f" else 0
         group.create_array(
-            name, shape=(n_samples, *value.shape), chunks=(chunk_size, *value.shape), dtype=value.dtype, fill_value=fill
+            name,
+            shape=(n_samples, *value.shape),
+            chunks=(chunk_size, *value.shape),
+            dtype=value.dtype,
+            fill_value=fill,
+            **array_metadata(name, value.ndim + 1),
         )
         names.append(name)
-    group.create_array("checksums", shape=(n_samples, len(names)), chunks=(chunk_size, len(names)), dtype=np.uint64)
+    group.create_array(
+        "checksums",
+        shape=(n_samples, len(names)),
+        chunks=(chunk_size, len(names)),
+        dtype=np.uint64,
+        **array_metadata("checksums", 2),
+    )
     static = {"reference/voltages": np.asarray(simulator.reference)}
     if simulator.has_eim:
         static["reference/eim"] = np.asarray(simulator.protocol.to_eim(simulator.reference))
@@ -138,11 +213,13 @@ def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator,
     static["mesh/elements"] = np.ascontiguousarray(simulator.mesh.elements)
     static["protocol/abmn"] = np.asarray(simulator.protocol.abmn, dtype=np.int64)
     for name, data in static.items():
-        group.create_array(name, data=data)
+        group.create_array(name, data=data, **array_metadata(name, data.ndim))
     group.attrs.update({"checksum_arrays": names, "static_checksums": {k: str(digest(v)) for k, v in static.items()}})
     n_chunks = -(-n_samples // chunk_size)
     # Created last: its presence says the store is fully laid out.
-    group.create_array("progress", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False)
+    group.create_array(
+        "progress", shape=(n_chunks,), chunks=(1,), dtype=bool, fill_value=False, **array_metadata("progress", 1)
+    )
     marker.unlink()
     return group
 

@@ -2,6 +2,16 @@
 
 from femeit.geometry.curved import curved_mesh, spec_spheres
 from femeit.geometry.meshing import mesh_from_spec
+from femeit.geometry.outline import Outline
+from femeit.geometry.outline_specs import (
+    ContourSpec,
+    EllipseInclusion,
+    EllipsoidInclusion,
+    ExtrudedSpec,
+    OutlineRing,
+    PolygonInclusion,
+    PrismInclusion,
+)
 from femeit.geometry.spec_io import load_spec, spec_from_dict, spec_to_dict
 from femeit.geometry.specs import (
     BallRing,
@@ -22,10 +32,18 @@ __all__ = [
     "BoxInclusion",
     "CircleInclusion",
     "CircleSpec",
+    "ContourSpec",
     "CylinderInclusion",
     "CylinderSpec",
     "ElectrodeRing",
+    "EllipseInclusion",
+    "EllipsoidInclusion",
+    "ExtrudedSpec",
     "HalfspaceLineSpec",
+    "Outline",
+    "OutlineRing",
+    "PolygonInclusion",
+    "PrismInclusion",
     "SphereInclusion",
     "curved_mesh",
     "load_spec",

@@ -7,8 +7,9 @@ from femeit.geometry.ball import build_ball
 from femeit.geometry.circle import build_circle
 from femeit.geometry.cylinder import build_cylinder
 from femeit.geometry.halfspace import build_halfspace_line
+from femeit.geometry.kinds import SPEC_TYPES, Spec
+from femeit.geometry.outline_build import build_contour, build_extruded
 from femeit.geometry.spec_checks import check_buildable
-from femeit.geometry.specs import SPEC_TYPES, Spec
 from femeit.limits import check_mesh_size
 from femeit.mesh.gmsh_session import MeshGroups, extract_groups, gmsh_session
 
@@ -17,6 +18,8 @@ BUILDERS = {
     "cylinder": build_cylinder,
     "halfspace_line": build_halfspace_line,
     "ball": build_ball,
+    "contour": build_contour,
+    "extruded": build_extruded,
 }
 
 
@@ -30,4 +33,3 @@ def build_groups(spec: Spec) -> MeshGroups:
     with gmsh_session(kind):
         BUILDERS[kind](spec)
         return extract_groups()
-

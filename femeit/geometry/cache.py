@@ -24,7 +24,7 @@ import numpy as np
 from femeit.geometry.spec_io import spec_digest
 
 if TYPE_CHECKING:
-    from femeit.geometry.specs import Spec
+    from femeit.geometry.kinds import Spec
     from femeit.mesh import EITMesh
 
 CACHE_FORMAT = 2

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from femeit.errors import FemeitError, MeshContractError
-from femeit.geometry.specs import SPEC_TYPES, Spec
+from femeit.geometry.kinds import SPEC_TYPES, Spec
 from femeit.mesh import EITMesh
 
 

@@ -10,6 +10,8 @@ features below about 1e-5 of the domain size collapse; we refuse those.
 
 from __future__ import annotations
 
+import math
+
 from femeit.errors import SpecError
 
 MIN_DOMAIN = 1e-5  # m: smaller domains fail in gmsh's OpenCASCADE kernel
@@ -19,13 +21,23 @@ MIN_RELATIVE = 1e-5  # smallest feature / domain size that meshes without degene
 def _features(spec) -> tuple[float, list[tuple[str, float]]]:
     """(domain size, [(parameter name, length)]) of the lengths that shape the geometry."""
     feats: list[tuple[str, float]] = []
+    kind = spec.kind
+    if kind in ("contour", "extruded"):
+        # The outline specs check their inclusions' footprints themselves;
+        # here only the electrode sizes against the domain size.
+        for i, ring in enumerate(spec.rings):
+            for name in {"arc": ("width",), "rectangle": ("width", "height"), "circle": ("radius",)}.get(
+                ring.shape, ()
+            ):
+                feats.append((f"rings[{i}].{name}", getattr(ring, name)))
+        size = spec.outline.perimeter / math.pi
+        return (size if kind == "contour" else min(size, spec.height)), feats
     for i, inc in enumerate(getattr(spec, "inclusions", ())):
         if hasattr(inc, "radius"):
             feats.append((f"inclusions[{i}].radius", inc.radius))
         else:
             for axis in "xyz":
                 feats.append((f"inclusions[{i}] {axis} side", getattr(inc, f"{axis}1") - getattr(inc, f"{axis}0")))
-    kind = spec.kind
     if kind == "circle":
         if spec.electrode_width > 0:
             feats.append(("electrode_width", spec.electrode_width))

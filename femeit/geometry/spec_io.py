@@ -16,14 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from femeit.errors import FemeitError, SpecError
+from femeit.geometry.kinds import SPEC_TYPES, Spec
+from femeit.geometry.outline import Outline
+from femeit.geometry.outline_specs import (
+    EllipseInclusion,
+    EllipsoidInclusion,
+    OutlineRing,
+    PolygonInclusion,
+    PrismInclusion,
+)
 from femeit.geometry.specs import (
-    SPEC_TYPES,
     BallRing,
     BoxInclusion,
     CircleInclusion,
     CylinderInclusion,
     ElectrodeRing,
-    Spec,
     SphereInclusion,
 )
 
@@ -32,6 +39,10 @@ _INCLUSION_TYPES: dict[str, type] = {
     "sphere": SphereInclusion,
     "cylinder": CylinderInclusion,
     "box": BoxInclusion,
+    "ellipse": EllipseInclusion,
+    "polygon": PolygonInclusion,
+    "ellipsoid": EllipsoidInclusion,
+    "prism": PrismInclusion,
 }
 _INCLUSION_NAMES = {cls: name for name, cls in _INCLUSION_TYPES.items()}
 
@@ -83,11 +94,14 @@ def spec_from_dict(data: dict[str, Any]) -> Spec:
     Parameters
     ----------
     data : dict
-        Must hold ``kind`` (``circle``, ``cylinder``, ``halfspace_line`` or
-        ``ball``) and any of that spec's fields.  ``rings`` and ``inclusions``
-        are lists of tables; an inclusion table may hold ``type`` (``circle``,
-        ``sphere``, ``cylinder``, ``box``; default ``circle`` in 2D and
-        ``sphere`` in 3D).
+        Must hold ``kind`` (``circle``, ``cylinder``, ``halfspace_line``,
+        ``ball``, ``contour`` or ``extruded``) and any of that spec's fields.
+        ``outline`` is a table (``shape`` = ``ellipse``, ``polygon`` or
+        ``spline``, with ``a``, ``b`` or ``points``); ``rings`` and
+        ``inclusions`` are lists of tables; an inclusion table may hold
+        ``type`` (``circle``, ``ellipse``, ``polygon`` in 2D; ``sphere``,
+        ``cylinder``, ``box``, ``ellipsoid``, ``prism`` in 3D; default
+        ``circle`` in 2D and ``sphere`` in 3D).
 
     Returns
     -------
@@ -107,8 +121,10 @@ def spec_from_dict(data: dict[str, Any]) -> Spec:
         raise SpecError(f"spec key 'kind' must be one of {sorted(SPEC_TYPES)}, got {kind!r}")
     cls = SPEC_TYPES[kind]
     dim = data.get("dim", getattr(cls, "dim", 3))
+    if "outline" in data:
+        data["outline"] = _build(Outline, data["outline"], f"{kind}.outline")
     if "rings" in data:
-        ring_cls = BallRing if kind == "ball" else ElectrodeRing
+        ring_cls = {"ball": BallRing, "contour": OutlineRing, "extruded": OutlineRing}.get(kind, ElectrodeRing)
         data["rings"] = tuple(
             _build(ring_cls, r, f"{kind}.rings[{i}]") for i, r in enumerate(_list(data["rings"], f"{kind}.rings"))
         )
@@ -129,10 +145,17 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
         if f.name == "rings":
             value = [dataclasses.asdict(r) for r in value]
         elif f.name == "inclusions":
-            value = [{"type": _INCLUSION_NAMES[type(inc)], **dataclasses.asdict(inc)} for inc in value]
+            value = [{"type": _INCLUSION_NAMES[type(inc)], **_plain(dataclasses.asdict(inc))} for inc in value]
+        elif f.name == "outline":
+            value = {k: v for k, v in _plain(dataclasses.asdict(value)).items() if v not in ((), [])}
         if value is not None:
             out[f.name] = value
     return out
+
+
+def _plain(table: dict[str, Any]) -> dict[str, Any]:
+    """Point lists as lists of lists, as TOML writes and reads them."""
+    return {k: [list(p) for p in v] if k == "points" else v for k, v in table.items()}
 
 
 def read_toml(path: str | Path, what: str, error: type[FemeitError] = FemeitError) -> dict[str, Any]:

@@ -1,6 +1,11 @@
-"""Inverse solvers: plain functions on (sensitivity, data), and a registry for the CLI."""
+"""Inverse solvers: plain functions on (sensitivity, data), and the solver contract.
+
+``build(name, jac, grid=..., noise=..., reference=...)`` returns a solver built
+once; ``solver(dv)`` returns a :class:`Reconstruction` (see :mod:`femeit.inverse.base`).
+"""
 
 from femeit.inverse.backprojection import backprojection, equipotential_mask
+from femeit.inverse.base import REGISTRY, Reconstruction, Solver, build
 from femeit.inverse.gpsr import column_normalize, gpsr, gpsr_bb, kgpsr, tgpsr
 from femeit.inverse.kmeans import kmeans_1d
 from femeit.inverse.krylov import golub_kahan
@@ -20,10 +25,14 @@ from femeit.inverse.smdr import SMDR, SMDRResult, filter_normalize, location_com
 from femeit.inverse.twist import twist
 
 __all__ = [
+    "REGISTRY",
     "SMDR",
     "LinearSystem",
+    "Reconstruction",
     "SMDRResult",
+    "Solver",
     "backprojection",
+    "build",
     "choose_lambda",
     "choose_rank",
     "column_normalize",

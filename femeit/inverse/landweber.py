@@ -13,10 +13,22 @@ equations for the penalty factor and the coefficient were lost in our copy of
 the paper; our reading is
 
 * penalty factor ``delta_p = ||U_meas - U(sigma_p)|| / ||U(sigma_p)||``,
-* coefficient ``beta_p = 1 / (1 + B delta_p)`` with B in [0.5, 1.5] (default 1),
+* coefficient ``beta_p = 1 / (B + delta_p)`` with B in [0.5, 1.5] (default
+  0.5), ``beta_form="B+delta"``,
 * update ``sigma_{p+1} = P[sigma_p + beta_p dsigma_p]``, dsigma_p from Landweber
   with S(sigma_p) on the residual ``U_meas - U(sigma_p)``,
 * stop when ``delta_p < tol`` or after the given number of corrections.
+
+Why this reading of beta: the paper says the coefficient falls as delta grows,
+that D2 and D3 (small voltage change) start with the larger coefficient, and
+that for D2 "the constant term" makes beta exceed 1, "resulting in over
+relaxation" after the first correction.  A coefficient ``1 / (B + delta)``
+does all three: the constant term B < 1 gives beta > 1 whenever
+``delta < 1 - B``.  Our former reading ``1 / (1 + B delta)`` can never exceed
+1 (then the first correction is a pure shrinking of the Landweber increment);
+it is kept as ``beta_form="1+B*delta"``.  The paper's value of B is lost with
+its equations; 0.5, the low end of its range [0.5, 1.5], is the only end that
+lets the over-relaxation it describes happen for deltas up to 0.5.
 
 The paper's three algorithms are
 
@@ -201,7 +213,8 @@ def corrected_landweber(
     bounds: tuple | None = None,
     corrections: int = 2,
     iterations: tuple[int, int] = (500, 100),
-    penalty: float | None = 1.0,
+    penalty: float | None = 0.5,
+    beta_form: str = "B+delta",
     tol: float = 0.0,
     x0: np.ndarray | None = None,
     step_factor: float = 1.0,
@@ -233,7 +246,11 @@ def corrected_landweber(
     iterations : (int, int)
         Landweber iterations in the first pass and in each later pass.
     penalty : float or None
-        B of ``beta = 1 / (1 + B delta)`` (Algorithm 3); None for beta = 1 (Algorithms 1-2).
+        B of the coefficient (Algorithm 3; default 0.5); None for beta = 1
+        (Algorithms 1-2).
+    beta_form : {"B+delta", "1+B*delta"}
+        ``beta = 1 / (B + delta)`` (default; beta > 1, over-relaxation, when
+        delta < 1 - B) or femeit's former ``beta = 1 / (1 + B delta)`` (<= 1).
     tol : float
         Stop before a pass when delta < tol.
     x0 : ndarray, shape (n_params,), optional
@@ -263,6 +280,8 @@ def corrected_landweber(
         raise FemeitError(f"corrections must be a positive integer, got {corrections}")
     if penalty is not None and not (np.isfinite(penalty) and penalty >= 0):
         raise FemeitError(f"penalty B must be non-negative (or None), got {penalty}")
+    if beta_form not in ("B+delta", "1+B*delta"):
+        raise FemeitError(f"beta_form must be 'B+delta' or '1+B*delta', got {beta_form!r}")
     if len(iterations) != 2 or min(iterations) < 0:
         raise FemeitError(f"iterations must be two non-negative counts (first pass, later passes), got {iterations}")
     lo, hi = _check_bounds((1e-3 * sigma_reference, sigma_reference) if bounds is None else bounds, n)
@@ -289,7 +308,14 @@ def corrected_landweber(
         step = step_factor / largest_singular_value(jac) ** 2
         # Landweber on the increment, projected so that x + increment stays in bounds.
         inner = landweber(jac, target - u, n_iter, step=step, bounds=(lo - x, hi - x))
-        beta = 1.0 if penalty is None else 1.0 / (1.0 + penalty * delta)
+        if penalty is None:
+            beta = 1.0
+        elif beta_form == "B+delta":
+            if penalty + delta <= 0:
+                raise FemeitError("beta = 1 / (B + delta) is undefined for B = 0 at a zero residual; use B > 0")
+            beta = 1.0 / (penalty + delta)
+        else:
+            beta = 1.0 / (1.0 + penalty * delta)
         x = np.clip(x + beta * inner.x, lo, hi)
         history.append(Correction(delta, beta, n_iter, x.copy(), inner.residuals))
         u = simulate(x)

@@ -32,9 +32,15 @@ Choices where the paper leaves one open:
   optimum with ``kmeans="exact"``), so the same data give the same image.
 * If x_D has no positive value, the image is all zero (nothing to normalise).
 * The location compensation of section 3.1, a weight depending on r_i / R
-  applied to the results of all methods, lost its formula in our copy; it is
-  optional and off by default.  Pass ``compensation`` (one weight per pixel,
-  e.g. from :func:`location_compensation`) to multiply the final image.
+  (r_i the distance of pixel i from the centre, R the domain's radius)
+  applied to the results of all methods: its formula is lost in our text copy
+  of the article, and we could not recover it (the open-access article was
+  not reachable from where femeit was written; the search of stored copies
+  returned only its opening).  It is therefore optional and off by default,
+  for SMDR and for the methods it is compared with alike.  Pass
+  ``compensation`` (one weight per pixel, e.g. from
+  :func:`location_compensation`, our stand-in, not the paper's) to multiply
+  the final image.
 
 Speed: the restricted solves use the dual form ``R_lam(S_W) y = S_W'
 (S_W S_W' + lam I_m)^-1 y``, an m x m system (m = 208 for 16 electrodes)
@@ -209,7 +215,7 @@ class SMDR:
     >>> result = solver(dz)          # SMDRResult; result.x is the image
     """
 
-    def __init__(self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None) -> None:
+    def __init__(self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None, system=None) -> None:
         jac = matrix_and_data(jac, name="the sensitivity matrix")[0]
         if not (np.isfinite(lam) and lam > 0):
             raise FemeitError(f"lambda must be a positive number, got {lam}")
@@ -228,15 +234,30 @@ class SMDR:
         # transpose is the Fortran-ordered (m, n_W) block BLAS wants.
         self._st = np.ascontiguousarray(jac.T)
         self._gram = dsyrk(1.0, self._st.T)  # upper triangle of S S', (m, m)
-        system = prepare(jac)  # the SVD: step 1 is exact for any lambda
+        system = prepare(jac) if system is None else system  # the SVD: step 1 is exact for any lambda
+        self._system = system
         self._r0 = system.tikhonov_matrix(self.lam)  # R_lam(S), (n, m)
         # Cholesky of S_W S_W' + lam I is accurate while lam is well above the
         # rounding level of S S' (an adjacent protocol's S S' is singular).
         self._cholesky = self.lam >= 1e-10 * system.s[0] ** 2
 
+    def with_lambda(self, lam: float) -> SMDR:
+        """The same sensitivity with another lambda, reusing S S' and the SVD (for a per-frame choice)."""
+        import copy
+
+        if not (np.isfinite(lam) and lam > 0):
+            raise FemeitError(f"lambda must be a positive number, got {lam}")
+        other = copy.copy(self)
+        other.lam, other._r0 = float(lam), None  # step 1 then goes through the SVD, no matrix formed
+        other._cholesky = other.lam >= 1e-10 * self._system.s[0] ** 2
+        return other
+
     def tikhonov(self, data: np.ndarray) -> np.ndarray:
         """Step 1: ``x0 = R_lam(S) y``, shape (n,)."""
-        return self._r0 @ self._check(data)
+        return self._x0(self._check(data))
+
+    def _x0(self, y: np.ndarray) -> np.ndarray:
+        return self._r0 @ y if self._r0 is not None else self._system.tikhonov_path(y, [self.lam])[0]
 
     def restricted(self, area: np.ndarray, data: np.ndarray) -> np.ndarray:
         """Tikhonov with the decomposed sensitivity ``S diag(area)`` (eqs. 14-17), shape (n,).
@@ -309,7 +330,7 @@ class SMDR:
         SMDRResult
         """
         y = self._check(data)
-        x0 = self._r0 @ y
+        x0 = self._x0(y)
         clusters0 = kmeans_1d(x0, 4, method=self.kmeans)
         labels = clusters0.labels
         area_a, area_r = labels != BACKGROUND, labels == ARTIFACT

@@ -152,9 +152,17 @@ def predict(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 512) -
     return np.concatenate(out) if out else np.zeros((0, 1, 64, 64), dtype=np.float32)
 
 
-def mse(pred: np.ndarray, target: np.ndarray) -> float:
-    """Per-pixel mean squared error."""
-    return float(np.mean((pred - target) ** 2)) if len(pred) else float("nan")
+def mse(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Per-pixel mean squared error, over the pixels where ``mask`` (image-shaped, bool) is True if given."""
+    if not len(pred):
+        return float("nan")
+    err = (np.asarray(pred) - np.asarray(target)) ** 2
+    if mask is None:
+        return float(np.mean(err))
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != err.shape[-mask.ndim :] or not mask.any():
+        raise FemeitError(f"the mask must be a non-empty boolean image of shape {err.shape[-2:]}, got {mask.shape}")
+    return float(np.mean(err[..., mask]))
 
 
 def train(dataset, run_dir: str | Path, config: TrainConfig = TrainConfig(), progress: bool = True) -> dict:
@@ -303,12 +311,15 @@ class Reconstructor:
         return images[0] if np.ndim(voltages) == 1 else images
 
 
-def evaluate(run_dir: str | Path, dataset) -> dict:
-    """Per-pixel MSE of a trained run on every split of a dataset (with the run's own normalizer)."""
+def evaluate(run_dir: str | Path, dataset, mask: np.ndarray | None = None) -> dict:
+    """Per-pixel MSE of a trained run on every split of a dataset (with the run's own normalizer).
+
+    ``mask`` (bool, image-shaped, e.g. the pixels inside the sensing disk) restricts the mean.
+    """
     rec = Reconstructor(run_dir)
     data = prepare(dataset, rec.meta["network"], rec.meta["config"]["permutation_seed"], rec.normalizer)
     return {
-        split: mse(predict(rec.model, data.inputs[split]), data.targets[split])
+        split: mse(predict(rec.model, data.inputs[split]), data.targets[split], mask)
         for split in ("train", "validation", "test", "heldout")
         if len(data.targets[split])
     }

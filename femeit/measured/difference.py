@@ -117,10 +117,47 @@ class DifferenceProblem:
         return jac, dv, reference[mask] * w
 
 
+def strength_parameters(name: str, strength: float | None) -> dict:
+    """The registry parameters that ``strength`` stands for with solver ``name`` (empty for None).
+
+    lambda = strength * scale for Tikhonov and Occam (``lam_rel``; the scale is
+    s_max^2 for Tikhonov, ||S||^2 / ||L||^2 for Occam), the kept fraction of
+    singular values for TSVD, the number of iterations for Landweber (fixed,
+    no discrepancy stop), and lambda = strength * ||S_N'y||_inf for the L1
+    solvers (``lam_factor``).  Backprojection has none.
+    """
+    if strength is None:
+        return {}
+    try:
+        strength = float(strength)
+    except (TypeError, ValueError):
+        raise FemeitError(f"strength must be a positive number, got {strength!r}") from None
+    if not (np.isfinite(strength) and strength > 0):
+        raise FemeitError(f"strength must be a positive number, got {strength}")
+    if name in ("tikhonov", "occam"):
+        return {"lam_rel": strength}
+    if name == "tsvd":
+        return {"rank_fraction": strength}
+    if name == "landweber":
+        return {"iterations": max(1, round(strength)), "stop": "fixed"}
+    if name in SPARSE_SOLVERS:
+        return {"lam_factor": strength}
+    raise FemeitError(f"strength has no meaning for {name}")
+
+
 def reconstruct(
-    name: str, jac: np.ndarray, dv: np.ndarray, ref: np.ndarray, grid, strength: float | None = None
+    name: str,
+    jac: np.ndarray,
+    dv: np.ndarray,
+    ref: np.ndarray,
+    grid,
+    strength: float | None = None,
+    noise=None,
 ) -> np.ndarray:
     """Difference image with one of :data:`SOLVERS`, on the grid's parameters.
+
+    A shortcut for one frame through the solver registry
+    (:func:`femeit.inverse.base.build`); for many frames build the solver once.
 
     Parameters
     ----------
@@ -131,25 +168,20 @@ def reconstruct(
     grid : Grid
         For Occam's difference operator.
     strength : float, optional
-        The solver's regularisation as a fraction of its natural scale:
-        lambda = strength * s_max^2 for Tikhonov and Occam, the kept fraction
-        of singular values for TSVD (rank = strength * n), the number of
-        iterations for Landweber, and for the L1 solvers lambda = strength *
-        ||S'y||_inf with S the column-normalised Jacobian (for GPSR-BB and
-        TwIST, strength >= 1 gives the zero image; TGPSR-BB and KGPSR-BB
-        regularise a projected problem whose threshold differs).  None:
-        automatic (L-curve corner for Tikhonov/Occam/TSVD, 500 iterations for
-        Landweber, the KGPSR-BB paper's Table 1 values for the L1 solvers, as in
-        :data:`femeit.inverse.registry.SOLVERS`).  Backprojection has none.
+        The solver's regularisation as a fraction of its natural scale
+        (:func:`strength_parameters`).  None: the solver's automatic default
+        (:mod:`femeit.inverse.parameter`: L-curve with safeguards, or the
+        discrepancy principle when ``noise`` is given).
+    noise : NoiseModel, optional
+        Noise of the weighted rows; ``NoiseModel(absolute=1.0)`` says the
+        weighting of :meth:`DifferenceProblem.system` is the true noise level.
 
     Returns
     -------
     ndarray, shape (n_params,)
         dsigma / sigma0 (backprojection: up to a scale).
     """
-    from femeit.inverse.backprojection import backprojection
-    from femeit.inverse.landweber import landweber
-    from femeit.inverse.leastsquares import choose_lambda, choose_rank, prepare
+    from femeit.inverse.base import build
 
     if name not in SOLVERS:
         raise FemeitError(f"unknown difference solver {name!r}; choose one of {SOLVERS}")
@@ -160,36 +192,10 @@ def reconstruct(
         raise FemeitError("the Jacobian or the data change holds NaN or infinite values")
     if ref is not None and np.shape(ref) != dv.shape:
         raise FemeitError(f"ref must have one value per Jacobian row ({dv.shape}), got shape {np.shape(ref)}")
-    if strength is not None:
-        try:
-            strength = float(strength)
-        except (TypeError, ValueError):
-            raise FemeitError(f"strength must be a positive number, got {strength!r}") from None
-        if not (np.isfinite(strength) and strength > 0):
-            raise FemeitError(f"strength must be a positive number, got {strength}")
-    if name == "backprojection":
-        # Backprojection expects raw dz / z0 relative changes; the weights cancel in the ratio.
-        return backprojection(jac, dv, ref)
-    if name in SPARSE_SOLVERS:
-        from femeit.inverse.gpsr import column_normalize
-        from femeit.inverse.registry import SOLVERS as REGISTRY
-
-        lam = None
-        if strength is not None:
-            S, _ = column_normalize(jac)
-            lam = strength * float(np.abs(S.T @ dv).max())
-            if lam == 0:
-                raise FemeitError("the data change is zero (or orthogonal to the Jacobian): nothing to image")
-        return REGISTRY[name](jac, dv, ref, grid, lam, None)[0]
-    if name == "landweber":
-        n_iter = 500 if strength is None else max(1, round(strength))
-        return landweber(jac, dv, n_iter).x
-    system = prepare(jac, grid.difference_operator(2) if name == "occam" else None)
-    if name == "tsvd":
-        rank = choose_rank(system, dv)["rank"] if strength is None else max(1, round(strength * len(system.s)))
-        return system.tsvd_matrix(min(rank, len(system.s))) @ dv
-    lam = choose_lambda(system, dv)["lam"] if strength is None else strength * system.s[0] ** 2
-    return system.tikhonov_path(dv, [lam])[0]  # one frame: no reconstruction matrix needed
+    params = strength_parameters(name, strength)
+    if name in SPARSE_SOLVERS and not np.any(jac.T @ dv):
+        raise FemeitError("the data change is zero (or orthogonal to the Jacobian): nothing to image")
+    return build(name, jac, grid=grid, reference=ref, noise=noise, **params)(dv).x
 
 
 def to_challenge_image(grid, x: np.ndarray, shape: tuple[int, int] = (256, 256)) -> np.ndarray:

@@ -56,3 +56,41 @@ def test_every_installed_backend_agrees_with_superlu(backend):
     # Direct solvers agree to rounding; CG stops at a relative residual of AMG_RTOL.
     np.testing.assert_allclose(x, reference, rtol=1e-7 if backend == "amg" else 1e-10, atol=1e-9)
     np.testing.assert_allclose(factorize(a, backend)(b[:, 0]), reference[:, 0], rtol=1e-7, atol=1e-9)
+
+
+def test_refinement_recovers_the_exact_solution_from_an_inexact_solver():
+    a = _spd(900)
+    b = np.random.default_rng(3).standard_normal((a.shape[0], 4))
+    exact = factorize(a, "splu")(b)
+    inexact = factorize(a + sp.diags(np.full(a.shape[0], 1e-4)), "splu")  # a nearby matrix's factor
+    assert np.abs(inexact(b) - exact).max() > 1e-5 * np.abs(exact).max()
+    assert linsolve.refined(a, inexact, 0) is inexact
+    np.testing.assert_allclose(linsolve.refined(a, inexact, 4)(b), exact, rtol=0, atol=1e-13 * np.abs(exact).max())
+
+
+@pytest.fixture(scope="module")
+def cem_tank():
+    """A 2D CEM system with small contact impedance: cond ~1e6, where solver errors show."""
+    import femeit as fe
+    from femeit.forward import ForwardModel
+    from femeit.protocol import Protocol
+
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=0.025, electrode_width=0.005, h=0.0025))
+    model = ForwardModel(mesh, Protocol.adjacent(16), contact_impedance=1e-5)
+    sigma = np.random.default_rng(4).uniform(0.5, 2.0, mesh.n_elements)
+    return model, sigma
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_is_as_exact_as_refined_superlu(cem_tank):
+    model, sigma = cem_tank
+    a = model.system_matrix(sigma)
+    b = np.random.default_rng(5).standard_normal((a.shape[0], 16))
+    exact = linsolve.refined(a, factorize(a, "splu"), 2)(b)
+    x = factorize(a, "pardiso")(b)
+    scale = np.abs(exact).max()
+    # Measured: 3e-16 with refinement, 4e-13 without (SuperLU unrefined: 5e-13).  A solution
+    # this close to the exact one is as smooth in the matrix as the exact one (inverse methods
+    # started at the truth rely on that: tests/test_landweber.py).
+    assert np.abs(x - exact).max() < 1e-14 * scale
+    np.testing.assert_allclose(factorize(a, "splu")(b), x, rtol=0, atol=1e-12 * scale)

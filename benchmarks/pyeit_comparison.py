@@ -40,11 +40,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import interleaved, ratio, spread
+from timing import floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
-from femeit.forward.linsolve import available_backends, choose_backend, factorize
+from femeit.forward.linsolve import available_backends, choose_backend
 from femeit.inverse import prepare
 from femeit.protocol import Protocol
 
@@ -106,7 +106,7 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
         {
             "pyeit": lambda: fwd.solve_eit(perm=next(draws)),
             "femeit": lambda: model.simulate(next(draws)),
-            "floor": lambda: factorize(next(systems), fastest)(rhs),
+            "floor": lambda: floor_factorize(next(systems), fastest)(rhs),
         },
         samples,
     )

@@ -52,3 +52,19 @@ def ratio(numerator: list[float], denominator: list[float]) -> str:
         return "-"
     r = [a / b for a, b in zip(numerator, denominator, strict=False)]
     return f"{statistics.median(r):.3g} ({min(r):.3g}-{max(r):.3g})"
+
+
+def floor_factorize(a, backend: str):
+    """Factor ``a`` with ``backend`` and no iterative refinement: the bare factorisation + solves.
+
+    femeit refines each PARDISO solve once (``linsolve.PARDISO_REFINEMENT_STEPS``);
+    the floor leaves that out, so femeit / floor includes its cost.
+    """
+    from femeit.forward import linsolve
+
+    steps = linsolve.PARDISO_REFINEMENT_STEPS
+    linsolve.PARDISO_REFINEMENT_STEPS = 0
+    try:
+        return linsolve.factorize(a, backend)
+    finally:
+        linsolve.PARDISO_REFINEMENT_STEPS = steps

@@ -94,3 +94,26 @@ def test_pardiso_is_as_exact_as_refined_superlu(cem_tank):
     # started at the truth rely on that: tests/test_landweber.py).
     assert np.abs(x - exact).max() < 1e-14 * scale
     np.testing.assert_allclose(factorize(a, "splu")(b), x, rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_factors_are_independent_cheap_to_make_and_released(monkeypatch):
+    import gc
+
+    import pypardiso
+
+    a1, a2 = _spd(400, seed=7), _spd(400, seed=8) * 3.0
+    b = np.random.default_rng(9).standard_normal((a1.shape[0], 3))
+    factorize(a1, "pardiso")  # MKL is located once per process
+    made, freed = [], []
+    init, free = pypardiso.PyPardisoSolver.__init__, pypardiso.PyPardisoSolver.free_memory
+    monkeypatch.setattr(pypardiso.PyPardisoSolver, "__init__", lambda s, *a, **k: made.append(1) or init(s, *a, **k))
+    monkeypatch.setattr(pypardiso.PyPardisoSolver, "free_memory", lambda s, **k: freed.append(k) or free(s, **k))
+    s1, s2 = factorize(a1, "pardiso"), factorize(a2, "pardiso")
+    # Two live factors side by side, each solving its own matrix.
+    np.testing.assert_allclose(a1 @ s1(b), b, atol=1e-12)
+    np.testing.assert_allclose(a2 @ s2(b), b, atol=1e-12)
+    assert not made  # no new MKL lookup per factorisation
+    del s1, s2
+    gc.collect()
+    assert freed == [{"everything": True}] * 2  # MKL's memory of both factors released

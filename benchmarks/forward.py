@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import floor_factorize, median_time
+from timing import floor_factorize, median_wall_cpu
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -38,8 +38,8 @@ from femeit.protocol import Protocol
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def floor_time(model: ForwardModel, repeat: int) -> float:
-    """Median wall time of the floor: factorisation of the model's grounded matrix plus its 16 pattern solves.
+def floor_time(model: ForwardModel, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU time of the floor: factorisation of the model's grounded matrix plus its 16 pattern solves.
 
     With the fastest installed backend by the measured crossovers (``choose_backend``), on
     matrices assembled beforehand (only the linear algebra is timed), without
@@ -49,10 +49,11 @@ def floor_time(model: ForwardModel, repeat: int) -> float:
     systems = iter([model.system_matrix(1.0 + 0.1 * rng.random(model.mesh.n_elements)) for _ in range(repeat)])
     rhs = rng.standard_normal((model.discretization.plan.size, len(model.protocol.injections)))
     fastest = choose_backend(model.discretization.plan.size, model.mesh.dim, model.order)
-    return median_time(lambda: floor_factorize(next(systems), fastest)(rhs), repeat)
+    return median_wall_cpu(lambda: floor_factorize(next(systems), fastest)(rhs), repeat)
 
 
-def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float]:
+def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall, CPU) medians of a forward solve and of a Jacobian, s."""
     rng = np.random.default_rng(0)
 
     def fresh() -> np.ndarray:
@@ -61,18 +62,19 @@ def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float
 
     sigmas = [fresh() for _ in range(repeat)]
     it = iter(sigmas)
-    t_forward = median_time(lambda: model.simulate(next(it)), repeat)
+    t_forward = median_wall_cpu(lambda: model.simulate(next(it)), repeat)
     model.simulate(sigmas[0])
-    t_jacobian = median_time(lambda: model.jacobian(sigmas[0]), repeat)
+    t_jacobian = median_wall_cpu(lambda: model.jacobian(sigmas[0]), repeat)
     return t_forward, t_jacobian
 
 
-def report(name: str, size: str, setup: float, forward: float, jacobian: float, targets: tuple, floor: float) -> None:
-    """One table row; the peak resident memory is that of the process so far (it only grows)."""
+def report(name: str, size: str, setup: float, forward: tuple, jacobian: tuple, targets: tuple, floor: tuple) -> None:
+    """One table row (wall / CPU s); the peak resident memory is that of the process so far (it only grows)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
-        f"{name:34s} {size:>12s} {setup:8.3f} {forward:9.4f} {jacobian:9.4f} {floor:8.4f} {forward / floor:6.2f}"
-        f" {peak:6.2f}   targets {targets[0]}s / {targets[1]}s"
+        f"| {name} | {size} | {setup:.3f} | {forward[0]:.4f} / {forward[1]:.4f} | {jacobian[0]:.4f} / {jacobian[1]:.4f}"
+        f" | {floor[0]:.4f} / {floor[1]:.4f} | {forward[0] / floor[0]:.2f} / {forward[1] / floor[1]:.2f}"
+        f" | {peak:.2f} | {targets[0]} s / {targets[1]} s |"
     )
 
 
@@ -95,14 +97,14 @@ def pyeit_comparison(mesh: fe.EITMesh, repeat: int) -> None:
     protocol = pyeit_protocol.create(16, dist_exc=1, step_meas=1, parser_meas="std")
     fwd = EITForward(pm, protocol)
     perm = np.exp(0.3 * np.random.default_rng(0).standard_normal(mesh.n_elements))
-    t_py_fwd = median_time(lambda: fwd.solve_eit(perm=perm), max(1, repeat // 2))
-    t_py_jac = median_time(lambda: fwd.compute_jac(perm=perm), 1)
+    t_py_fwd = median_wall_cpu(lambda: fwd.solve_eit(perm=perm), max(1, repeat // 2))[0]
+    t_py_jac = median_wall_cpu(lambda: fwd.compute_jac(perm=perm), 1)[0]
     v_py = fwd.solve_eit(perm=perm)
     j_py, _ = fwd.compute_jac(perm=perm)
     # The same rows in femeit: pyEIT's meas_mat[k] lists (M, N) for excitation ex_mat[k].
     abmn = [[*protocol.ex_mat[k], m, n] for k in range(len(protocol.ex_mat)) for m, n in protocol.meas_mat[k]]
     model = ForwardModel(mesh, Protocol.from_abmn(np.array(abmn), 16), electrode_model="point")
-    t_fe_fwd, t_fe_jac = forward_and_jacobian(model, repeat)
+    (t_fe_fwd, _), (t_fe_jac, _) = forward_and_jacobian(model, repeat)
     v_fe = model.simulate(perm)
     j_fe = model.jacobian(perm)
     print(f"pyEIT 1.2.4 on the identical mesh ({mesh.n_elements} tri, point electrodes, random conductivity):")
@@ -124,9 +126,10 @@ def main() -> None:
     print(f"linear solver: {args.solver} (available here: {available_backends()})")
     print(f"load average {os.getloadavg()}; floor = factorisation + pattern solves alone (choose_backend)")
     print(
-        f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s} {'floor s':>8s}"
-        f" {'/floor':>6s} {'RSS GB':>6s}"
+        "| case | size | set-up s | forward wall / CPU s | Jacobian wall / CPU s | floor wall / CPU s"
+        " | femeit / floor (wall / CPU) | peak RSS GB | targets forward / Jacobian |"
     )
+    print("|---|---|---|---|---|---|---|---|---|")
 
     disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     start = time.perf_counter()

@@ -68,3 +68,18 @@ def floor_factorize(a, backend: str):
         return linsolve.factorize(a, backend)
     finally:
         linsolve.PARDISO_REFINEMENT_STEPS = steps
+
+
+def median_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (``time.process_time``: all threads of this process) of ``repeat`` calls, s.
+
+    On a loaded machine the wall time counts other processes' turns; the CPU
+    time does not, and bounds the wall time the call would take alone.
+    """
+    walls, cpus = [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)

@@ -30,6 +30,9 @@ def test_auto_follows_the_crossover_per_dimension_and_order(monkeypatch):
     assert choose_backend(10**7, 3, 1) == "splu"  # no pyamg: nothing else to take
     monkeypatch.setattr(linsolve, "available_backends", lambda: ["pardiso", "splu", "amg"])
     assert choose_backend(10, 3, 1) == choose_backend(10**7, 3, 2) == "pardiso"
+    # In 2D SuperLU beat PARDISO at every measured size: PARDISO is left aside there.
+    assert choose_backend(10_000, 2, 1) == "splu"
+    assert choose_backend(SPLU_MAX_UNKNOWNS[2, 1] + 1, 2, 1) == "amg"
 
 
 def test_block_pcg_solves_dependent_and_zero_columns():

@@ -5,9 +5,10 @@ definite.  :func:`factorize` with ``backend="auto"`` takes, in order:
 
 1. CHOLMOD (scikit-sparse), when importable;
 2. PARDISO (pypardiso, Intel MKL; a default dependency on x86_64 Linux and
-   Windows, where its wheels exist);
-3. otherwise, with only scipy and pyamg (other platforms, or an install
-   without pypardiso): scipy's SuperLU up to a crossover size that depends on
+   Windows, where its wheels exist) for 3D models; in 2D SuperLU was faster
+   at every size measured (:data:`PARDISO_SKIP_DIMS`);
+3. otherwise (2D, other platforms, or an install without pypardiso):
+   scipy's SuperLU up to a crossover size that depends on
    the dimension and element order (:data:`SPLU_MAX_UNKNOWNS`), and
    AMG-preconditioned conjugate gradients (pyamg) above it, where SuperLU's
    fill-in makes it slower than AMG and eventually impractical.
@@ -45,6 +46,14 @@ SPLU_MAX_UNKNOWNS = {
     (2, 1): 1_000_000,
     (2, 2): 1_000_000,
 }
+# Dimensions where ``auto`` leaves PARDISO aside for SuperLU/AMG.  Measured with
+# benchmarks/solver_crossover.py's model systems, 16 right-hand sides, CPU s of
+# factorisation + solves (PARDISO's two threads both counted), loaded machine:
+#   2D P1: 20k unknowns splu 0.09 / pardiso 0.16; 80k 0.58 / 0.89; 300k 3.3 / 4.1
+#          (2D CEM disk, 5.5k: 0.05 / 0.28): SuperLU's 2D fill is small and
+#          PARDISO's ordering and threading overheads dominate;
+#   3D P1: 4.9k splu 0.15 / pardiso 0.10; 10.6k 0.50 / 0.16: PARDISO from the smallest.
+PARDISO_SKIP_DIMS = (2,)
 # Without dimension/order (callers that pass neither): the old fixed switch.
 SPLU_MAX_UNKNOWNS_UNKNOWN = 100_000
 # Iterative-refinement steps after each PARDISO solve (see _pardiso).
@@ -251,10 +260,13 @@ def available_backends() -> list[str]:
 def choose_backend(n_unknowns: int, dim: int | None = None, order: int | None = None) -> str:
     """The backend ``auto`` uses for a system of ``n_unknowns`` from a ``dim``-D, order-``order`` model.
 
-    The fastest installed direct solver (CHOLMOD, then PARDISO); with neither,
-    SuperLU up to ``SPLU_MAX_UNKNOWNS[dim, order]`` unknowns and AMG-CG above.
+    The fastest installed direct solver (CHOLMOD, then PARDISO except in the
+    dimensions of ``PARDISO_SKIP_DIMS``); otherwise SuperLU up to
+    ``SPLU_MAX_UNKNOWNS[dim, order]`` unknowns and AMG-CG above.
     """
     found = available_backends()
+    if found[0] == "pardiso" and dim in PARDISO_SKIP_DIMS:
+        found = found[1:]
     if found[0] != "splu":
         return found[0]
     limit = SPLU_MAX_UNKNOWNS.get((dim, order), SPLU_MAX_UNKNOWNS_UNKNOWN)

@@ -7,32 +7,53 @@ Cases:
   a full forward solve (assembly, factorisation, 16 current patterns) for a
   new conductivity, and the 208 x n_elements Jacobian at that conductivity;
 * the KGPSR-BB cylinder (geometries/kgpsr_cylinder.toml, about 70k tetrahedra), P1 CEM;
-* ``--big``: a cylinder of about 1M tetrahedra, forward plus Jacobian, with peak memory;
+* ``--p2``: the KGPSR-BB cylinder with P2 elements;
+* ``--big``: a cylinder of about 1M tetrahedra, forward plus Jacobian, with peak memory
+  (``benchmarks/large_model.py`` measures that case alone, with J-products and the floor);
 * ``--pyeit``: pyEIT 1.2.4 (if installed; benchmark-only) on the identical disk
   mesh with point electrodes, against femeit's point-electrode model.
 
 Times exclude the one-off set-up (element matrices, assembly plan), reported separately.
+Beside femeit's forward: the floor on the same system (factorisation of the
+grounded matrix plus the pattern solves, fastest installed backend) and their
+ratio (target <= 1.5), and the process's peak resident memory so far.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
-from timing import median_time
+from timing import floor_factorize, median_wall_cpu
 
 import femeit as fe
 from femeit.forward import ForwardModel
-from femeit.forward.linsolve import available_backends
+from femeit.forward.linsolve import available_backends, choose_backend
 from femeit.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float]:
+def floor_time(model: ForwardModel, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU time of the floor: factorisation of the model's grounded matrix plus its 16 pattern solves.
+
+    With the fastest installed backend by the measured crossovers (``choose_backend``), on
+    matrices assembled beforehand (only the linear algebra is timed), without
+    femeit's refinement step (``timing.floor_factorize``).
+    """
+    rng = np.random.default_rng(1)
+    systems = iter([model.system_matrix(1.0 + 0.1 * rng.random(model.mesh.n_elements)) for _ in range(repeat)])
+    rhs = rng.standard_normal((model.discretization.plan.size, len(model.protocol.injections)))
+    fastest = choose_backend(model.discretization.plan.size, model.mesh.dim, model.order)
+    return median_wall_cpu(lambda: floor_factorize(next(systems), fastest)(rhs), repeat)
+
+
+def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall, CPU) medians of a forward solve and of a Jacobian, s."""
     rng = np.random.default_rng(0)
 
     def fresh() -> np.ndarray:
@@ -41,14 +62,20 @@ def forward_and_jacobian(model: ForwardModel, repeat: int) -> tuple[float, float
 
     sigmas = [fresh() for _ in range(repeat)]
     it = iter(sigmas)
-    t_forward = median_time(lambda: model.simulate(next(it)), repeat)
+    t_forward = median_wall_cpu(lambda: model.simulate(next(it)), repeat)
     model.simulate(sigmas[0])
-    t_jacobian = median_time(lambda: model.jacobian(sigmas[0]), repeat)
+    t_jacobian = median_wall_cpu(lambda: model.jacobian(sigmas[0]), repeat)
     return t_forward, t_jacobian
 
 
-def report(name: str, size: str, setup: float, forward: float, jacobian: float, targets: tuple) -> None:
-    print(f"{name:34s} {size:>12s} {setup:8.3f} {forward:9.4f} {jacobian:9.4f}   targets {targets[0]}s / {targets[1]}s")
+def report(name: str, size: str, setup: float, forward: tuple, jacobian: tuple, targets: tuple, floor: tuple) -> None:
+    """One table row (wall / CPU s); the peak resident memory is that of the process so far (it only grows)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"| {name} | {size} | {setup:.3f} | {forward[0]:.4f} / {forward[1]:.4f} | {jacobian[0]:.4f} / {jacobian[1]:.4f}"
+        f" | {floor[0]:.4f} / {floor[1]:.4f} | {forward[0] / floor[0]:.2f} / {forward[1] / floor[1]:.2f}"
+        f" | {peak:.2f} | {targets[0]} s / {targets[1]} s |"
+    )
 
 
 def pyeit_comparison(mesh: fe.EITMesh, repeat: int) -> None:
@@ -70,14 +97,14 @@ def pyeit_comparison(mesh: fe.EITMesh, repeat: int) -> None:
     protocol = pyeit_protocol.create(16, dist_exc=1, step_meas=1, parser_meas="std")
     fwd = EITForward(pm, protocol)
     perm = np.exp(0.3 * np.random.default_rng(0).standard_normal(mesh.n_elements))
-    t_py_fwd = median_time(lambda: fwd.solve_eit(perm=perm), max(1, repeat // 2))
-    t_py_jac = median_time(lambda: fwd.compute_jac(perm=perm), 1)
+    t_py_fwd = median_wall_cpu(lambda: fwd.solve_eit(perm=perm), max(1, repeat // 2))[0]
+    t_py_jac = median_wall_cpu(lambda: fwd.compute_jac(perm=perm), 1)[0]
     v_py = fwd.solve_eit(perm=perm)
     j_py, _ = fwd.compute_jac(perm=perm)
     # The same rows in femeit: pyEIT's meas_mat[k] lists (M, N) for excitation ex_mat[k].
     abmn = [[*protocol.ex_mat[k], m, n] for k in range(len(protocol.ex_mat)) for m, n in protocol.meas_mat[k]]
     model = ForwardModel(mesh, Protocol.from_abmn(np.array(abmn), 16), electrode_model="point")
-    t_fe_fwd, t_fe_jac = forward_and_jacobian(model, repeat)
+    (t_fe_fwd, _), (t_fe_jac, _) = forward_and_jacobian(model, repeat)
     v_fe = model.simulate(perm)
     j_fe = model.jacobian(perm)
     print(f"pyEIT 1.2.4 on the identical mesh ({mesh.n_elements} tri, point electrodes, random conductivity):")
@@ -92,11 +119,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big", action="store_true", help="also the 1M-tetrahedron cylinder")
+    parser.add_argument("--p2", action="store_true", help="also the KGPSR-BB cylinder with P2 elements")
     parser.add_argument("--pyeit", action="store_true", help="compare with pyEIT 1.2.4 if installed")
     parser.add_argument("--solver", default="auto", help="linear solver backend (default: auto)")
     args = parser.parse_args()
     print(f"linear solver: {args.solver} (available here: {available_backends()})")
-    print(f"{'case':34s} {'size':>12s} {'setup s':>8s} {'forward s':>9s} {'jacobian s':>9s}")
+    print(f"load average {os.getloadavg()}; floor = factorisation + pattern solves alone (choose_backend)")
+    print(
+        "| case | size | set-up s | forward wall / CPU s | Jacobian wall / CPU s | floor wall / CPU s"
+        " | femeit / floor (wall / CPU) | peak RSS GB | targets forward / Jacobian |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
 
     disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
     start = time.perf_counter()
@@ -108,6 +141,7 @@ def main() -> None:
         setup,
         *forward_and_jacobian(model, args.repeat),
         (0.02, 0.05),
+        floor_time(model, args.repeat),
     )
 
     cylinder = fe.mesh_from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
@@ -115,7 +149,17 @@ def main() -> None:
     model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4, solver=args.solver)
     setup = time.perf_counter() - start
     fwd, jac = forward_and_jacobian(model, max(1, args.repeat // 2))
-    report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("2 (sum)", "2 (sum)"))
+    floor = floor_time(model, max(1, args.repeat // 2))
+    report("KGPSR-BB cylinder, P1 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("1 (sum)", "1 (sum)"), floor)
+    if args.p2:
+        start = time.perf_counter()
+        model = ForwardModel(cylinder, Protocol.adjacent(16), 1e-4, order=2, solver=args.solver)
+        setup = time.perf_counter() - start
+        fwd, jac = forward_and_jacobian(model, 1)
+        floor = floor_time(model, 1)
+        report(
+            "KGPSR-BB cylinder, P2 CEM", f"{cylinder.n_elements} tet", setup, fwd, jac, ("8 (sum)", "8 (sum)"), floor
+        )
 
     if args.big:
         spec = fe.CylinderSpec(radius=0.1, height=0.1, h=0.0024, h_electrode=0.0024)
@@ -126,7 +170,15 @@ def main() -> None:
         model = ForwardModel(big, Protocol.adjacent(16), 1e-4)
         setup = time.perf_counter() - start
         fwd, jac = forward_and_jacobian(model, 1)
-        report("big cylinder, P1 CEM", f"{big.n_elements} tet", setup, fwd, jac, ("-", "-"))
+        report(
+            "big cylinder, P1 CEM",
+            f"{big.n_elements} tet",
+            setup,
+            fwd,
+            jac,
+            ("20 (sum)", "20 (sum)"),
+            floor_time(model, 1),
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"  meshing {mesh_time:.1f} s; peak memory of the whole run {peak:.2f} GB")
 

@@ -17,25 +17,34 @@ log-normal conductivity:
 
 and checks that both give the same numbers: voltages, Jacobians (pyEIT's
 carries the opposite sign: it omits the minus of dV/dsigma = -int grad u .
-grad w) and the one-step images.  Times are medians over repeats, one process,
-with whatever BLAS threads the machine gives.
+grad w) and the one-step images.  Calls are interleaved (each round times
+pyEIT, femeit and the floor once, in alternating order), several rounds per
+case (``--samples``), reported as median (range); the speed-ups are per-round
+ratios.  The main run uses the machine's default BLAS threads; a child process
+with BLAS/OpenMP pinned to one thread gives the second column.  femeit's
+forward is also put beside the floor: factorisation plus pattern solves with
+the fastest installed backend, on the same matrices.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from timing import median_time
+from timing import floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
-from femeit.forward.linsolve import available_backends, factorize
+from femeit.forward.linsolve import available_backends, choose_backend
 from femeit.inverse import prepare
 from femeit.protocol import Protocol
 
@@ -43,6 +52,9 @@ LAMBDA = 1e-2  # relative to max diag(J'J); the same absolute value goes to both
 # pyEIT's one-step inverts the dense n_elements x n_elements matrix J'J + lambda R:
 # beyond about 12k elements that takes many minutes and gigabytes, so it is not run.
 ONE_STEP_LIMIT = 12_000
+# femeit's forward should stay within this factor of the floor (factorisation + pattern solves alone).
+FLOOR_TARGET = 1.5
+LOAD_AT_START = tuple(round(x, 2) for x in os.getloadavg())
 
 
 def pyeit_mesh(mesh: fe.EITMesh):
@@ -65,7 +77,7 @@ def pyeit_mesh(mesh: fe.EITMesh):
     )
 
 
-def compare(name: str, mesh: fe.EITMesh, repeat: int, solver: str = "auto") -> dict:
+def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> dict:
     from pyeit.eit import protocol as pyeit_protocol
     from pyeit.eit.fem import EITForward
     from pyeit.eit.jac import JAC
@@ -82,25 +94,31 @@ def compare(name: str, mesh: fe.EITMesh, repeat: int, solver: str = "auto") -> d
     # A new conductivity for every timed call: femeit keeps the factorisation of
     # the last conductivity, and a repeated one would time a cache hit.
     rng = np.random.default_rng(1)
-    fresh = [perm * (1.0 + 0.01 * rng.random(mesh.n_elements)) for _ in range(5 * repeat + 8)]
+    fresh = [perm * (1.0 + 0.01 * rng.random(mesh.n_elements)) for _ in range(8 * samples + 8)]
     draws = iter(fresh)
-    py = {
-        "forward": median_time(lambda: fwd.solve_eit(perm=next(draws)), repeat),
-        "jacobian": median_time(lambda: fwd.compute_jac(perm=next(draws)), max(1, repeat // 2)),
-    }
+    # The floor of any forward solve on this system: factorisation of the grounded
+    # matrix plus one solve per current pattern, with the fastest installed backend
+    # (matrices assembled beforehand, so only the linear algebra is timed).
+    fastest = choose_backend(model.discretization.plan.size, mesh.dim, 1)
+    systems = iter([model.system_matrix(next(draws)) for _ in range(samples)])
+    rhs = np.random.default_rng(2).standard_normal((model.system_matrix(perm).shape[0], len(proto.ex_mat)))
+    forward = interleaved(
+        {
+            "pyeit": lambda: fwd.solve_eit(perm=next(draws)),
+            "femeit": lambda: model.simulate(next(draws)),
+            "floor": lambda: floor_factorize(next(systems), fastest)(rhs),
+        },
+        samples,
+    )
+    # From scratch in both: factorisation, fields and the Jacobian, as pyEIT's compute_jac.
+    jacobian = interleaved(
+        {"pyeit": lambda: fwd.compute_jac(perm=next(draws)), "femeit": lambda: model.jacobian(next(draws))},
+        samples,
+    )
+    py = {"forward": forward["pyeit"], "jacobian": jacobian["pyeit"]}
+    fe_t = {"forward": forward["femeit"], "jacobian": jacobian["femeit"]}
     v_py = fwd.solve_eit(perm=perm)
     j_py, _ = fwd.compute_jac(perm=perm)
-    fe_t = {
-        "forward": median_time(lambda: model.simulate(next(draws)), repeat),
-        # From scratch: factorisation, fields and the Jacobian, as pyEIT's compute_jac.
-        "jacobian": median_time(lambda: model.jacobian(next(draws)), repeat),
-    }
-    # The floor of any forward solve: one numeric factorisation of the grounded system
-    # (assembly included, symbolic analysis reused as the model reuses it).
-    # pyEIT's forward time over this bounds the forward speed-up any femeit could reach
-    # with this linear solver.
-    reuse: dict = {}  # the symbolic analysis, kept across draws as the model keeps its own
-    factor_only = median_time(lambda: factorize(model.system_matrix(next(draws)), model.solver, reuse), repeat)
     v_fe = model.simulate(perm)
     j_fe = model.jacobian(perm)
 
@@ -121,13 +139,14 @@ def compare(name: str, mesh: fe.EITMesh, repeat: int, solver: str = "auto") -> d
         fresh_model = ForwardModel(mesh, model.protocol, electrode_model="point")
         return prepare(fresh_model.jacobian(1.0)).tikhonov_matrix(lam) @ (v1 - v0)
 
-    fe_t["one-step"] = median_time(femeit_one_step, repeat)
     x_fe = femeit_one_step()
     if mesh.n_elements <= ONE_STEP_LIMIT:
-        py["one-step"] = median_time(pyeit_one_step, max(1, repeat // 2))
+        one_step = interleaved({"pyeit": pyeit_one_step, "femeit": femeit_one_step}, max(1, samples // 2))
+        py["one-step"], fe_t["one-step"] = one_step["pyeit"], one_step["femeit"]
         x_py = np.real(pyeit_one_step())
-    else:
-        py["one-step"], x_py = np.nan, x_fe  # not run: see ONE_STEP_LIMIT
+    else:  # not run: see ONE_STEP_LIMIT
+        py["one-step"], fe_t["one-step"] = [], interleaved({"femeit": femeit_one_step}, samples)["femeit"]
+        x_py = x_fe
 
     scale = np.abs(v_fe).max()
     return {
@@ -136,7 +155,8 @@ def compare(name: str, mesh: fe.EITMesh, repeat: int, solver: str = "auto") -> d
         "n_elements": mesh.n_elements,
         "pyeit": py,
         "femeit": fe_t,
-        "factor_only": factor_only,
+        "floor": forward["floor"],
+        "floor_backend": fastest,
         "voltage_error": float(np.abs(v_fe - v_py).max() / scale),
         "jacobian_error": float(np.abs(j_fe + j_py).max() / np.abs(j_fe).max()),
         # pyEIT's solve negates its (sign-flipped) Jacobian's answer: the images are equal.
@@ -160,38 +180,43 @@ def cases(quick: bool) -> list[tuple[str, fe.EITMesh]]:
     return out
 
 
-def write_markdown(rows: list[dict], path: Path, seconds: float, solver: str) -> None:
+def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, seconds: float, solver: str) -> None:
     from importlib.metadata import version
 
     import scipy
 
-    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     lines = [
         "# Benchmarks: femeit against pyEIT 1.2.4",
         "",
         f"Written by `python benchmarks/pyeit_comparison.py` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}, femeit {fe.__version__}, pyEIT {version('pyeit')}, "
-        f"OPENBLAS_NUM_THREADS={threads}, femeit linear solver {solver}; {seconds:.0f} s in all. "
-        "Median wall times in seconds.",
+        f"femeit linear solver {solver}; load average at the start {LOAD_AT_START}; {seconds:.0f} s in all.",
         "",
-        'Identical meshes and point electrodes (femeit `electrode_model="point"`), adjacent protocol '
+        'Protocol: identical meshes and point electrodes (femeit `electrode_model="point"`), adjacent protocol '
         "(pyEIT's `std` parser: 208 rows), random log-normal conductivity, a new one for every timed call "
-        "(femeit keeps the last factorisation; nothing is served from it here). Jacobian: from scratch in both "
-        "(factorisation, fields, sensitivities). One-step: Jacobian plus a Tikhonov "
-        '(L = I) reconstruction with the same lambda in both (pyEIT `JAC.setup(method="dgn")`; not run above '
+        "(femeit keeps the last factorisation; nothing is served from it here). Calls are interleaved: each "
+        "round times pyEIT, femeit and the floor once, alternating their order, so a change of load falls on "
+        "all of them; every cell is the median wall time over the rounds, s, with the range in brackets, and "
+        "every speed-up is the median (range) of the per-round ratios. Main table: the machine's default BLAS "
+        "threads; the last column repeats the speed-up with BLAS and OpenMP pinned to one thread (a child "
+        "process with OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = OMP_NUM_THREADS = 1). Jacobian: from scratch in "
+        "both (factorisation, fields, sensitivities). One-step: Jacobian plus a Tikhonov (L = I) reconstruction "
+        'with the same lambda in both (pyEIT `JAC.setup(method="dgn")`; not run above '
         f"{ONE_STEP_LIMIT} elements, where pyEIT's dense inverse of J'J takes many minutes).",
         "",
-        "| case | mesh | forward pyEIT | forward femeit | x | Jacobian pyEIT | Jacobian femeit | x | "
-        "one-step pyEIT | one-step femeit | x |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | mesh | step | pyEIT s | femeit s | speed-up | speed-up, 1 thread |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        cells = []
+        single = one_thread.get(r["name"], {})
         for key in ("forward", "jacobian", "one-step"):
             p, f = r["pyeit"][key], r["femeit"][key]
-            cells += ["not run", f"{f:.3g}", "-"] if np.isnan(p) else [f"{p:.3g}", f"{f:.3g}", f"**{p / f:.0f}**"]
-        lines.append(f"| {r['name']} | {r['size']} | " + " | ".join(cells) + " |")
+            p1, f1 = single.get("pyeit", {}).get(key, []), single.get("femeit", {}).get(key, [])
+            p_cell = spread(p) if p else "not run"
+            lines.append(
+                f"| {r['name']} | {r['size']} | {key} | {p_cell} | {spread(f)} | **{ratio(p, f)}** | {ratio(p1, f1)} |"
+            )
     lines += [
         "",
         "Agreement (relative to the largest value; the same problem and discretisation, so only round-off differs):",
@@ -204,37 +229,71 @@ def write_markdown(rows: list[dict], path: Path, seconds: float, solver: str) ->
         lines.append(f"| {r['name']} | {r['voltage_error']:.1e} | {r['jacobian_error']:.1e} | {image} |")
     lines += [
         "",
-        "Why femeit is faster: one sparse factorisation per conductivity reused for every current pattern and, "
-        "as adjoint fields, for every measurement; the Jacobian is one dense product of element-gradient "
-        "arrays (no loop over elements or measurements); assembly uses a precomputed sparsity plan. "
-        "pyEIT 1.2.4 forms its Jacobian through a dense inverse of the whole stiffness matrix "
-        "(`compute_jac`: `la.inv(kg.toarray())`), cubic in the number of nodes, and its one-step matrix through "
-        "a dense inverse of J'J + lambda R, cubic in the number of elements; femeit's one-step uses the SVD of "
-        "the 208 x n Jacobian.",
+        "femeit's forward beside the floor on the same system: factorisation of the grounded matrix plus one "
+        "solve per current pattern with the fastest installed backend, timed in the same rounds (target: "
+        f"femeit within {FLOOR_TARGET}x of the floor):",
         "",
-        "Where the forward time goes, and why its speed-up stays far below the Jacobian's: pyEIT's forward is a "
-        "sparse solve too, so both codes pay one sparse factorisation per conductivity. The numeric factorisation "
-        f"alone ({solver}, assembly included, symbolic analysis reused where the solver keeps one) bounds what "
-        "any femeit forward could reach:",
-        "",
-        "| case | forward pyEIT | femeit factorisation alone | largest possible forward x | femeit forward x |",
+        "| case | floor backend | floor s | femeit forward s | femeit / floor |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        p, f, c = r["pyeit"]["forward"], r["femeit"]["forward"], r["factor_only"]
-        lines.append(f"| {r['name']} | {p:.3g} | {c:.3g} | {p / c:.0f} | {p / f:.0f} |")
-    lines += [""]
+        lines.append(
+            f"| {r['name']} | {r['floor_backend']} | {spread(r['floor'])} | {spread(r['femeit']['forward'])} | "
+            f"{ratio(r['femeit']['forward'], r['floor'])} |"
+        )
+    lines += [
+        "",
+        "Why femeit is faster: one sparse factorisation per conductivity reused for every current pattern and, "
+        "as adjoint fields, for every measurement; the Jacobian is one dense product of element-gradient "
+        "arrays (no loop over elements or measurements); assembly uses a precomputed sparsity plan. "
+        "pyEIT 1.2.4's forward calls `spsolve` once per excitation (a factorisation each, 16 per conductivity) "
+        "after a Python loop over elements in its assembly; it forms its Jacobian through a dense inverse of the "
+        "whole stiffness matrix (`compute_jac`: `la.inv(kg.toarray())`), cubic in the number of nodes and "
+        "multi-threaded by LAPACK (hence the different speed-up with one thread), and its one-step matrix "
+        "through a dense inverse of J'J + lambda R, cubic in the number of elements; femeit's one-step uses the "
+        "SVD of the 208 x n Jacobian.",
+        "",
+    ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def run_cases(quick: bool, samples: int, solver: str) -> list[dict]:
+    rows = []
+    for name, mesh in cases(quick):
+        row = compare(name, mesh, samples, solver)
+        rows.append(row)
+        print(
+            f"{name:30s} {row['size']:>11s}  forward x {ratio(row['pyeit']['forward'], row['femeit']['forward'])}"
+            f"  Jacobian x {ratio(row['pyeit']['jacobian'], row['femeit']['jacobian'])}"
+            f"  femeit/floor {ratio(row['femeit']['forward'], row['floor'])}"
+            f"  | agree: V {row['voltage_error']:.1e} J {row['jacobian_error']:.1e} x {row['image_error']:.1e}",
+            flush=True,
+        )
+    return rows
+
+
+def one_thread_rows(args: argparse.Namespace) -> dict[str, dict]:
+    """The timings with BLAS/OpenMP pinned to one thread, from a child process (threads are fixed at start-up)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "one_thread.json"
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        command = [sys.executable, __file__, "--samples", str(args.samples), "--solver", args.solver]
+        command += ["--child-json", str(out)] + (["--quick"] if args.quick else [])
+        subprocess.run(command, env=env, check=True)
+        rows = json.loads(out.read_text())
+    return {r["name"]: r for r in rows}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller meshes only")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=7, help="interleaved rounds per case (default 7)")
+    parser.add_argument("--no-one-thread", action="store_true", help="skip the 1-thread column")
     parser.add_argument(
         "--solver", default="auto", help=f"femeit's linear solver (default auto; here: {available_backends()})"
     )
     parser.add_argument("-o", "--output", type=Path, default=Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
+    parser.add_argument("--child-json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
         import pyeit  # noqa: F401
@@ -242,24 +301,20 @@ def main() -> int:
         print("pyEIT is not installed: pip install pyeit==1.2.4 (benchmark-only)")
         return 2
     start = time.perf_counter()
-    rows = []
+    rows = run_cases(args.quick, args.samples, args.solver)
+    if args.child_json:
+        args.child_json.write_text(json.dumps(rows))
+        return 0
+    one_thread = {} if args.no_one_thread else one_thread_rows(args)
     failures = []
-    for name, mesh in cases(args.quick):
-        row = compare(name, mesh, args.repeat, args.solver)
-        rows.append(row)
-        ratios = {k: row["pyeit"][k] / row["femeit"][k] for k in row["pyeit"]}
-        print(
-            f"{name:30s} {row['size']:>11s}  forward {ratios['forward']:6.0f}x  Jacobian {ratios['jacobian']:6.0f}x"
-            f"  one-step {ratios['one-step']:6.0f}x  | agree: V {row['voltage_error']:.1e}"
-            f" J {row['jacobian_error']:.1e} x {row['image_error']:.1e}",
-            flush=True,
-        )
+    for row in rows:
         if max(row["voltage_error"], row["jacobian_error"], np.nan_to_num(row["image_error"])) > 1e-8:
-            failures.append(f"{name}: femeit and pyEIT disagree beyond 1e-8")
-        if mesh.dim == 2 and mesh.n_elements >= 8000 and ratios["jacobian"] < 100:
-            failures.append(f"{name}: Jacobian only {ratios['jacobian']:.0f}x faster than pyEIT (target 100x)")
+            failures.append(f"{row['name']}: femeit and pyEIT disagree beyond 1e-8")
+        over = statistics.median(f / c for f, c in zip(row["femeit"]["forward"], row["floor"], strict=True))
+        if over > FLOOR_TARGET:
+            failures.append(f"{row['name']}: femeit's forward {over:.2f}x the floor (target {FLOOR_TARGET}x)")
     solver = available_backends()[0] if args.solver == "auto" else args.solver
-    write_markdown(rows, args.output, time.perf_counter() - start, solver)
+    write_markdown(rows, one_thread, args.output, time.perf_counter() - start, solver)
     print(f"written: {args.output}")
     for f in failures:
         print("FAIL:", f)

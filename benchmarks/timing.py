@@ -15,3 +15,71 @@ def median_time(fn: Callable[[], object], repeat: int = 50) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved(calls: dict[str, Callable[[], object]], samples: int) -> dict[str, list[float]]:
+    """Wall times of ``samples`` rounds of every call, interleaved.
+
+    Each round runs every call once, in the given order on even rounds and in
+    reverse on odd ones, so a change of machine load during the run falls on all
+    calls alike instead of on whichever ran last.
+
+    Returns
+    -------
+    dict
+        Name -> list of ``samples`` wall times, s.
+    """
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for k in range(samples):
+        for name in names if k % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def spread(times: list[float]) -> str:
+    """``median (min-max)`` of a list of times, s; ``-`` when empty."""
+    if not times:
+        return "-"
+    return f"{statistics.median(times):.3g} ({min(times):.3g}-{max(times):.3g})"
+
+
+def ratio(numerator: list[float], denominator: list[float]) -> str:
+    """Median and range of the per-round ratios of two interleaved time lists; ``-`` when either is empty."""
+    if not numerator or not denominator:
+        return "-"
+    r = [a / b for a, b in zip(numerator, denominator, strict=False)]
+    return f"{statistics.median(r):.3g} ({min(r):.3g}-{max(r):.3g})"
+
+
+def floor_factorize(a, backend: str):
+    """Factor ``a`` with ``backend`` and no iterative refinement: the bare factorisation + solves.
+
+    femeit refines each PARDISO solve once (``linsolve.PARDISO_REFINEMENT_STEPS``);
+    the floor leaves that out, so femeit / floor includes its cost.
+    """
+    from femeit.forward import linsolve
+
+    steps = linsolve.PARDISO_REFINEMENT_STEPS
+    linsolve.PARDISO_REFINEMENT_STEPS = 0
+    try:
+        return linsolve.factorize(a, backend)
+    finally:
+        linsolve.PARDISO_REFINEMENT_STEPS = steps
+
+
+def median_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (``time.process_time``: all threads of this process) of ``repeat`` calls, s.
+
+    On a loaded machine the wall time counts other processes' turns; the CPU
+    time does not, and bounds the wall time the call would take alone.
+    """
+    walls, cpus = [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)

@@ -245,7 +245,7 @@ class Forward25D:
             a = stiff + kj**2 * mass
             if self.boundary == "mixed":
                 a = a + self._robin(sigma, kj)
-            u = factorize(a, self.backend)(rhs)
+            u = factorize(a, self.backend, dim=2, order=self.order)(rhs)
             total += wj * (u if keep is None else u[keep])
         return total * (2.0 / np.pi)
 

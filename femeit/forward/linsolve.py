@@ -1,16 +1,26 @@
-"""Sparse direct solvers behind one interface, chosen automatically.
+"""Sparse solvers behind one interface, chosen by measured crossovers.
 
 The CEM system with one electrode potential fixed is symmetric positive
-definite, so a Cholesky factorisation applies.  :func:`factorize` picks, in
-order: CHOLMOD (scikit-sparse, when importable), PARDISO (pypardiso, when
-importable) and scipy's SuperLU, which is always present and fine for 2D and
-small 3D P1 models (as femeit's forward benchmarks measure); for very large models,
-AMG-preconditioned conjugate gradients (pyamg), which needs no factorisation.  A factorisation is made once
-per conductivity and solves all current and adjoint patterns as one block.
+definite.  :func:`factorize` with ``backend="auto"`` takes, in order:
+
+1. CHOLMOD (scikit-sparse), when importable;
+2. PARDISO (pypardiso, Intel MKL; a default dependency on x86_64 Linux and
+   Windows, where its wheels exist) for 3D models; in 2D SuperLU was faster
+   at every size measured (:data:`PARDISO_SKIP_DIMS`);
+3. otherwise (2D, other platforms, or an install without pypardiso):
+   scipy's SuperLU up to a crossover size that depends on
+   the dimension and element order (:data:`SPLU_MAX_UNKNOWNS`), and
+   AMG-preconditioned conjugate gradients (pyamg) above it, where SuperLU's
+   fill-in makes it slower than AMG and eventually impractical.
+
+A factorisation (or AMG hierarchy) is made once per conductivity and solves all
+current and adjoint patterns as one block.
 """
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -21,9 +31,35 @@ from femeit.errors import FemeitError
 
 Solve = Callable[[np.ndarray], np.ndarray]
 BACKENDS = ("auto", "cholmod", "pardiso", "splu", "amg")
-# Above this many unknowns, ``auto`` prefers AMG-preconditioned CG to SuperLU
-# (SuperLU's fill-in makes large 3D factorisations impractical).
-AMG_THRESHOLD = 100_000
+
+# Largest system (unknowns) for which ``auto`` prefers SuperLU to AMG-CG when no
+# faster direct solver is installed, per (dimension, element order).  Measured
+# with benchmarks/solver_crossover.py (factorisation or AMG set-up + 16 solves,
+# CPU time, unit-cube stiffness + boundary mass, one thread, 2 samples):
+#   3D P1: 10.6k unknowns splu 0.35 s / amg 0.51 s; 19.7k 1.04 / 0.95; 39.3k 4.1 / 1.7
+#          -> crossover ~20k (issue 25 measured 20-40k on the KGPSR cylinder);
+#   3D P2: 9.3k unknowns splu 0.67 s / amg 0.62 s; 19.7k 3.6 / 1.5 -> crossover ~9k;
+#   2D: SuperLU's fill grows like n log n, so it stays ahead of AMG far longer.
+SPLU_MAX_UNKNOWNS = {
+    (3, 1): 20_000,
+    (3, 2): 9_000,
+    (2, 1): 1_000_000,
+    (2, 2): 1_000_000,
+}
+# Dimensions where ``auto`` leaves PARDISO aside for SuperLU/AMG.  Measured with
+# benchmarks/solver_crossover.py's model systems, 16 right-hand sides, CPU s of
+# factorisation + solves (PARDISO's two threads both counted), loaded machine:
+#   2D P1: 20k unknowns splu 0.09 / pardiso 0.16; 80k 0.58 / 0.89; 300k 3.3 / 4.1
+#          (2D CEM disk, 5.5k: 0.05 / 0.28): SuperLU's 2D fill is small and
+#          PARDISO's ordering and threading overheads dominate;
+#   3D P1: 4.9k splu 0.15 / pardiso 0.10; 10.6k 0.50 / 0.16: PARDISO from the smallest.
+PARDISO_SKIP_DIMS = (2,)
+# Without dimension/order (callers that pass neither): the old fixed switch.
+SPLU_MAX_UNKNOWNS_UNKNOWN = 100_000
+# Iterative-refinement steps after each PARDISO solve (see _pardiso).
+PARDISO_REFINEMENT_STEPS = 1
+# Relative residual at which AMG-preconditioned CG stops.
+AMG_RTOL = 1e-10
 
 
 def _cholmod(a: sp.csc_matrix, reuse: dict | None) -> Solve:
@@ -41,13 +77,86 @@ def _cholmod(a: sp.csc_matrix, reuse: dict | None) -> Solve:
     return lambda b: factor(b)
 
 
-def _pardiso(a: sp.csr_matrix) -> Solve:
+def refined(a: sp.spmatrix, solve: Solve, steps: int) -> Solve:
+    """``solve`` followed by ``steps`` steps of mixed-precision iterative refinement.
+
+    Each step computes the residual ``b - a x`` in extended precision
+    (``np.longdouble``: 64-bit mantissa on x86_64 Linux; plain float64 where
+    the platform has no wider type, e.g. Windows) and adds ``solve(residual)``
+    (Wilkinson's refinement; Higham, *Accuracy and Stability of Numerical
+    Algorithms*, 2nd ed., SIAM 2002, ch. 12).  With a residual wider than the
+    factorisation's precision, one step brings a backward-stable solution to
+    the float64 rounding of the exact one while cond(a) eps < 1.
+
+    Parameters
+    ----------
+    a : sparse matrix, shape (n, n)
+    solve : callable
+        An approximate ``a^-1 b`` for b of shape (n,) or (n, k).
+    steps : int
+        Refinement steps (0: ``solve`` itself).
+    """
+    if steps <= 0:
+        return solve
+    wide = sp.csr_matrix(a).astype(np.longdouble)
+
+    def solve_refined(b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b, dtype=float)
+        x = solve(b)
+        for _ in range(steps):
+            residual = b.astype(np.longdouble) - wide @ x.astype(np.longdouble)
+            x = x + solve(residual.astype(float))
+        return x
+
+    return solve_refined
+
+
+_PARDISO_TEMPLATE: list = []
+
+
+def _new_pardiso_solver():
+    """A fresh ``pypardiso.PyPardisoSolver`` (SPD), without finding MKL again.
+
+    pypardiso's constructor locates ``mkl_rt`` with ``ctypes.util.find_library``,
+    which runs a subprocess: 0.4 s CPU per solver, more than the whole
+    factorisation of a 2D model.  We construct one solver per process and give
+    each factorisation a shallow copy with its own handle and parameter arrays.
+    """
     import pypardiso
 
-    solver = pypardiso.PyPardisoSolver(mtype=2)  # real symmetric positive definite
+    if not _PARDISO_TEMPLATE:
+        _PARDISO_TEMPLATE.append(pypardiso.PyPardisoSolver(mtype=2))  # real symmetric positive definite
+    template = _PARDISO_TEMPLATE[0]
+    solver = copy.copy(template)
+    solver.pt = np.zeros_like(template.pt)  # MKL's handle of this factorisation
+    solver.iparm = np.zeros_like(template.iparm)
+    solver.perm = np.zeros_like(template.perm)
+    return solver
+
+
+def _pardiso(a: sp.csr_matrix) -> Solve:
+    solver = _new_pardiso_solver()
     upper = sp.triu(a, format="csr")
     solver.factorize(upper)
-    return lambda b: solver.solve(upper, np.asfortranarray(b))
+
+    def solve(b: np.ndarray) -> np.ndarray:
+        return solver.solve(upper, np.asfortranarray(b))
+
+    # MKL keeps the factor until told to release it, and pypardiso never does:
+    # without this, every factorisation leaked its factor (53 MB each on a
+    # 27k-unknown 3D system).  Released when the solve function is collected;
+    # phase -1 ("everything": all memory of this solver's own handle), since
+    # phase 0 still leaked 20 MB per factorisation.
+    weakref.finalize(solve, solver.free_memory, everything=True)
+    # Why refine: a solve is accurate only to ~cond(A) eps (3e-13 relative on
+    # a 2D CEM tank, whose contact-impedance rows make cond ~1e6), and MKL's
+    # error, unlike SuperLU's, is not smooth in the matrix: conductivities one
+    # rounding apart gave voltages 1e-13 apart (SuperLU: 4e-16), which an
+    # inverse method started at the truth amplifies.  One step with an
+    # extended-precision residual brings the solution to the float64 rounding
+    # of the exact one (PARDISO and SuperLU-refined then agree to ~3e-16); a
+    # float64 residual gave no gain (measured).
+    return refined(a, solve, PARDISO_REFINEMENT_STEPS)
 
 
 def _splu(a: sp.csc_matrix) -> Solve:
@@ -58,22 +167,74 @@ def _splu(a: sp.csc_matrix) -> Solve:
     return lu.solve
 
 
-def _amg(a: sp.csr_matrix, rtol: float = 1e-10) -> Solve:
+def block_pcg(
+    a: sp.csr_matrix, b: np.ndarray, precondition: Callable[[np.ndarray], np.ndarray], rtol: float, maxiter: int = 2000
+) -> np.ndarray:
+    """Preconditioned CG on all columns of ``b`` at once, one shared preconditioner.
+
+    Each column runs its own CG recurrence (its own step lengths, so the result
+    is that of independent CG runs), but the columns advance together: the
+    product with ``a`` is one sparse-times-dense-block product per iteration and
+    converged columns drop out.  We chose this over block CG (O'Leary 1980,
+    Linear Algebra Appl. 29:293-322), whose shared Krylov space breaks down when
+    the right-hand sides are linearly dependent, as the 16 adjacent patterns are
+    (they sum to zero).
+
+    Parameters
+    ----------
+    a : sparse matrix, shape (n, n)
+        Symmetric positive definite.
+    b : ndarray, shape (n, k)
+    precondition : callable
+        ``precondition(r)`` for r of shape (n, m), m <= k: an SPD approximation of ``a^-1 r``.
+    rtol : float
+        Each column stops when ``||b_j - a x_j|| <= rtol ||b_j||``.
+
+    Returns
+    -------
+    x : ndarray, shape (n, k)
+    """
+    x = np.zeros_like(b)
+    r = b.copy()
+    target = rtol * np.linalg.norm(b, axis=0)
+    active = np.flatnonzero(np.linalg.norm(r, axis=0) > target)
+    z = precondition(r[:, active])
+    p = z.copy()
+    rz = np.einsum("ij,ij->j", r[:, active], z)
+    for _ in range(maxiter):
+        if not len(active):
+            return x
+        ap = a @ p
+        alpha = rz / np.einsum("ij,ij->j", p, ap)
+        x[:, active] += alpha * p
+        r[:, active] -= alpha * ap
+        going = np.linalg.norm(r[:, active], axis=0) > target[active]
+        active, p, rz = active[going], p[:, going], rz[going]
+        if not len(active):
+            return x
+        z = precondition(r[:, active])
+        rz_new = np.einsum("ij,ij->j", r[:, active], z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    raise FemeitError(
+        f"AMG-preconditioned CG did not converge to {rtol} in {maxiter} iterations on {len(active)} patterns"
+    )
+
+
+def _amg(a: sp.csr_matrix, rtol: float = AMG_RTOL) -> Solve:
     import pyamg
 
+    # The hierarchy (the expensive part) is built once per matrix and serves
+    # every right-hand side; one V-cycle per column is the preconditioner.
     hierarchy = pyamg.smoothed_aggregation_solver(sp.csr_matrix(a), symmetry="symmetric")
-    preconditioner = hierarchy.aspreconditioner(cycle="V")
+    v_cycle = hierarchy.aspreconditioner(cycle="V")
+
+    def precondition(r: np.ndarray) -> np.ndarray:
+        return np.column_stack([v_cycle @ r[:, j] for j in range(r.shape[1])])
 
     def solve(b: np.ndarray) -> np.ndarray:
-        b2 = b.reshape(len(b), -1)
-        out = np.empty_like(b2)
-        # One CG run per pattern: the hierarchy (the expensive part) is shared.
-        for j in range(b2.shape[1]):
-            x, info = spla.cg(a, b2[:, j], rtol=rtol, atol=0.0, M=preconditioner, maxiter=2000)
-            if info != 0:
-                raise FemeitError(f"AMG-preconditioned CG did not converge to {rtol} on pattern {j}")
-            out[:, j] = x
-        return out.reshape(b.shape)
+        b2 = np.asarray(b, dtype=float).reshape(len(b), -1)
+        return block_pcg(a, b2, precondition, rtol).reshape(b.shape)
 
     return solve
 
@@ -85,7 +246,7 @@ def available_backends() -> list[str]:
         try:
             __import__(module)
             found.append(name)
-        except ImportError:
+        except (ImportError, OSError):  # pypardiso raises ImportError when MKL's library is missing
             pass
     found.append("splu")
     try:
@@ -96,7 +257,30 @@ def available_backends() -> list[str]:
     return found
 
 
-def factorize(a: sp.spmatrix, backend: str = "auto", reuse: dict | None = None) -> Solve:
+def choose_backend(n_unknowns: int, dim: int | None = None, order: int | None = None) -> str:
+    """The backend ``auto`` uses for a system of ``n_unknowns`` from a ``dim``-D, order-``order`` model.
+
+    The fastest installed direct solver (CHOLMOD, then PARDISO except in the
+    dimensions of ``PARDISO_SKIP_DIMS``); otherwise SuperLU up to
+    ``SPLU_MAX_UNKNOWNS[dim, order]`` unknowns and AMG-CG above.
+    """
+    found = available_backends()
+    if found[0] == "pardiso" and dim in PARDISO_SKIP_DIMS:
+        found = found[1:]
+    if found[0] != "splu":
+        return found[0]
+    limit = SPLU_MAX_UNKNOWNS.get((dim, order), SPLU_MAX_UNKNOWNS_UNKNOWN)
+    return "amg" if n_unknowns > limit and "amg" in found else "splu"
+
+
+def factorize(
+    a: sp.spmatrix,
+    backend: str = "auto",
+    reuse: dict | None = None,
+    *,
+    dim: int | None = None,
+    order: int | None = None,
+) -> Solve:
     """Factor a sparse SPD matrix; return ``solve(b)`` for b of shape (n,) or (n, k).
 
     Parameters
@@ -104,22 +288,19 @@ def factorize(a: sp.spmatrix, backend: str = "auto", reuse: dict | None = None) 
     a : sparse matrix, shape (n, n)
         Symmetric positive definite.
     backend : {"auto", "cholmod", "pardiso", "splu", "amg"}
-        ``auto`` takes the first importable of CHOLMOD, PARDISO, SuperLU, except
-        that above ``AMG_THRESHOLD`` unknowns it prefers pyamg's smoothed
-        aggregation as a preconditioner for conjugate gradients (relative
-        residual 1e-10) to SuperLU.
+        ``auto``: :func:`choose_backend`.  ``amg`` is pyamg's smoothed
+        aggregation as a preconditioner of conjugate gradients (relative
+        residual ``AMG_RTOL`` per column, :func:`block_pcg`).
     reuse : dict, optional
         A dict the caller keeps between calls with matrices of the same
         sparsity pattern; CHOLMOD stores its symbolic analysis there.
+    dim, order : int, optional
+        Dimension and element order of the model the matrix comes from; they
+        select ``auto``'s SuperLU/AMG crossover.
     """
     if backend not in BACKENDS:
         raise FemeitError(f"unknown linear solver {backend!r}; choose one of {BACKENDS}")
-    name = backend
-    if backend == "auto":
-        found = available_backends()
-        name = found[0]
-        if name == "splu" and a.shape[0] > AMG_THRESHOLD and "amg" in found:
-            name = "amg"
+    name = choose_backend(a.shape[0], dim, order) if backend == "auto" else backend
     try:
         if name == "cholmod":
             return _cholmod(sp.csc_matrix(a), reuse)
@@ -128,7 +309,7 @@ def factorize(a: sp.spmatrix, backend: str = "auto", reuse: dict | None = None) 
         if name == "amg":
             return _amg(sp.csr_matrix(a))
         return _splu(sp.csc_matrix(a))
-    except ImportError:
+    except (ImportError, OSError):
         raise FemeitError(f"linear solver {name!r} is not installed here; available: {available_backends()}") from None
     except RuntimeError as exc:  # SuperLU reports a singular matrix this way
         raise FemeitError(f"the system matrix could not be factored ({exc}); is the model grounded?") from None

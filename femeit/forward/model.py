@@ -263,7 +263,7 @@ class ForwardModel:
         if key != self._state.key:
             system = self.system_matrix(sigma)
             check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
-            solve = factorize(system, self.solver, self._state.solver_state)
+            solve = factorize(system, self.solver, self._state.solver_state, dim=self.mesh.dim, order=self.order)
             self._state.key = key
             self._state.cache = {"solve": solve, "injections": self._solve_patterns(solve, self.protocol.injections)}
         return self._state.cache["injections"]

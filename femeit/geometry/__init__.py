@@ -1,5 +1,6 @@
 """Geometry specifications, gmsh builders and the mesh cache (built on :mod:`femeit.mesh`)."""
 
+from femeit.geometry.curved import curved_mesh, spec_spheres
 from femeit.geometry.meshing import mesh_from_spec
 from femeit.geometry.outline import Outline
 from femeit.geometry.outline_specs import (
@@ -44,8 +45,10 @@ __all__ = [
     "PolygonInclusion",
     "PrismInclusion",
     "SphereInclusion",
+    "curved_mesh",
     "load_spec",
     "mesh_from_spec",
     "spec_from_dict",
+    "spec_spheres",
     "spec_to_dict",
 ]

@@ -1,0 +1,87 @@
+"""Buried sphere to the exact anomaly: time from nothing (meshing included) to the answer.
+
+Run:  python benchmarks/buried_sphere.py [--h-inclusion 0.2] [--straight] [--solver auto]
+
+The Gasulla-like set-up of ``femeit.analytic``: 16 point electrodes at spacing
+1 on a half-space, a sphere of radius 0.5 at depth 1.5 with 100 times the
+background conductivity, dipole-dipole and Schlumberger rows (one protocol).
+The mesh is made without the cache (so meshing is timed), curved
+(``femeit.geometry.curved_mesh``; ``--straight`` to skip), and solved with P2
+elements with and without the sphere; the anomaly is their difference,
+compared with ``femeit.analytic.halfspace_sphere_anomaly``.  Prints the error
+(max |dv - dv_exact| / max |dv_exact|), CPU and wall time of each step, and
+the load average.  Acceptance (issue 25): 0.5 % in <= 30 s on the default
+install, on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+import femeit as fe
+from femeit.analytic import halfspace_sphere_anomaly, protocol_voltages
+from femeit.forward import ForwardModel
+from femeit.forward.linsolve import available_backends, choose_backend
+from femeit.geometry import curved_mesh
+from femeit.protocol import Protocol
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--h-inclusion", type=float, default=0.2, help="element size on the sphere, m")
+    parser.add_argument("--straight", action="store_true", help="do not curve the mesh")
+    parser.add_argument("--solver", default="auto")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()}; backends here: {available_backends()}")
+    both = Protocol.from_abmn(np.concatenate([Protocol.dipole_dipole().abmn, Protocol.schlumberger().abmn]), 16)
+    spec = fe.HalfspaceLineSpec(
+        dim=3,
+        padding=20.0,
+        h_electrode=0.1,
+        h_survey=1.0,
+        h_far=60.0,
+        h_inclusion=args.h_inclusion,
+        inclusions=(fe.SphereInclusion(0, 0, -1.5, 0.5),),
+    )
+    steps = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+
+    def step(name):
+        steps.append(
+            (
+                name,
+                time.process_time() - cpu0 - sum(s[1] for s in steps),
+                time.perf_counter() - wall0 - sum(s[2] for s in steps),
+            )
+        )
+
+    mesh = fe.mesh_from_spec(spec, cache=False)
+    step("mesh (gmsh, no cache)")
+    if not args.straight:
+        mesh = curved_mesh(mesh)
+        step("curve")
+    model = ForwardModel(mesh, both, electrode_model="point", order=2, solver=args.solver)
+    step("set-up (P2)")
+    dv = model.simulate({"domain": 1.0, "inclusion_1": 100.0}) - model.simulate(1.0)
+    step("two forward solves")
+    pos = np.c_[spec.electrode_x(), np.zeros(16), np.zeros(16)]
+    exact = protocol_voltages(both, halfspace_sphere_anomaly(pos, (0, 0, -1.5), 0.5, 1.0, 100.0, both.injections))
+    error = np.abs(dv - exact).max() / np.abs(exact).max()
+    used = choose_backend(model.discretization.plan.size, 3, 2) if args.solver == "auto" else args.solver
+    print(
+        f"{mesh.n_elements} tetrahedra, {model.n_dofs} P2 dofs, solver {used}, "
+        f"{'straight' if args.straight else 'curved'}: error {100 * error:.3f} %"
+    )
+    print("| step | CPU s | wall s |\n|---|---|---|")
+    for name, cpu, wall in steps:
+        print(f"| {name} | {cpu:.1f} | {wall:.1f} |")
+    print(f"| total | {sum(s[1] for s in steps):.1f} | {sum(s[2] for s in steps):.1f} |")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

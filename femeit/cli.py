@@ -364,7 +364,12 @@ def _save_examples(path: Path, truth, images, title: str) -> None:
     from femeit.viz import plot_image_grid
 
     try:
-        plot_image_grid([list(truth), list(images)], path=path, title=f"{title}: truth (top), network (bottom)")
+        plot_image_grid(
+            [list(truth), list(images)],
+            path=path,
+            title=f"{title}: truth (top), network (bottom)",
+            label="conductivity (S/m)",
+        )
     except FemeitError as err:
         print(f"{err}: no example PNG written")
 

@@ -86,11 +86,59 @@ def test_a_changed_mesh_file_is_refused(mesh_file, tmp_path):
         datasets.load_config(_write(tmp_path, 'file = "missing.msh"'))
 
 
-def test_a_3d_mesh_file_is_refused(tmp_path):
-    mesh = fe.mesh_from_spec(fe.CylinderSpec(radius=0.1, height=0.1, h=0.05))
-    fe.write_mesh(mesh, tmp_path / "cyl.msh")
-    with pytest.raises(fe.FemeitError, match="3D mesh; datasets take 2D mesh files"):
-        datasets.load_config(_write(tmp_path, 'file = "cyl.msh"'))
+SPHERES = """
+[phantom]
+shape = "sphere"
+background = 0.3
+conductivity = [0.05, 3.0]
+radius = [0.02, 0.04]
+margin = 0.01
+n_objects = [1, 2]
+[image]
+shape = [8, 12]
+depth = 3
+"""
+
+
+def test_a_3d_tank_mesh_file_places_spheres_inside_it(tmp_path):
+    from femeit.phantom import Sphere
+
+    spec = fe.spec_from_dict(
+        {
+            "kind": "extruded",
+            "outline": {"shape": "ellipse", "a": 0.15, "b": 0.1},
+            "height": 0.2,
+            "h": 0.06,
+            "rings": [{"n_electrodes": 8, "shape": "rectangle", "width": 0.02, "height": 0.02, "z": 0.1}],
+        }
+    )
+    mesh = fe.mesh_from_spec(spec)
+    fe.write_mesh(mesh, tmp_path / "tank.msh")
+    path = tmp_path / "c.toml"
+    path.write_text('seed = 2\n[sensor]\nfile = "tank.msh"\n[forward]\nprotocol = "opposite"\n' + SPHERES)
+    config = datasets.load_config(path)
+    assert config.spec.dim == 3 and config.spec.height == pytest.approx(0.2)
+    # The bottom face's polygon: vertices on the ellipse.
+    x, y = np.asarray(config.spec.outline.points).T
+    assert np.allclose((x / 0.15) ** 2 + (y / 0.1) ** 2, 1.0, atol=1e-6)
+    store = tmp_path / "d.zarr"
+    datasets.generate(config, store, 2, workers=1, chunk_size=2, progress=False)
+    ds = datasets.open(store)
+    assert ds.volumes.shape == (2, 3, 8, 12)
+    protocol = Protocol.by_name("opposite", 8)
+    for i in range(2):
+        rows = [row for row in ds.objects[i] if np.isfinite(row[0])]
+        assert all(0.01 + row[3] <= row[2] <= 0.2 - 0.01 - row[3] for row in rows)
+        phantom = Phantom(0.3, tuple((Sphere(tuple(row[:3]), row[3]), row[4]) for row in rows))
+        expected = ForwardModel(mesh, protocol, 0.01).simulate(phantom.on_mesh(mesh, level=2))
+        np.testing.assert_allclose(ds.voltages_clean[i], expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+def test_a_3d_mesh_that_is_not_a_vertical_tank_is_refused(tmp_path):
+    mesh = fe.mesh_from_spec(fe.spec_from_dict({"kind": "ball", "radius": 1.0, "h": 0.5}))
+    fe.write_mesh(mesh, tmp_path / "ball.msh")
+    with pytest.raises(fe.FemeitError, match="whose bottom is at z = -1"):
+        datasets.load_config(_write(tmp_path, 'file = "ball.msh"'))
 
 
 def test_a_protocol_table_from_a_file_is_embedded_in_the_dataset(tmp_path):

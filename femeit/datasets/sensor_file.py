@@ -1,14 +1,17 @@
 """A dataset sensor read from a mesh file that follows the physical-group contract.
 
 ``[sensor] file = "tank.msh"`` (a path relative to the TOML, or absolute) makes
-a dataset on a user's own 2D mesh: the forward model runs on that mesh as it
-is, and the random objects are placed inside the mesh's outer boundary, which
-is read from the mesh as a polygon.  The configuration records the file's
+a dataset on a user's own mesh: the forward model runs on that mesh as it is,
+and the random objects are placed inside the mesh's outer boundary, which is
+read from the mesh as a polygon.  The configuration records the file's
 absolute path and SHA-256, so a dataset can never silently mix samples of two
 different meshes: a changed file is refused when the run resumes or is verified.
 
-3D mesh files are refused: where spheres may go inside an arbitrary volume
-mesh is not decided here (use an ``extruded`` spec for a 3D tank).
+A 3D mesh must be a vertical tank, as the dataset's 3D phantoms (spheres
+between the bottom and the top, vertical rods) and voxel layers assume: its
+bottom face at z = 0, its cross-section the polygon of that face at every
+height (checked: the mesh's volume equals the polygon's area times the height
+within 2 %, which a faceted curved wall meets).  Other volumes are refused.
 """
 
 from __future__ import annotations
@@ -40,15 +43,21 @@ class MeshFileSensor:
     n_electrodes : int
         Electrodes in the mesh's physical groups.
     outline : Outline
-        The mesh's outer boundary as a polygon (m), where objects are placed.
+        The mesh's outer boundary (2D) or its bottom face's (3D) as a polygon
+        (m), where objects are placed.
+    dim : int
+        2 or 3.
+    height : float or None
+        The tank's height (3D), m.
     """
 
     path: str
     sha256: str
     n_electrodes: int
     outline: Outline
+    dim: int = 2
+    height: float | None = None
     kind: ClassVar[str] = KIND
-    dim: ClassVar[int] = 2
     rings: ClassVar[tuple] = ()
     inclusions: ClassVar[tuple] = ()
     # The mesh exists already: femeit.limits does not estimate its size.
@@ -105,8 +114,8 @@ def sensor_from_table(table: dict, base: Path | None = None) -> MeshFileSensor:
             f"recorded {str(expected)[:12]}...): its samples would mix two meshes; restore the file "
             "or make a new dataset"
         )
-    mesh, outline = _read(str(path), digest)
-    return MeshFileSensor(str(path), digest, mesh.n_electrodes, outline)
+    mesh, outline, height = _read(str(path), digest)
+    return MeshFileSensor(str(path), digest, mesh.n_electrodes, outline, mesh.dim, height)
 
 
 def _sha256(path: Path) -> str:
@@ -119,27 +128,47 @@ def _sha256(path: Path) -> str:
 
 @lru_cache(maxsize=4)
 def _read(path: str, digest: str):
-    """The mesh and its outer boundary polygon (cached per file content)."""
-    from femeit.mesh import read_mesh
+    """The mesh, the polygon where objects go and the height (3D; None in 2D), cached per file content."""
+    from femeit.mesh import boundary_facets, element_measures, read_mesh
 
     if _sha256(Path(path)) != digest:
         raise FemeitError(f"mesh file {path} changed while in use (its SHA-256 differs from the recorded one)")
     mesh = read_mesh(path)
-    if mesh.dim != 2:
+    points, elements = mesh.points, mesh.elements
+    if mesh.dim == 2:
+        loop = _loop(boundary_facets(elements), len(points), path)
+        return mesh, Outline(shape="polygon", points=tuple(map(tuple, points[loop, :2]))), None
+    z = points[:, 2]
+    zmin, zmax = float(z.min()), float(z.max())
+    tol = 1e-9 * float(np.ptp(points, axis=0).max())
+    if abs(zmin) > tol:
         raise FemeitError(
-            f"sensor.file: {path} is a {mesh.dim}D mesh; datasets take 2D mesh files "
-            "(for a 3D tank use an 'extruded' or 'cylinder' spec)"
+            f"sensor.file: {path} is a 3D mesh whose bottom is at z = {zmin:.6g} m; datasets place their 3D "
+            "objects between z = 0 and the top: translate the mesh so that its bottom is at z = 0"
         )
-    return mesh, Outline(shape="polygon", points=tuple(map(tuple, _outer_loop(mesh, path))))
+    faces = boundary_facets(elements)
+    bottom = faces[np.all(np.abs(z[faces] - zmin) <= tol, axis=1)]
+    if not len(bottom):
+        raise FemeitError(f"sensor.file: {path} has no flat bottom face at z = 0; datasets need a vertical tank")
+    edges = np.sort(np.concatenate([bottom[:, [0, 1]], bottom[:, [1, 2]], bottom[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    loop = _loop(unique[counts == 1], len(points), path)
+    outline = Outline(shape="polygon", points=tuple(map(tuple, points[loop, :2])))
+    volume = float(element_measures(points, elements).sum())
+    prism = outline.area * zmax
+    if abs(volume - prism) > 0.02 * prism:
+        raise FemeitError(
+            f"sensor.file: {path} is not a vertical tank: its volume {volume:.4g} m^3 differs from its bottom's "
+            f"area times its height ({prism:.4g} m^3) by more than 2 %; datasets need the same cross-section at "
+            "every height (use a spec for other shapes)"
+        )
+    return mesh, outline, zmax
 
 
-def _outer_loop(mesh, path: str) -> np.ndarray:
-    """Boundary nodes of a 2D mesh in order round its single boundary loop, shape (n, 2)."""
-    from femeit.mesh import boundary_facets
-
-    edges = boundary_facets(mesh.elements)
-    nxt = {}
-    for a, b in edges:  # a boundary of a triangulated disk: every node has two boundary edges
+def _loop(edges: np.ndarray, n_points: int, path: str) -> np.ndarray:
+    """Node indices in order round the single closed loop that ``edges`` (n, 2) form."""
+    nxt: dict[int, list[int]] = {}
+    for a, b in edges:  # the boundary of a triangulated disk: every node has two boundary edges
         nxt.setdefault(int(a), []).append(int(b))
         nxt.setdefault(int(b), []).append(int(a))
     if any(len(v) != 2 for v in nxt.values()):
@@ -157,4 +186,4 @@ def _outer_loop(mesh, path: str) -> np.ndarray:
             f"sensor.file: {path} has {len(nxt) - len(loop)} boundary nodes off its outer boundary "
             "(holes or separate pieces); datasets need a mesh of one simply connected region"
         )
-    return mesh.points[np.asarray(loop), :2]
+    return np.asarray(loop)

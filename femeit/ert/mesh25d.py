@@ -171,14 +171,7 @@ def halfplane_mesh(
         for x, z in e:
             found = gmsh.model.getEntitiesInBoundingBox(x - eps, z - eps, -eps, x + eps, z + eps, eps, 0)
             e_points += [tag for _, tag in found]
-        field = gmsh.model.mesh.field
-        dist = field.add("Distance")
-        field.setNumbers(dist, "PointsList", e_points)
-        size = field.add("MathEval")
-        field.setString(size, "F", f"{h0!r} + {growth!r} * F{dist}")
-        field.setAsBackgroundMesh(size)
-        use_size_fields_only()
-        generate(2, "the half-plane profile")
+        _mesh_graded_from(e_points, h0, growth, "the half-plane profile")
         groups = extract_groups(2)
     p = groups.points.T.copy()
     t = groups.regions["domain"].T.copy()
@@ -241,14 +234,7 @@ def closed_mesh(electrodes: np.ndarray, *, near_size: float | None = None, growt
             raise FemeitError(f"the electrode ring is not a simple closed outline: {exc}") from None
         surfaces = [tag for dim, tag in gmsh.model.getEntities(2)]
         gmsh.model.addPhysicalGroup(2, surfaces, name="domain")
-        field = gmsh.model.mesh.field
-        dist = field.add("Distance")
-        field.setNumbers(dist, "PointsList", pts)
-        mev = field.add("MathEval")
-        field.setString(mev, "F", f"{h0!r} + {growth!r} * F{dist}")
-        field.setAsBackgroundMesh(mev)
-        use_size_fields_only()
-        generate(2, "the electrode ring's cross-section")
+        _mesh_graded_from(pts, h0, growth, "the electrode ring's cross-section")
         groups = extract_groups(2)
     mesh = skfem.MeshTri(groups.points.T.copy(), groups.regions["domain"].T.copy())
     d = np.linalg.norm(mesh.p.T[None, :, :] - e[:, None, :], axis=2)
@@ -256,3 +242,15 @@ def closed_mesh(electrodes: np.ndarray, *, near_size: float | None = None, growt
     if np.any(d[np.arange(len(e)), nodes] > 1e-6 * max(1.0, size)) or area2 == 0:
         raise FemeitError("the mesh has no node at some electrode (gmsh moved an outline point)")
     return HalfPlaneMesh(mesh, nodes, e.copy(), np.zeros(0, dtype=np.int64), e.mean(axis=0))
+
+
+def _mesh_graded_from(point_tags, h0: float, growth: float, what: str) -> None:
+    """Mesh the current gmsh model in 2D with size ``h0 + growth * distance`` to the given points."""
+    field = gmsh.model.mesh.field
+    dist = field.add("Distance")
+    field.setNumbers(dist, "PointsList", list(point_tags))
+    size = field.add("MathEval")
+    field.setString(size, "F", f"{h0!r} + {growth!r} * F{dist}")
+    field.setAsBackgroundMesh(size)
+    use_size_fields_only()
+    generate(2, what)

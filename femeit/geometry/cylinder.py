@@ -13,8 +13,8 @@ from femeit.geometry.specs import (
     CylinderSpec,
     ElectrodeRing,
     SphereInclusion,
-    inclusion_names,
 )
+from femeit.geometry.tank_groups import fragment_and_name
 from femeit.mesh.gmsh_session import mesh_tank_3d
 
 
@@ -86,21 +86,9 @@ def build_cylinder(spec: CylinderSpec) -> None:
             pieces, _ = occ.intersect(wall, [tool], removeObject=False, removeTool=True)
             patches.append(list(pieces))
     inclusions = [(3, _inclusion_solid(inc)) for inc in spec.inclusions]
-    flat_patches = [p for ps in patches for p in ps]
-    _, frag_map = occ.fragment([(3, tank)], flat_patches + inclusions)
-    occ.synchronize()
-    # Translate the patch tags through the fragment map.
-    new_tag = {flat_patches[i]: [t for _, t in frag_map[1 + i]] for i in range(len(flat_patches))}
-    electrode_surfaces = [sorted({t for p in ps for t in new_tag[p]}) for ps in patches]
-    inclusion_volumes = [[t for _, t in frag_map[1 + len(flat_patches) + i]] for i in range(len(inclusions))]
-    all_volumes = {t for _, t in gmsh.model.getEntities(3)}
-    background = sorted(all_volumes - {t for vs in inclusion_volumes for t in vs})
-
-    gmsh.model.addPhysicalGroup(3, background, name="domain")
-    for name, vols in zip(inclusion_names("CylinderSpec", spec.inclusions), inclusion_volumes, strict=True):
-        gmsh.model.addPhysicalGroup(3, vols, name=name)
-    for k, surfaces in enumerate(electrode_surfaces):
-        gmsh.model.addPhysicalGroup(2, surfaces, name=f"e{k + 1:02d}")
+    electrode_surfaces, inclusion_volumes = fragment_and_name(
+        tank, patches, inclusions, "CylinderSpec", spec.inclusions
+    )
 
     h = spec.mesh_size
     # A tenth of the smallest dimension (a fifth of a sphere's radius) keeps

@@ -36,6 +36,7 @@ from femeit.geometry.specs import (
     SphereInclusion,
     inclusion_names,
 )
+from femeit.geometry.tank_groups import fragment_and_name
 from femeit.mesh.gmsh_session import distance_threshold, generate, mesh_tank_3d, minimum_field, use_size_fields_only
 
 
@@ -259,19 +260,9 @@ def build_extruded(spec: ExtrudedSpec) -> None:
             patches.append(pieces)
             k += 1
     inclusions = [(3, _inclusion_3d(inc)) for inc in spec.inclusions]
-    flat = [p for ps in patches for p in ps]
-    _, frag_map = occ.fragment([(3, tank)], flat + inclusions)
-    occ.synchronize()
-    new_tag = {flat[i]: [t for _, t in frag_map[1 + i]] for i in range(len(flat))}
-    electrode_surfaces = [sorted({t for p in ps for t in new_tag[p]}) for ps in patches]
-    inclusion_volumes = [[t for _, t in frag_map[1 + len(flat) + i]] for i in range(len(inclusions))]
-    background = sorted({t for _, t in gmsh.model.getEntities(3)} - {t for vs in inclusion_volumes for t in vs})
-
-    gmsh.model.addPhysicalGroup(3, background, name="domain")
-    for name, vols in zip(inclusion_names("ExtrudedSpec", spec.inclusions), inclusion_volumes, strict=True):
-        gmsh.model.addPhysicalGroup(3, vols, name=name)
-    for k, surfaces in enumerate(electrode_surfaces):
-        gmsh.model.addPhysicalGroup(2, surfaces, name=f"e{k + 1:02d}")
+    electrode_surfaces, inclusion_volumes = fragment_and_name(
+        tank, patches, inclusions, "ExtrudedSpec", spec.inclusions
+    )
 
     h = spec.mesh_size
     h_inc = min([h] + [_smallest_3d(inc) / 10 for inc in spec.inclusions])

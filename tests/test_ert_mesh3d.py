@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from femeit.errors import FemeitError
 from femeit.ert import wenner_alpha
 from femeit.ert.mesh3d import halfspace_mesh_3d
-from femeit.errors import FemeitError
 from femeit.forward.model import ForwardModel
 
 

@@ -41,8 +41,8 @@ from femeit.ert.errors_model import (
 from femeit.ert.formats import read_res2dinv, read_unified, write_res2dinv, write_unified
 from femeit.ert.forward25d import Forward25D, readings, wavenumbers
 from femeit.ert.geometric import apparent_resistivity, geometric_factor, numeric_geometric_factor
-from femeit.ert.mesh25d import HalfPlaneMesh, closed_mesh, halfplane_mesh
 from femeit.ert.mesh3d import halfspace_mesh_3d
+from femeit.ert.mesh25d import HalfPlaneMesh, closed_mesh, halfplane_mesh
 from femeit.ert.model25d import ERTModel
 
 __all__ = [

@@ -12,19 +12,20 @@ for the providers), copied unchanged into ``tests/data/ert``:
   relative error column;
 * ``bedrock.dat``: 64 electrodes at 5 m, apparent resistivity and error, with
   the borehole log ``bedrock.txt`` at x = 155 m as partial ground truth;
-  vertical smoothness weight 0.15 (pyGIMLi's tutorial zWeight);
+  vertical smoothness weight 0.15 (pyGIMLi's tutorial zWeight, in its convention:
+  :func:`regulariser`);
 * ``hollow_limetree.ohm``: 24 electrodes around a lime-tree trunk, u and i;
   the cross-section is the polygon through the sensor positions
   (:func:`femeit.ert.closed_mesh`), insulated all round (2.5D: a trunk
   uniform along its axis); error 3 % of |R|.
 
 For every profile: the mesh follows the sensors' topography
-(:func:`femeit.ert.halfplane_mesh`), the model is P1 2.5D
+(:func:`femeit.ert.halfplane_mesh`), the model is P2 2.5D
 (:class:`femeit.ert.ERTModel`, 14 wavenumbers: ``RULE``), resistances come from ``r`` or from
 ``rhoa / k`` with numeric geometric factors of the same mesh; the inversion
 (:func:`femeit.inverse.gauss_newton.invert_model`) fits ln|R| with the
 relative error as std, first-difference smoothness across triangle edges
-(anisotropic where stated), starts from the median apparent resistivity,
+(anisotropic where stated, :func:`regulariser`), starts from the median apparent resistivity,
 cools lambda by 0.5 and stops at chi^2 <= 1 or after 10 iterations.
 
 Reports chi^2 per iteration, iterations, wall time (mesh, model and
@@ -237,6 +238,10 @@ def borehole(run: dict) -> dict:
     below = (z <= depth) & (z > depth - 8)
     z_top = float(run["data"].profile()[np.argmin(np.abs(run["data"].profile()[:, 0] - x)), 1])
     section = column(run["mesh"], run["rho"], x, z + z_top)
+    # Depth of investigation at the borehole: the deepest point of the column inside the
+    # well-covered mask (coverage within 2.5 decades of its maximum).
+    covered = column(run["mesh"], run["covered"].astype(float), x, z + z_top) > 0.5
+    doi = float(z_top - z[covered].min()) if covered.any() else 0.0
     return {
         "x": float(x),
         "depth": float(z_top - depth),
@@ -246,6 +251,7 @@ def borehole(run: dict) -> dict:
         "section_below": float(np.median(section[below])),
         "z": z,
         "z_mesh": z + z_top,
+        "doi": doi,
         "above": above,
         "below": below,
         "log": rho_log,
@@ -319,7 +325,10 @@ def main() -> int:
                 f"median {b['log_above']:.3g} ohm m in the 8 m above and {b['log_below']:.3g} ohm m in the 8 m "
                 f"below (ratio {b['log_below'] / b['log_above']:.3g}); the femeit section gives "
                 f"{b['section_above']:.3g} and {b['section_below']:.3g} ohm m "
-                f"(ratio {b['section_below'] / b['section_above']:.3g}).",
+                f"(ratio {b['section_below'] / b['section_above']:.3g}). The well-covered section reaches "
+                f"{b['doi']:.1f} m below the surface there. Section (ohm m) at depths "
+                + ", ".join(f"{-zz:.0f} m: {r:.3g}" for zz, r in zip(b["z"], b["section"], strict=True) if zz % 4 == 0)
+                + ".",
             ]
             print(extra[-1], flush=True)
         if PROFILES[name].get("ring"):

@@ -12,19 +12,20 @@ for the providers), copied unchanged into ``tests/data/ert``:
   relative error column;
 * ``bedrock.dat``: 64 electrodes at 5 m, apparent resistivity and error, with
   the borehole log ``bedrock.txt`` at x = 155 m as partial ground truth;
-  vertical smoothness weight 0.15 (pyGIMLi's tutorial zWeight);
+  vertical smoothness weight 0.15 (pyGIMLi's tutorial zWeight, in its convention:
+  :func:`regulariser`);
 * ``hollow_limetree.ohm``: 24 electrodes around a lime-tree trunk, u and i;
   the cross-section is the polygon through the sensor positions
   (:func:`femeit.ert.closed_mesh`), insulated all round (2.5D: a trunk
   uniform along its axis); error 3 % of |R|.
 
 For every profile: the mesh follows the sensors' topography
-(:func:`femeit.ert.halfplane_mesh`), the model is P1 2.5D
+(:func:`femeit.ert.halfplane_mesh`), the model is P2 2.5D
 (:class:`femeit.ert.ERTModel`, 14 wavenumbers: ``RULE``), resistances come from ``r`` or from
 ``rhoa / k`` with numeric geometric factors of the same mesh; the inversion
 (:func:`femeit.inverse.gauss_newton.invert_model`) fits ln|R| with the
 relative error as std, first-difference smoothness across triangle edges
-(anisotropic where stated), starts from the median apparent resistivity,
+(anisotropic where stated, :func:`regulariser`), starts from the median apparent resistivity,
 cools lambda by 0.5 and stops at chi^2 <= 1 or after 10 iterations.
 
 Reports chi^2 per iteration, iterations, wall time (mesh, model and
@@ -63,6 +64,9 @@ CHI2_LIMIT = 1.2
 # Gauss-Legendre + Gauss-Laguerre wavenumbers (10 + 4): 0.1 % error on the homogeneous kernel over
 # r_max / r_min = 40, against 2-3 % data errors; 14 solves per model instead of 24.
 RULE = (10, 4)
+# Lagrange order of the forward model: P2 (the nodes of the mesh refined once, as pyGIMLi's default
+# forward mesh); P1 on these meshes differs from P2 by 2-4 % on rough models, as much as the errors.
+ORDER = 2
 
 PROFILES = {
     # file, relative error when the file has none, vertical smoothness weight, element size at the
@@ -75,7 +79,7 @@ PROFILES = {
 }
 
 
-def setup(name: str):
+def setup(name: str, order: int = ORDER):
     """The data, mesh and model of a profile: (ERTData, HalfPlaneMesh, ERTModel, R, std, rhoa)."""
     from femeit.ert import ERTModel, Forward25D, closed_mesh, halfplane_mesh, read_unified, wavenumbers
 
@@ -91,7 +95,7 @@ def setup(name: str):
     e = mesh.electrodes
     dist = np.linalg.norm(e[:, None] - e[None], axis=2)[~np.eye(len(e), dtype=bool)]
     k, w = wavenumbers(dist.min(), dist.max(), "gauss", RULE)
-    forward = Forward25D(mesh, order=1, k=k, w=w, boundary="neumann" if ring else "mixed")
+    forward = Forward25D(mesh, order=order, k=k, w=w, boundary="neumann" if ring else "mixed")
     model = ERTModel(forward, data.protocol())
     k = model.forward.geometric_factors(model.protocol)
     if "rhoa" in data.columns and "r" not in data.columns and "u" not in data.columns:
@@ -102,18 +106,57 @@ def setup(name: str):
     return data, mesh, model, resistance, rel * np.abs(resistance), resistance * k
 
 
-def invert(name: str) -> dict:
-    """Invert one profile; returns the numbers of the report and what the figures need."""
+def regulariser(mesh, zweight: float):
+    """First differences across the triangle edges, edge f weighted by ``1 - (1 - zweight) |n_z|``.
+
+    n is the edge's unit normal: an edge between two stacked triangles
+    (horizontal, |n_z| = 1) gets ``zweight``, a vertical edge 1, linear in
+    between; the convention of pyGIMLi's ``zWeight`` (checked against its
+    constraint weights in ``benchmarks/ert_pygimli.py``).  femeit's own
+    ``neighbour_operator(weights=(1, a))`` weights an edge by
+    ``sqrt(n_x^2 + a n_z^2)`` instead (a tensor form): with the same number
+    it smooths more across horizontal edges (0.39 instead of 0.15 for 0.15).
+    """
+    import scipy.sparse as sp
+
+    from femeit.inverse.gauss_newton import neighbour_operator
+
+    p, t = mesh.mesh.p.T, mesh.mesh.t.T
+    r1 = neighbour_operator(p, t)
+    nx = abs(neighbour_operator(p, t, weights=(1.0, 0.0))).max(axis=1).toarray().ravel()  # |n_x| per edge
+    nz = np.sqrt(np.clip(1.0 - nx**2, 0.0, 1.0))
+    return (sp.diags(1.0 - (1.0 - zweight) * nz) @ r1).tocsr()
+
+
+def invert(
+    name: str, lam: float | None = None, max_iter: int = 10, tolerance: float = 0.01, order: int = ORDER
+) -> dict:
+    """Invert one profile; returns the numbers of the report and what the figures need.
+
+    ``lam=None``: femeit's automatic lambda (cooled by 0.5 from its trace
+    ratio, raised when a step overshoots) and the stop at chi^2 <= 1.  A
+    number: that lambda kept fixed, no stop at chi^2 = 1, iterations until Phi
+    decreases by less than ``tolerance`` (relative) or ``max_iter``: the
+    setting matched with pyGIMLi in ``benchmarks/ert_pygimli.py``.
+    """
     from femeit.ert.pictures import coverage
-    from femeit.inverse.gauss_newton import invert_model, neighbour_operator
+    from femeit.inverse.gauss_newton import invert_model
 
     cfg = PROFILES[name]
     t0 = time.perf_counter()
-    data, mesh, model, resistance, std, rhoa = setup(name)
+    data, mesh, model, resistance, std, rhoa = setup(name, order)
+    reg = regulariser(mesh, cfg["zweight"])
     t1 = time.perf_counter()
-    reg = neighbour_operator(mesh.mesh.p.T, mesh.mesh.t.T, weights=(1.0, cfg["zweight"]))
+    fixed = {} if lam is None else {"lam": lam, "cooling": 1.0, "target": 1e-9, "tolerance": tolerance}
     res = invert_model(
-        model, resistance, std, sigma0=1.0 / np.median(rhoa), regulariser=reg, log_data=True, max_iter=10
+        model,
+        resistance,
+        std,
+        sigma0=1.0 / np.median(rhoa),
+        regulariser=reg,
+        log_data=True,
+        max_iter=max_iter,
+        **fixed,
     )
     t2 = time.perf_counter()  # the coverage below is for the pictures, not part of the inversion
     sigma = res.conductivity
@@ -125,6 +168,9 @@ def invert(name: str) -> dict:
         "name": name,
         "data": data,
         "mesh": mesh,
+        "model": model,
+        "resistance": resistance,
+        "std": std,
         "result": res,
         "rhoa": rhoa,
         "coverage": cov,
@@ -136,6 +182,34 @@ def invert(name: str) -> dict:
         "invert_s": t2 - t1,
         "ok": bool(res.chi2[-1] <= CHI2_LIMIT and res.iterations <= 10),
     }
+
+
+def discrepancy_lambda(name: str, start: tuple[float, float] = (1.0, 10.0), tol: float = 0.05, runs: int = 6):
+    """The fixed lambda whose converged chi^2 is 1 (the discrepancy principle), by a secant in log-log.
+
+    chi^2 of the converged model grows monotonically with lambda; each try
+    is a full fixed-lambda inversion from the homogeneous start (``invert``
+    with ``lam``).  Stops when |chi^2 - 1| <= ``tol``.  Returns (lambda,
+    run, tries) with tries a list of (lambda, chi^2, iterations).
+    """
+    tries = []
+    best = None
+    lams = list(start)
+    for i in range(runs):
+        lam = lams[i] if i < len(lams) else None
+        if lam is None:
+            (l0, c0), (l1, c1) = [(a, b) for a, b, _ in tries[-2:]]
+            slope = (np.log(c1) - np.log(c0)) / (np.log(l1) - np.log(l0)) if c1 != c0 else 1.0
+            slope = slope if slope > 0.1 else 1.0
+            lam = float(np.exp(np.log(l1) - np.log(c1) / slope))
+        run = invert(name, lam=lam, max_iter=20)
+        chi = float(run["result"].chi2[-1])
+        tries.append((lam, chi, run["result"].iterations))
+        if best is None or abs(np.log(chi)) < abs(np.log(best[1]["result"].chi2[-1])):
+            best = (lam, run)
+        if abs(chi - 1.0) <= tol:
+            break
+    return best[0], best[1], tries
 
 
 def column(mesh, rho: np.ndarray, x: float, z: np.ndarray) -> np.ndarray:
@@ -164,6 +238,10 @@ def borehole(run: dict) -> dict:
     below = (z <= depth) & (z > depth - 8)
     z_top = float(run["data"].profile()[np.argmin(np.abs(run["data"].profile()[:, 0] - x)), 1])
     section = column(run["mesh"], run["rho"], x, z + z_top)
+    # Depth of investigation at the borehole: the deepest point of the column inside the
+    # well-covered mask (coverage within 2.5 decades of its maximum).
+    covered = column(run["mesh"], run["covered"].astype(float), x, z + z_top) > 0.5
+    doi = float(z_top - z[covered].min()) if covered.any() else 0.0
     return {
         "x": float(x),
         "depth": float(z_top - depth),
@@ -172,6 +250,10 @@ def borehole(run: dict) -> dict:
         "section_above": float(np.median(section[above])),
         "section_below": float(np.median(section[below])),
         "z": z,
+        "z_mesh": z + z_top,
+        "doi": doi,
+        "above": above,
+        "below": below,
         "log": rho_log,
         "section": section,
     }
@@ -243,7 +325,10 @@ def main() -> int:
                 f"median {b['log_above']:.3g} ohm m in the 8 m above and {b['log_below']:.3g} ohm m in the 8 m "
                 f"below (ratio {b['log_below'] / b['log_above']:.3g}); the femeit section gives "
                 f"{b['section_above']:.3g} and {b['section_below']:.3g} ohm m "
-                f"(ratio {b['section_below'] / b['section_above']:.3g}).",
+                f"(ratio {b['section_below'] / b['section_above']:.3g}). The well-covered section reaches "
+                f"{b['doi']:.1f} m below the surface there. Section (ohm m) at depths "
+                + ", ".join(f"{-zz:.0f} m: {r:.3g}" for zz, r in zip(b["z"], b["section"], strict=True) if zz % 4 == 0)
+                + ".",
             ]
             print(extra[-1], flush=True)
         if PROFILES[name].get("ring"):

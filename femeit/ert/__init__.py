@@ -8,6 +8,8 @@
 - :mod:`femeit.ert.formats`: the unified data format of BERT/pyGIMLi and Res2DInv's general array format;
 - :mod:`femeit.ert.forward25d`: the 2.5D forward model (2D mesh, Fourier-cosine transform in y)
   and :mod:`femeit.ert.mesh25d`, its graded half-plane mesh with topography;
+- :mod:`femeit.ert.mesh3d`: a graded 3D half-space mesh sized to the survey (point electrodes,
+  for femeit's 3D :class:`~femeit.forward.ForwardModel`);
 - :mod:`femeit.ert.model25d`: :class:`ERTModel`, a protocol's readings and their Jacobian
   (for :func:`femeit.inverse.gauss_newton.invert_model`);
 - :mod:`femeit.ert.exact`: exact references for y-invariant grounds (two layers, vertical contact).
@@ -39,6 +41,7 @@ from femeit.ert.errors_model import (
 from femeit.ert.formats import read_res2dinv, read_unified, write_res2dinv, write_unified
 from femeit.ert.forward25d import Forward25D, readings, wavenumbers
 from femeit.ert.geometric import apparent_resistivity, geometric_factor, numeric_geometric_factor
+from femeit.ert.mesh3d import halfspace_mesh_3d
 from femeit.ert.mesh25d import HalfPlaneMesh, closed_mesh, halfplane_mesh
 from femeit.ert.model25d import ERTModel
 
@@ -56,6 +59,7 @@ __all__ = [
     "geometric_factor",
     "gradient",
     "halfplane_mesh",
+    "halfspace_mesh_3d",
     "line_positions",
     "multiple_gradient",
     "numeric_geometric_factor",

@@ -260,3 +260,46 @@ def load(path: str | Path) -> KTCUNet:
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise FemeitError(f"{p}: not a ktc-unet weights file ({type(exc).__name__}: {exc})") from None
     return model.eval()
+
+
+def score_split(
+    dataset, model: KTCUNet, inputs: LevelInputs, split: str = "test", limit: int | None = None
+) -> dict[int, tuple[float, float]]:
+    """Challenge scores of ``model`` on a dataset split at every level (the stored noisy readings).
+
+    Parameters
+    ----------
+    dataset : str, Path or femeit.datasets.Dataset
+    model : KTCUNet
+    inputs : LevelInputs
+    split : str
+        ``train``, ``validation``, ``test`` or ``heldout``.
+    limit : int, optional
+        Score only the first ``limit`` samples of the split.
+
+    Returns
+    -------
+    dict
+        Level -> (mean learned score, mean all-water score) over the samples, each scored at
+        256 x 256 with :func:`femeit.ktc2023.ktc_score` against its phantom's class map.
+    """
+    from femeit.datasets import SPLITS
+    from femeit.ktc2023 import ktc_score
+    from femeit.learn.ktc_pipeline import LearnedKTC
+
+    ds, ref, _ = _read(dataset)
+    if split not in SPLITS:
+        raise FemeitError(f"split must be one of {SPLITS}, got {split!r}")
+    idx = np.flatnonzero(np.asarray(ds.split[:]) == SPLITS.index(split))[:limit]
+    if not len(idx):
+        raise FemeitError(f"the dataset's {split} split is empty")
+    truths = class_maps(ds, idx, (256, 256))
+    dv = np.asarray(ds.voltages.get_orthogonal_selection((idx, slice(None)))) - ref
+    pipeline = LearnedKTC(inputs, model.eval())
+    out = {}
+    for level in LEVELS:
+        labels = pipeline.segment(dv, level)
+        net = [ktc_score(t, lab) for t, lab in zip(truths, labels, strict=True)]
+        water = [ktc_score(t, np.zeros_like(t)) for t in truths]
+        out[level] = (float(np.mean(net)), float(np.mean(water)))
+    return out

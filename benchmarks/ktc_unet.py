@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     timed([*femeit, *train, "--seed", "0", "-o", str(out / "run")])
     from femeit import ktc2023 as ktc
     from femeit.learn.ktc_inputs import LevelInputs
-    from femeit.learn.ktc_training import load, score_split
+    from femeit.learn.ktc_pipeline import score_split
+    from femeit.learn.ktc_training import load
 
     inputs = LevelInputs.from_reference(ktc.load_level(1).reference)
     scores = score_split(out / "tank.zarr", load(out / "run"), inputs, "test", args.test_samples)

@@ -22,7 +22,8 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     contact_impedance = 0.01      # ohm m (2D) or ohm m^2 (3D)
 
     [phantom]
-    shape = "circle"              # circle (2D); sphere or cylinder (3D, vertical rods)
+    shape = "circle"              # circle or mixed (2D: circles, polygons, blobs; datasets.outlines);
+                                  # sphere or cylinder (3D, vertical rods)
     background = 0.05             # S/m
     conductivity = 1e-4           # S/m, or [low, high] drawn log-uniformly
     radius = [0.1, 0.3]           # m, drawn uniformly
@@ -30,9 +31,12 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     min_gap = 0.02                # minimum gap between objects, m
     n_objects = [1, 4]            # inclusive range, drawn uniformly, or:
     # counts = {1 = 5261, 2 = 7771, 3 = 7997, 4 = 8482}   (fixes the sample count)
+    # both_signs = true           # each object, with probability 1/2, background^2 / conductivity
 
     [noise]
-    snr_db = 40                   # optional
+    snr_db = 40                   # optional; or the noise model of a measured reference:
+    # relative = 0.01             # std_i = sqrt((relative V_i)^2 + (floor mean|V|)^2) on the
+    # floor = 0.01                # homogeneous reference V (NoiseModel.from_reference)
 
     [image]
     shape = [64, 64]              # rows, columns over the sensor's bounding box

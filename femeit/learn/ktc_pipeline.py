@@ -72,14 +72,14 @@ class LearnedKTC:
         """
         import torch
 
-        from femeit.learn.ktc_training import _circle_mask
+        from femeit.learn.ktc_training import circle_mask
         from femeit.learn.ktc_unet import upsample_labels
 
         single = np.ndim(dv) == 1
         x = torch.from_numpy(self.inputs.inputs(dv, level, mask))
         with torch.no_grad():
             labels = upsample_labels(self.model(x), IMAGE_SHAPE).numpy()
-        labels[:, ~_circle_mask(IMAGE_SHAPE)] = 0
+        labels[:, ~circle_mask(IMAGE_SHAPE)] = 0
         return labels[0] if single else labels
 
     def segment_target(self, target, level) -> np.ndarray:
@@ -101,3 +101,46 @@ class LearnedKTC:
             return self.segment(dv, int(level.level), level.mask)
         except FemeitError as exc:
             raise FemeitError(f"{target.source}: {exc}") from None
+
+
+def score_split(
+    dataset, model, inputs: LevelInputs, split: str = "test", limit: int | None = None
+) -> dict[int, tuple[float, float]]:
+    """Challenge scores of ``model`` on a dataset split at every level (the stored noisy readings).
+
+    Parameters
+    ----------
+    dataset : str, Path or femeit.datasets.Dataset
+    model : KTCUNet
+    inputs : LevelInputs
+    split : str
+        ``train``, ``validation``, ``test`` or ``heldout``.
+    limit : int, optional
+        Score only the first ``limit`` samples of the split.
+
+    Returns
+    -------
+    dict
+        Level -> (mean learned score, mean all-water score) over the samples, each scored at
+        256 x 256 with :func:`femeit.ktc2023.ktc_score` against its phantom's class map.
+    """
+    from femeit.datasets import SPLITS
+    from femeit.ktc2023 import ktc_score
+    from femeit.learn.ktc_training import LEVELS, class_maps, read_dataset
+
+    ds, ref, _ = read_dataset(dataset)
+    if split not in SPLITS:
+        raise FemeitError(f"split must be one of {SPLITS}, got {split!r}")
+    idx = np.flatnonzero(np.asarray(ds.split[:]) == SPLITS.index(split))[:limit]
+    if not len(idx):
+        raise FemeitError(f"the dataset's {split} split is empty")
+    truths = class_maps(ds, idx, (256, 256))
+    dv = np.asarray(ds.voltages.get_orthogonal_selection((idx, slice(None)))) - ref
+    pipeline = LearnedKTC(inputs, model.eval())
+    out = {}
+    for level in LEVELS:
+        labels = pipeline.segment(dv, level)
+        net = [ktc_score(t, lab) for t, lab in zip(truths, labels, strict=True)]
+        water = [ktc_score(t, np.zeros_like(t)) for t in truths]
+        out[level] = (float(np.mean(net)), float(np.mean(water)))
+    return out

@@ -106,7 +106,14 @@ def class_maps(dataset, indices: np.ndarray, shape: tuple[int, int] = LABEL_SHAP
     return out.reshape(len(indices), *shape)
 
 
-def _read(dataset):
+def read_dataset(dataset):
+    """A finished tank dataset, its reference readings (2356,), V, and their noise std (2356,), V.
+
+    Raises
+    ------
+    FemeitError
+        An incomplete dataset, one without ``[noise] relative / floor``, or another protocol than KTC2023's.
+    """
     from femeit import datasets
     from femeit.noise_model import NoiseModel
 
@@ -123,7 +130,8 @@ def _read(dataset):
     return ds, ref, std
 
 
-def _circle_mask(shape: tuple[int, int]) -> np.ndarray:
+def circle_mask(shape: tuple[int, int]) -> np.ndarray:
+    """Pixels of ``shape`` over the tank's bounding square whose centre lies in the tank, (rows, cols) bool."""
     c = pixel_centres(shape, 1.0)
     return (np.hypot(c[:, 0], c[:, 1]) <= 1.0).reshape(shape)
 
@@ -159,7 +167,7 @@ def train(
     """
     from femeit import ktc2023 as ktc
 
-    ds, ref, std = _read(dataset)
+    ds, ref, std = read_dataset(dataset)
     split = np.asarray(ds.split[:])
     train_idx = np.flatnonzero(split == 0)
     if config.max_train is not None:
@@ -176,7 +184,7 @@ def train(
         noisy = np.asarray(ds.voltages.get_orthogonal_selection((val_idx, slice(None)))) - ref
         x_val = _level_inputs(inputs, noisy, np.asarray(levels)[np.arange(len(val_idx)) % len(levels)])
         y_val = torch.from_numpy(class_maps(ds, val_idx))
-    inside = torch.from_numpy(_circle_mask(LABEL_SHAPE))
+    inside = torch.from_numpy(circle_mask(LABEL_SHAPE))
 
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -260,46 +268,3 @@ def load(path: str | Path) -> KTCUNet:
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise FemeitError(f"{p}: not a ktc-unet weights file ({type(exc).__name__}: {exc})") from None
     return model.eval()
-
-
-def score_split(
-    dataset, model: KTCUNet, inputs: LevelInputs, split: str = "test", limit: int | None = None
-) -> dict[int, tuple[float, float]]:
-    """Challenge scores of ``model`` on a dataset split at every level (the stored noisy readings).
-
-    Parameters
-    ----------
-    dataset : str, Path or femeit.datasets.Dataset
-    model : KTCUNet
-    inputs : LevelInputs
-    split : str
-        ``train``, ``validation``, ``test`` or ``heldout``.
-    limit : int, optional
-        Score only the first ``limit`` samples of the split.
-
-    Returns
-    -------
-    dict
-        Level -> (mean learned score, mean all-water score) over the samples, each scored at
-        256 x 256 with :func:`femeit.ktc2023.ktc_score` against its phantom's class map.
-    """
-    from femeit.datasets import SPLITS
-    from femeit.ktc2023 import ktc_score
-    from femeit.learn.ktc_pipeline import LearnedKTC
-
-    ds, ref, _ = _read(dataset)
-    if split not in SPLITS:
-        raise FemeitError(f"split must be one of {SPLITS}, got {split!r}")
-    idx = np.flatnonzero(np.asarray(ds.split[:]) == SPLITS.index(split))[:limit]
-    if not len(idx):
-        raise FemeitError(f"the dataset's {split} split is empty")
-    truths = class_maps(ds, idx, (256, 256))
-    dv = np.asarray(ds.voltages.get_orthogonal_selection((idx, slice(None)))) - ref
-    pipeline = LearnedKTC(inputs, model.eval())
-    out = {}
-    for level in LEVELS:
-        labels = pipeline.segment(dv, level)
-        net = [ktc_score(t, lab) for t, lab in zip(truths, labels, strict=True)]
-        water = [ktc_score(t, np.zeros_like(t)) for t in truths]
-        out[level] = (float(np.mean(net)), float(np.mean(water)))
-    return out

@@ -149,7 +149,10 @@ def test_tiny_training_is_seeded_and_reproducible(tiny_store, fake_inputs, tmp_p
 
 def test_shipped_weights_give_a_three_class_map(fake_inputs):
     assert WEIGHTS.is_file() and WEIGHTS.stat().st_size < 5e6
-    pipeline = LearnedKTC(fake_inputs, load(WEIGHTS))
+    model = load(WEIGHTS)
+    assert not model.training
+    assert not torch.allclose(model.enc1[1].running_var, torch.ones(model.width))  # trained, not a fresh network
+    pipeline = LearnedKTC(fake_inputs, model)
     level = ktc.load_level(1)
     dv = level.data[1].voltages - level.reference.voltages
     labels = pipeline.segment(dv, 1)

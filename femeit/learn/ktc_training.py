@@ -58,6 +58,8 @@ class KTCTrainConfig:
         Use only the first ``max_train`` training samples (tests, quick runs).
     threads : int
         torch CPU threads (the float sums, hence the weights, depend on it; 1 on a shared machine).
+    schedule : {"constant", "cosine"}
+        Learning rate: fixed, or cosine-annealed from ``learning_rate`` to 0 over the epochs (per step).
     """
 
     epochs: int = 20
@@ -67,6 +69,7 @@ class KTCTrainConfig:
     seed: int = 0
     max_train: int | None = None
     threads: int = 1
+    schedule: str = "constant"
 
 
 def pixel_centres(shape: tuple[int, int], radius: float) -> np.ndarray:
@@ -193,6 +196,10 @@ def train(
     rng = np.random.default_rng(config.seed)
     model = KTCUNet(N_CHANNELS, config.width)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    if config.schedule not in ("constant", "cosine"):
+        raise FemeitError(f"schedule must be 'constant' or 'cosine', got {config.schedule!r}")
+    steps = config.epochs * -(-len(train_idx) // config.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if config.schedule == "cosine" else None
     history = {"epoch": [], "train_loss": [], "validation_loss": [], "seconds": []}
     for epoch in range(config.epochs):
         start = time.perf_counter()
@@ -208,6 +215,8 @@ def train(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total += loss.item() * len(idx)
         val = float("nan")
         if x_val is not None:

@@ -177,6 +177,8 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from femeit.inverse.base import build, solver_class
     from femeit.noise import add_noise
 
+    if args.solver in KTC_SOLVERS:
+        return _reconstruct_ktc(args)
     model, sigma = _model(args)
     mesh, n_rows = model.mesh, model.protocol.n_rows
     background = {name: args.sigma for name in mesh.region_names}
@@ -264,6 +266,38 @@ def _solver_parameters(args: argparse.Namespace) -> dict:
 
 
 LEARNED_SOLVERS = ("cnn-eim", "cnn-reim", "fcnn-eiv")  # femeit.inverse.base.LEARNED
+KTC_SOLVERS = ("ktc-unet",)  # femeit.learn.ktc_pipeline: KTC2023 .mat files in, a 256 x 256 segmentation out
+
+
+def _reconstruct_ktc(args: argparse.Namespace) -> int:
+    """The learned KTC2023 pipeline on a challenge file pair (``--data dataK.mat --reference ref.mat``)."""
+    import numpy as np
+
+    from femeit import ktc2023 as ktc
+    from femeit.learn.ktc_pipeline import LearnedKTC
+
+    if not (args.data and args.reference):
+        raise FemeitError(f"--solver {args.solver} needs --data dataK.mat and --reference ref.mat (KTC2023 files)")
+    _check_outputs(args)
+    target, reference = ktc.read_measurement(args.data), ktc.read_measurement(args.reference)
+    mask = target.mask & reference.mask
+    levels = [lv for lv in ktc.LEVELS if np.array_equal(ktc.usable_rows(target.protocol, lv), mask)]
+    if not levels:
+        raise FemeitError(f"{args.data}: its usable rows match none of the levels 1..7 (missing electrodes)")
+    # The calibration needs every row: the given reference if complete, else the packaged level-1 one.
+    complete = reference if reference.mask.all() else ktc.load_level(1).reference
+    pipeline = LearnedKTC.from_reference(complete, weights=args.model)
+    labels = pipeline.segment_target(target, ktc.Level(levels[0], reference, {1: target}, mask))
+    counts = np.bincount(labels.ravel(), minlength=3)
+    print(f"{args.solver}, level {levels[0]}: water {counts[0]}, resistive {counts[1]}, conductive {counts[2]} pixels")
+    if args.output:
+        out = Path(args.output).with_suffix(".npz")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out, labels=labels, level=levels[0])
+        print(f"written: {out}")
+        title = f"{args.solver}: segmentation"
+        _save_image_png(out.with_suffix(".png"), labels.astype(float), title, label="class", dpi=args.dpi)
+    return 0
 
 
 def _reconstruct_learned(args: argparse.Namespace, protocol, data, reference) -> int:
@@ -315,6 +349,21 @@ def _save_image_png(path: Path, image, title: str, **kw) -> None:
 def _cmd_learn_train(args: argparse.Namespace) -> int:
     from femeit.learn import TrainConfig, evaluate, train
 
+    if args.network in KTC_SOLVERS:
+        from femeit.learn.ktc_training import KTCTrainConfig
+        from femeit.learn.ktc_training import train as train_ktc
+
+        history = train_ktc(
+            args.dataset,
+            args.output,
+            KTCTrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed),
+            progress=not args.quiet,
+        )
+        print(
+            f"{args.network}: {len(history['epoch'])} epochs in {sum(history['seconds']):.0f} s; cross-entropy "
+            f"train {history['train_loss'][-1]:.4f}, validation {history['validation_loss'][-1]:.4f}"
+        )
+        return 0
     config = TrainConfig(
         network=args.network, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, target=args.target
     )
@@ -384,7 +433,7 @@ def _add_learn_parser(sub) -> None:
         "from it); the CNNs need the adjacent protocol, fcnn-eiv takes any",
     )
     tr.add_argument("-o", "--output", required=True, help="run directory")
-    tr.add_argument("--network", default="cnn-eim", choices=LEARNED_SOLVERS)
+    tr.add_argument("--network", default="cnn-eim", choices=LEARNED_SOLVERS + KTC_SOLVERS)
     tr.add_argument("--epochs", type=int, default=20, help="training epochs (the paper: 200)")
     tr.add_argument("--batch-size", type=int, default=128)
     tr.add_argument("--seed", type=int, default=0)
@@ -642,7 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="tikhonov",
         help="a name of femeit.inverse.base.REGISTRY (tikhonov, occam, tsvd, landweber, smdr, gpsr, ...) "
         "or a learned solver "
-        "(cnn-eim, cnn-reim, fcnn-eiv) with --model",
+        "(cnn-eim, cnn-reim, fcnn-eiv) with --model, or ktc-unet (KTC2023 --data dataK.mat --reference ref.mat: "
+        "the learned tank pipeline, shipped weights unless --model)",
     )
     recon.add_argument("--model", help="run directory of a trained network (femeit learn train)")
     recon.add_argument(

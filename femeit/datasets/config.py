@@ -22,7 +22,8 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     contact_impedance = 0.01      # ohm m (2D) or ohm m^2 (3D)
 
     [phantom]
-    shape = "circle"              # circle (2D); sphere or cylinder (3D, vertical rods)
+    shape = "circle"              # circle or mixed (2D: circles, polygons, blobs; datasets.outlines);
+                                  # sphere or cylinder (3D, vertical rods)
     background = 0.05             # S/m
     conductivity = 1e-4           # S/m, or [low, high] drawn log-uniformly
     radius = [0.1, 0.3]           # m, drawn uniformly
@@ -30,9 +31,12 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     min_gap = 0.02                # minimum gap between objects, m
     n_objects = [1, 4]            # inclusive range, drawn uniformly, or:
     # counts = {1 = 5261, 2 = 7771, 3 = 7997, 4 = 8482}   (fixes the sample count)
+    # both_signs = true           # each object, with probability 1/2, background^2 / conductivity
 
     [noise]
-    snr_db = 40                   # optional
+    snr_db = 40                   # optional; or the noise model of a measured reference:
+    # relative = 0.01             # std_i = sqrt((relative V_i)^2 + (floor mean|V|)^2) on the
+    # floor = 0.01                # homogeneous reference V (NoiseModel.from_reference)
 
     [image]
     shape = [64, 64]              # rows, columns over the sensor's bounding box
@@ -63,7 +67,7 @@ from femeit.geometry import spec_from_dict, spec_to_dict
 from femeit.geometry.spec_io import read_toml
 from femeit.protocol import ALL_PROTOCOL_NAMES, Protocol
 
-SHAPES_2D = ("circle",)
+SHAPES_2D = ("circle", "mixed")
 SHAPES_3D = ("sphere", "cylinder")
 # Random sequential addition of equal disks jams at a covered fraction of about
 # 0.547 (spheres: 0.38); a request above these cannot be met by rejection sampling.
@@ -112,6 +116,7 @@ class PhantomConfig:
     overlap: bool = False
     n_objects: tuple[int, int] = (1, 1)
     counts: dict[int, int] | None = None
+    both_signs: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,8 @@ class DatasetConfig:
     n_samples: int | None = None
     image_depth: int | None = None
     protocol_table: dict | None = None
+    noise_relative: float | None = None
+    noise_floor: float | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -238,8 +245,16 @@ def config_from_dict(data: dict, base: str | Path | None = None) -> DatasetConfi
     phantom = _phantom(data["phantom"], spec, dim)
 
     noise = data.get("noise", {})
-    _keys("noise", noise, {"snr_db"})
+    _keys("noise", noise, {"snr_db", "relative", "floor"})
     snr_db = _number("noise.snr_db", noise["snr_db"]) if "snr_db" in noise else None
+    relative = floor = None
+    if "relative" in noise or "floor" in noise:
+        if snr_db is not None:
+            raise _error("noise", "give either noise.snr_db or noise.relative / noise.floor, not both")
+        relative = _number("noise.relative", noise.get("relative", 0.0), non_negative=True)
+        floor = _number("noise.floor", noise.get("floor", 0.0), non_negative=True)
+        if relative == 0 and floor == 0:
+            raise _error("noise", "noise.relative and noise.floor cannot both be zero")
 
     image = data.get("image", {})
     _keys("image", image, {"shape", "z", "depth"})
@@ -301,6 +316,8 @@ def config_from_dict(data: dict, base: str | Path | None = None) -> DatasetConfi
         n_samples=n_samples,
         image_depth=depth,
         protocol_table=protocol_table,
+        noise_relative=relative,
+        noise_floor=floor,
         raw=json.loads(json.dumps(data | {"sensor": sensor, "forward": forward})),
     )
 
@@ -361,7 +378,18 @@ def _protocol(forward: dict, spec, base) -> tuple[str, dict | None, dict]:
 
 
 def _phantom(table: dict, spec, dim: int) -> PhantomConfig:
-    allowed = {"shape", "background", "conductivity", "radius", "margin", "min_gap", "overlap", "n_objects", "counts"}
+    allowed = {
+        "shape",
+        "background",
+        "conductivity",
+        "radius",
+        "margin",
+        "min_gap",
+        "overlap",
+        "n_objects",
+        "counts",
+        "both_signs",
+    }
     _keys("phantom", table, allowed)
     shape = table.get("shape", "circle" if dim == 2 else "sphere")
     valid = SHAPES_2D if dim == 2 else SHAPES_3D
@@ -378,6 +406,9 @@ def _phantom(table: dict, spec, dim: int) -> PhantomConfig:
     overlap = table.get("overlap", False)
     if not isinstance(overlap, bool):
         raise _error("phantom.overlap", f"must be true or false, got {overlap!r}")
+    both_signs = table.get("both_signs", False)
+    if not isinstance(both_signs, bool):
+        raise _error("phantom.both_signs", f"must be true or false, got {both_signs!r}")
 
     counts = table.get("counts")
     if counts is not None and "n_objects" in table:
@@ -440,6 +471,7 @@ def _phantom(table: dict, spec, dim: int) -> PhantomConfig:
         overlap=overlap,
         n_objects=n_range,
         counts=counts,
+        both_signs=both_signs,
     )
 
 
@@ -447,4 +479,10 @@ def config_json(config: DatasetConfig) -> str:
     """Canonical JSON of the checked configuration (what identifies a dataset's content)."""
     data = asdict(config)
     data.pop("raw")
+    # Options added later are left out at their defaults, so older datasets keep their key.
+    for key in ("noise_relative", "noise_floor"):
+        if data[key] is None:
+            data.pop(key)
+    if not data["phantom"]["both_signs"]:
+        data["phantom"].pop("both_signs")
     return json.dumps(data, sort_keys=True, default=list)

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from femeit.datasets.config import DatasetConfig
+from femeit.datasets.outlines import N_ANGLES, StarShape, random_outline
 from femeit.datasets.region import SensorRegion
 from femeit.errors import FemeitError
 from femeit.phantom import Phantom, Sphere, VerticalCylinder
@@ -38,12 +39,16 @@ class Sample:
         Index into :data:`SPLITS`.
     noise_seed : int
         Seed of the measurement noise of this sample.
+    outlines : ndarray, shape (n_objects, N_ANGLES), optional
+        Polar radii of each object's outline, m (``phantom.shape = "mixed"``;
+        see :mod:`femeit.datasets.outlines`).
     """
 
     index: int
     objects: np.ndarray
     split: int
     noise_seed: int
+    outlines: np.ndarray | None = None
 
 
 class PhantomSampler:
@@ -87,7 +92,15 @@ class PhantomSampler:
             split = 3
         else:
             split = 1 if u < cfg.validation else (2 if u < cfg.validation + cfg.test else 0)
-        return Sample(index, objects, split, noise_seed)
+        # Drawn after everything above, so configurations without these options keep their samples.
+        outlines = None
+        if cfg.phantom.shape == "mixed":
+            outlines = np.array([random_outline(rng, r) for r in objects[:, self.dim]]).reshape(-1, N_ANGLES)
+        if cfg.phantom.both_signs:
+            # Each object equally likely above the background: its conductivity mirrored in log scale.
+            flip = rng.random(len(objects)) < 0.5
+            objects[flip, -1] = cfg.phantom.background**2 / objects[flip, -1]
+        return Sample(index, objects, split, noise_seed, outlines)
 
     def _place(self, count: int, rng: np.random.Generator, index: int) -> np.ndarray:
         cfg = self.config.phantom
@@ -125,9 +138,11 @@ class PhantomSampler:
         """The conductivity phantom of a sample."""
         cfg = self.config.phantom
         shapes = []
-        for row in sample.objects:
+        for k, row in enumerate(sample.objects):
             centre, r, sigma = row[: self.dim], row[self.dim], row[self.dim + 1]
-            if cfg.shape == "cylinder":
+            if cfg.shape == "mixed":
+                shapes.append((StarShape(tuple(centre), sample.outlines[k]), sigma))
+            elif cfg.shape == "cylinder":
                 shapes.append((VerticalCylinder(tuple(centre[:2]), r, 0.0, self.spec.height), sigma))
             else:
                 shapes.append((Sphere(tuple(centre), r), sigma))

@@ -37,6 +37,13 @@ class Simulator:
         self.has_eim = config.protocol == "adjacent"
         self.n_max = (config.phantom.counts and max(config.phantom.counts)) or config.phantom.n_objects[1]
         self.reference = self.model.simulate(config.phantom.background)
+        self.noise_std = None
+        if config.noise_relative is not None:
+            # [noise] relative / floor: NoiseModel.from_reference on the homogeneous reference, as for a measured one.
+            from femeit.noise_model import NoiseModel
+
+            model = NoiseModel.from_reference(self.reference, relative=config.noise_relative, floor=config.noise_floor)
+            self.noise_std = model.std(self.reference)
 
     def image_mask(self) -> np.ndarray:
         """Pixels whose centre lies inside the sensor, shape ``image_shape``."""
@@ -59,6 +66,9 @@ class Simulator:
         out = {"voltages_clean": clean, "voltages": clean}
         if cfg.snr_db is not None:
             out["voltages"] = add_noise(clean, snr_db=cfg.snr_db, seed=sample.noise_seed)
+        elif cfg.noise_relative is not None:
+            rng = np.random.default_rng(sample.noise_seed)
+            out["voltages"] = clean + self.noise_std * rng.standard_normal(clean.shape)
         if self.has_eim:
             out["eim"] = self.protocol.to_eim(out["voltages"])
         out["images"] = phantom.image(self.extent, cfg.image_shape, z=cfg.image_z).astype(np.float32)

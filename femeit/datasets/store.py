@@ -20,7 +20,8 @@ array                     shape                     content
 ``image_mask``            (H, W) bool               pixels inside the sensor
 ``mesh/points``           (n_nodes, dim)            forward mesh (m)
 ``mesh/elements``         (n_elements, dim + 1)
-``protocol/abmn``         (M, 4) int64              0-based (A, B, M, N) rows
+``protocol/abmn``         (M, 4) int64              0-based (A, B, M, N) rows (absent for
+                                                    a table of current patterns)
 ``progress``              (n_chunks,) bool          chunk written (for resuming)
 ``checksums``             (N, n_arrays) uint64      digest of each sample of each array
 ========================  ========================  =======================================
@@ -211,7 +212,8 @@ def create_store(path: Path, config, n_samples: int, chunk_size: int, simulator,
     static["image_mask"] = np.asarray(simulator.image_mask())
     static["mesh/points"] = np.ascontiguousarray(simulator.mesh.points)
     static["mesh/elements"] = np.ascontiguousarray(simulator.mesh.elements)
-    static["protocol/abmn"] = np.asarray(simulator.protocol.abmn, dtype=np.int64)
+    if simulator.protocol.abmn is not None:  # a protocol of current patterns (forward.patterns) has no ABMN rows
+        static["protocol/abmn"] = np.asarray(simulator.protocol.abmn, dtype=np.int64)
     for name, data in static.items():
         group.create_array(name, data=data, **array_metadata(name, data.ndim))
     group.attrs.update({"checksum_arrays": names, "static_checksums": {k: str(digest(v)) for k, v in static.items()}})

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import resource
 import time
 from pathlib import Path
 
 import numpy as np
-from timing import floor_factorize, median_wall_cpu
+from timing import commit, floor_factorize, median_wall_cpu
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -126,6 +127,8 @@ def main() -> None:
     parser.add_argument("--pyeit", action="store_true", help="compare with pyEIT 1.2.4 if installed")
     parser.add_argument("--solver", default="auto", help="linear solver backend (default: auto)")
     args = parser.parse_args()
+    threads = {k: os.environ.get(k, "default") for k in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    print(f"femeit at {commit()}; {platform.machine()}, {os.cpu_count()} cores; threads {threads}")
     print(f"linear solver: {args.solver} (available here: {available_backends()})")
     print(f"load average {os.getloadavg()}; floor = factorisation + pattern solves alone (choose_backend)")
     print(
@@ -184,6 +187,7 @@ def main() -> None:
         )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"  meshing {mesh_time:.1f} s; peak memory of the whole run {peak:.2f} GB")
+    print(f"load average at the end {os.getloadavg()}")
 
     if args.pyeit:
         pyeit_disk = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=0.03, h_electrode=0.01))

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import floor_factorize, interleaved, ratio, spread
+from timing import commit, floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -192,7 +192,7 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
         "",
         f"Written by `python benchmarks/pyeit_comparison.py` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, femeit {fe.__version__} at {_commit()}, pyEIT {version('pyeit')}, "
+        f"scipy {scipy.__version__}, femeit {fe.__version__} at {commit()}, pyEIT {version('pyeit')}, "
         f"femeit linear solver {solver}; load average (1, 5, 15 min) at the start {LOAD_AT_START}, at the end "
         f"{tuple(round(x, 2) for x in os.getloadavg())}; {seconds:.0f} s in all.",
         "",
@@ -264,17 +264,6 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
     old = path.read_text() if path.exists() else ""
     kept = old[old.index("\n## ") + 1 :] if "\n## " in old else ""
     path.write_text("\n".join(lines) + "\n" + kept)
-
-
-def _commit() -> str:
-    """The femeit checkout's short commit, with ``+changes`` when its tracked files differ from it."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], capture_output=True)
-    except OSError:
-        return "unknown commit"
-    return head.stdout.strip() + ("+changes" if dirty.returncode else "") if head.returncode == 0 else "unknown commit"
 
 
 def run_cases(quick: bool, samples: int, solver: str) -> list[dict]:

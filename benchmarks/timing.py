@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -86,3 +87,18 @@ def median_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return statistics.median(walls), statistics.median(cpus)
+
+
+def commit() -> str:
+    """The femeit checkout's short commit, with ``+changes`` when its tracked files differ from it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], capture_output=True)
+    except OSError:
+        return "unknown commit"
+    if head.returncode:
+        return "unknown commit"
+    return head.stdout.strip() + ("+changes" if dirty.returncode else "")

@@ -163,3 +163,25 @@ def test_pardiso_with_a_reused_ordering_is_as_exact_as_refined_superlu_in_3d():
         # Measured 1e-16 on a 36k-tetrahedron cylinder (unrefined SuperLU: 1e-13; PARDISO: 1.4e-13).
         assert np.abs(x - exact).max() < 1e-14 * np.abs(exact).max()
     assert "pardiso" in reuse
+
+
+def test_refinement_residual_is_exact_where_float64_loses_every_digit():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    n = 60
+    a = sp.random(n, n, density=0.1, random_state=1)
+    a = (a + a.T + sp.diags(rng.uniform(1.0, 3.0, n) * 1e3)).tocsr()
+    a.data *= rng.uniform(0.5, 2.0, a.nnz) * 10.0 ** rng.integers(-3, 3, a.nnz)  # rows spanning 6 decades
+    b = rng.standard_normal((n, 3))
+    x = factorize(a, "splu")(b)  # a residual of rounding size: b - a x cancels every leading digit
+    coo = a.tocoo()
+    exact = [[Fraction(float(v)) for v in b[:, k]] for k in range(3)]
+    for i, j, v in zip(coo.row, coo.col, coo.data, strict=True):
+        for k in range(3):
+            exact[k][i] -= Fraction(float(v)) * Fraction(float(x[j, k]))
+    exact = np.array([[float(q) for q in column] for column in exact]).T
+    scale = np.abs(exact).max()
+    assert np.abs((b - a @ x) - exact).max() > 0.5 * scale  # float64 gets it wrong
+    # Measured 5e-4 (np.longdouble: 2e-3).
+    assert np.abs(linsolve.residual_function(a)(b, x) - exact).max() < 2e-3 * scale

@@ -114,12 +114,12 @@ def residual_function(a: sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.n
     a = sp.csr_matrix(a, dtype=float)
     a.sum_duplicates()
     row_length = np.diff(a.indptr)
-    rows = np.repeat(np.arange(a.shape[0]), row_length)
     row_max = np.zeros(a.shape[0])
-    np.maximum.at(row_max, rows, np.abs(a.data))
+    filled = row_length > 0
+    row_max[filled] = np.maximum.reduceat(np.abs(a.data), a.indptr[:-1][filled])
     x_bits = 24
     a_bits = 52 - x_bits - np.ceil(np.log2(np.maximum(row_length, 1)))
-    high, low = _split(a.data, row_max[rows], a_bits[rows])
+    high, low = _split(a.data, np.repeat(row_max, row_length), np.repeat(a_bits, row_length))
     a1 = sp.csr_matrix((high, a.indices, a.indptr), shape=a.shape)
     a2 = sp.csr_matrix((low, a.indices, a.indptr), shape=a.shape)
 

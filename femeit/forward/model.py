@@ -261,6 +261,9 @@ class ForwardModel:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
         key = hashlib.sha1(sigma.tobytes()).digest()
         if key != self._state.key:
+            # Release the previous conductivity's factor before making this one: two live
+            # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
+            self._state.key, self._state.cache = None, None
             system = self.system_matrix(sigma)
             check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
             solve = factorize(system, self.solver, self._state.solver_state, dim=self.mesh.dim, order=self.order)

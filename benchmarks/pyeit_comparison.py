@@ -55,6 +55,7 @@ ONE_STEP_LIMIT = 12_000
 # femeit's forward should stay within this factor of the floor (factorisation + pattern solves alone).
 FLOOR_TARGET = 1.5
 LOAD_AT_START = tuple(round(x, 2) for x in os.getloadavg())
+COMMIT_AT_START = commit()  # the code that runs, even if the checkout changes meanwhile
 
 
 def pyeit_mesh(mesh: fe.EITMesh):
@@ -192,7 +193,7 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
         "",
         f"Written by `python benchmarks/pyeit_comparison.py` on {time.strftime('%Y-%m-%d', time.gmtime())}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, femeit {fe.__version__} at {commit()}, pyEIT {version('pyeit')}, "
+        f"scipy {scipy.__version__}, femeit {fe.__version__} at {COMMIT_AT_START}, pyEIT {version('pyeit')}, "
         f"femeit linear solver {solver}; load average (1, 5, 15 min) at the start {LOAD_AT_START}, at the end "
         f"{tuple(round(x, 2) for x in os.getloadavg())}; {seconds:.0f} s in all.",
         "",
@@ -236,13 +237,15 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
         "solve per current pattern with the fastest installed backend, timed in the same rounds (target: "
         f"femeit within {FLOOR_TARGET}x of the floor):",
         "",
-        "| case | floor backend | floor s | femeit forward s | femeit / floor |",
-        "|---|---|---|---|---|",
+        "| case | floor backend | floor s | femeit forward s | femeit / floor | femeit / floor, 1 thread |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
+        single = one_thread.get(r["name"], {})
         lines.append(
             f"| {r['name']} | {r['floor_backend']} | {spread(r['floor'])} | {spread(r['femeit']['forward'])} | "
-            f"{ratio(r['femeit']['forward'], r['floor'])} |"
+            f"{ratio(r['femeit']['forward'], r['floor'])} | "
+            f"{ratio(single.get('femeit', {}).get('forward', []), single.get('floor', []))} |"
         )
     lines += [
         "",

@@ -112,7 +112,9 @@ def residual_function(a: sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.n
     product on a P2 system, and less accurate (2^-11 eps per term).
     """
     a = sp.csr_matrix(a, dtype=float)
-    a.sum_duplicates()
+    if not a.has_canonical_format:  # duplicates summed on a copy, never in the caller's arrays
+        a = a.copy()
+        a.sum_duplicates()
     row_length = np.diff(a.indptr)
     row_max = np.zeros(a.shape[0])
     filled = row_length > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -54,18 +55,21 @@ def ratio(numerator: list[float], denominator: list[float]) -> str:
     return f"{statistics.median(r):.3g} ({min(r):.3g}-{max(r):.3g})"
 
 
-def floor_factorize(a, backend: str):
+def floor_factorize(a, backend: str, reuse: dict | None = None):
     """Factor ``a`` with ``backend`` and no iterative refinement: the bare factorisation + solves.
 
     femeit refines each PARDISO solve once (``linsolve.PARDISO_REFINEMENT_STEPS``);
-    the floor leaves that out, so femeit / floor includes its cost.
+    the floor leaves that out, so femeit / floor includes its cost.  ``reuse``
+    is the dict femeit's models keep between conductivities: pass the same
+    one to every call (and make one call before timing) so the floor, like
+    femeit, reuses the fill-reducing ordering of the sparsity pattern.
     """
     from femeit.forward import linsolve
 
     steps = linsolve.PARDISO_REFINEMENT_STEPS
     linsolve.PARDISO_REFINEMENT_STEPS = 0
     try:
-        return linsolve.factorize(a, backend)
+        return linsolve.factorize(a, backend, reuse)
     finally:
         linsolve.PARDISO_REFINEMENT_STEPS = steps
 
@@ -83,3 +87,18 @@ def median_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return statistics.median(walls), statistics.median(cpus)
+
+
+def commit() -> str:
+    """The femeit checkout's short commit, with ``+changes`` when its tracked files differ from it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"], capture_output=True)
+    except OSError:
+        return "unknown commit"
+    if head.returncode:
+        return "unknown commit"
+    return head.stdout.strip() + ("+changes" if dirty.returncode else "")

@@ -134,3 +134,29 @@ def test_nothing_outside_forward_touches_private_model_state():
 def test_the_private_state_grep_would_catch_an_offender():
     assert _PRIVATE.search("x = model._fields(sigma)")
     assert not _PRIVATE.search("x = model.fields(sigma)")
+
+
+def test_a_new_conductivity_releases_the_previous_factor_before_factoring(disk, monkeypatch):
+    import gc
+    import weakref
+
+    from femeit.forward import model as model_module
+
+    model = ForwardModel(disk, Protocol.adjacent(16), 0.02)
+    made = []
+    factorize = model_module.factorize
+
+    def recording(*args, **kwargs):
+        # Live factors when a new one is made: none but this one may survive the switch.
+        gc.collect()
+        made.append(sum(ref() is not None for ref in made_refs))
+        solve = factorize(*args, **kwargs)
+        made_refs.append(weakref.ref(solve))
+        return solve
+
+    made_refs = []
+    monkeypatch.setattr(model_module, "factorize", recording)
+    model.simulate(1.0)
+    v2 = model.simulate(2.0)
+    assert made == [0, 0]  # the first factor was gone before the second was made
+    np.testing.assert_array_equal(v2, ForwardModel(disk, Protocol.adjacent(16), 0.02).simulate(2.0))

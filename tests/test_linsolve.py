@@ -120,3 +120,68 @@ def test_pardiso_factors_are_independent_cheap_to_make_and_released(monkeypatch)
     del s1, s2
     gc.collect()
     assert freed == [{"everything": True}] * 2  # MKL's memory of both factors released
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_reuses_a_patterns_ordering_and_leaves_out_mkls_float64_refinement(monkeypatch):
+    made = []
+    new_solver = linsolve._new_pardiso_solver
+    monkeypatch.setattr(linsolve, "_new_pardiso_solver", lambda: made.append(new_solver()) or made[-1])
+    a1, a2 = _spd(900, seed=10), _spd(900, seed=11) * 2.0  # one sparsity pattern, two matrices
+    b = np.random.default_rng(12).standard_normal((a1.shape[0], 4))
+    reuse: dict = {}
+    factorize(a1, "pardiso", reuse)(b)
+    x2 = factorize(a2, "pardiso", reuse)(b)
+    # MKL returned its ordering the first time (iparm[4] = 2) and was given it back the second (1).
+    assert [int(s.iparm[4]) for s in made] == [2, 1]
+    np.testing.assert_array_equal(made[1].perm, reuse["pardiso"][2])
+    np.testing.assert_allclose(x2, factorize(a2, "splu")(b), rtol=0, atol=1e-14 * np.abs(x2).max())
+    # MKL's own float64 refinement is off: no step done (iparm[6]) in either solve.
+    assert [int(s.iparm[6]) for s in made] == [0, 0]
+    # Another pattern is ordered anew, never given the first pattern's ordering.
+    a3 = _spd(400, seed=13)
+    x3 = factorize(a3, "pardiso", reuse)(b[:400])
+    assert int(made[2].iparm[4]) == 2 and len(reuse["pardiso"][2]) == 400
+    np.testing.assert_allclose(a3 @ x3, b[:400], rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_with_a_reused_ordering_is_as_exact_as_refined_superlu_in_3d():
+    import femeit as fe
+    from femeit.forward import ForwardModel
+    from femeit.protocol import Protocol
+
+    mesh = fe.mesh_from_spec(fe.CylinderSpec(radius=0.1, height=0.1, h=0.02, h_electrode=0.01))
+    model = ForwardModel(mesh, Protocol.adjacent(16), 1e-4)
+    sigma = np.random.default_rng(14).uniform(0.5, 2.0, mesh.n_elements)
+    b = np.random.default_rng(15).standard_normal((model.system_matrix(sigma).shape[0], 16))
+    reuse: dict = {}
+    for s in (sigma, sigma[::-1].copy()):  # the second factorisation reuses the first one's ordering
+        a = model.system_matrix(s)
+        exact = linsolve.refined(a, factorize(a, "splu"), 2)(b)
+        x = factorize(a, "pardiso", reuse, dim=3, order=1)(b)
+        # Measured 1e-16 on a 36k-tetrahedron cylinder (unrefined SuperLU: 1e-13; PARDISO: 1.4e-13).
+        assert np.abs(x - exact).max() < 1e-14 * np.abs(exact).max()
+    assert "pardiso" in reuse
+
+
+def test_refinement_residual_is_exact_where_float64_loses_every_digit():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    n = 60
+    a = sp.random(n, n, density=0.1, random_state=1)
+    a = (a + a.T + sp.diags(rng.uniform(1.0, 3.0, n) * 1e3)).tocsr()
+    a.data *= rng.uniform(0.5, 2.0, a.nnz) * 10.0 ** rng.integers(-3, 3, a.nnz)  # rows spanning 6 decades
+    b = rng.standard_normal((n, 3))
+    x = factorize(a, "splu")(b)  # a residual of rounding size: b - a x cancels every leading digit
+    coo = a.tocoo()
+    exact = [[Fraction(float(v)) for v in b[:, k]] for k in range(3)]
+    for i, j, v in zip(coo.row, coo.col, coo.data, strict=True):
+        for k in range(3):
+            exact[k][i] -= Fraction(float(v)) * Fraction(float(x[j, k]))
+    exact = np.array([[float(q) for q in column] for column in exact]).T
+    scale = np.abs(exact).max()
+    assert np.abs((b - a @ x) - exact).max() > 0.5 * scale  # float64 gets it wrong
+    # Measured 5e-4 (np.longdouble: 2e-3).
+    assert np.abs(linsolve.residual_function(a)(b, x) - exact).max() < 2e-3 * scale

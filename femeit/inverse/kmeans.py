@@ -199,9 +199,11 @@ def kmeans_1d(
         E.g. the pixel values of an image.
     k : int
         Number of clusters (SMDR: 4).
-    method : {"lloyd", "exact"}
-        Lloyd's iteration (eqs. 11-13 of the SMDR paper) from ``init``, or the
-        global optimum of eq. 11 by dynamic programming.
+    method : {"lloyd", "best", "exact"}
+        Lloyd's iteration (eqs. 11-13 of the SMDR paper) from ``init``; Lloyd's
+        iteration from both the "range" and the "quantile" start, keeping the
+        clustering of lower eq.-11 cost ("best"; ``init`` is ignored); or the
+        global optimum of eq. 11 by dynamic programming (slower: O(k n^2)).
     init : {"range", "quantile"} or ndarray, shape (k,)
         Lloyd only: centres evenly spaced over [min, max] (default; it gives the
         few large values of an image's objects a centre of their own), at the
@@ -215,8 +217,12 @@ def kmeans_1d(
         ``labels`` 0..k-1 with 0 the cluster of the largest centre.
     """
     v = _check_values(values, k)
+    if method == "best":
+        # Lloyd from both deterministic starts, the lower eq.-11 cost kept.
+        runs = [_lloyd(v, int(k), start, max_iter) for start in ("range", "quantile")]
+        return min(runs, key=lambda c: c.inertia)
     if method == "lloyd":
         return _lloyd(v, int(k), init, max_iter)
     if method == "exact":
         return _exact(v, int(k))
-    raise FemeitError(f"method must be 'lloyd' or 'exact', got {method!r}")
+    raise FemeitError(f"method must be 'lloyd', 'best' or 'exact', got {method!r}")

@@ -60,3 +60,34 @@ def test_best_kmeans_is_the_lower_cost_of_the_two_lloyd_starts():
     best = kmeans_1d(values, 4, method="best")
     assert best.inertia == min(r.inertia for r in runs)
     np.testing.assert_array_equal(best.labels, min(runs, key=lambda r: r.inertia).labels)
+
+
+def _reference_lloyd(v, k):
+    """Lloyd's 1D k-means from the "range" start with numpy array steps (the former loop)."""
+    sorted_v = np.sort(v)
+    n, s1 = len(sorted_v), np.r_[0.0, np.cumsum(sorted_v)]
+    centres = sorted_v[0] + (np.arange(k) + 0.5) / k * (sorted_v[-1] - sorted_v[0])
+    n_distinct = 1 + int(np.count_nonzero(np.diff(sorted_v)))
+    edges, cuts = np.r_[0, np.zeros(k - 1, dtype=np.intp), n], None
+    for _ in range(300):
+        new_cuts = np.searchsorted(sorted_v, 0.5 * (centres[:-1] + centres[1:]), side="right")
+        if cuts is not None and np.array_equal(new_cuts, cuts):
+            break
+        cuts = edges[1:-1] = new_cuts
+        sizes = np.diff(edges)
+        centres = np.where(sizes > 0, np.diff(s1[edges]) / np.maximum(sizes, 1), centres)
+        if not sizes.all() and np.count_nonzero(sizes) < n_distinct:
+            distance = np.abs(sorted_v - np.repeat(centres, sizes))
+            centres[np.flatnonzero(sizes == 0)[0]] = sorted_v[np.argmax(distance)]
+        centres.sort()
+    return np.sort(centres)[::-1]
+
+
+def test_lloyd_on_python_floats_gives_the_numpy_loop_centres():
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        v = rng.standard_normal(int(rng.integers(2, 300))) * 10.0 ** rng.integers(-3, 4)
+        if trial % 3 == 0:
+            v = np.round(v, 1)  # ties and empty clusters
+        k = int(rng.integers(2, 6))
+        np.testing.assert_array_equal(kmeans_1d(v, k).centres, _reference_lloyd(v, k))

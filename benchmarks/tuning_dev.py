@@ -5,9 +5,12 @@ rules on its own seeded cases, and nothing was tuned on those.  This set uses
 a different generator and seed: 1-4 disks, axis-aligned boxes and ellipses
 (radius 0.1-0.35, contrast 1.5-6 or its inverse), data from a finer mesh than
 the benchmark's (h = 0.04), noise 0.1-1 % log-uniform, 0-4 electrodes'
-readings missing (uniform).
+readings missing (uniform).  The 3D DEV set (``--dim 3``, seed ``SEED + 3``): a
+cylinder with one ring of 16 electrodes meshed at other sizes than the
+benchmark's, 1-3 balls and boxes of size 0.15-0.35 R within 0.7 R of the axis
+and 0.25 R of the ring's plane, contrast 1.5-6 or its inverse, noise 0.1-1 %.
 
-Run: ``python benchmarks/tuning_dev.py [--n 40] [--solvers ...] [--param name=value ...]``
+Run: ``python benchmarks/tuning_dev.py [--dim 2|3] [--n 40] [--solvers ...] [--param name=value ...]``
 prints mean / 10th percentile / min CC and median ms per frame.
 """
 
@@ -24,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import femeit as fe
 from femeit import metrics
 from femeit.forward import ForwardModel
-from femeit.grids import PixelGrid
+from femeit.grids import PixelGrid, VoxelGrid
 from femeit.inverse.base import CLASSICAL, build
-from femeit.phantom import Box, Disk, Phantom
+from femeit.phantom import Box, Disk, Phantom, Sphere
 from femeit.protocol import Protocol
 from validation.generalisation import Ellipse, noise_model, removed_mask
 
@@ -88,6 +91,52 @@ def dev_cases(n: int, seed: int = SEED):
     return grid, jac, reference, out
 
 
+def dev_phantom_3d(rng, radius: float, z0: float) -> Phantom:
+    n = int(rng.integers(1, 4))
+    shapes, placed = [], []
+    while len(shapes) < n:
+        r = rng.uniform(0.15, 0.35) * radius
+        rc = rng.uniform(0, 0.7) * radius
+        phi = rng.uniform(0, 2 * np.pi)
+        c = np.array([rc * np.cos(phi), rc * np.sin(phi), z0 + rng.uniform(-0.25, 0.25) * radius])
+        if any(np.linalg.norm(c - c2) < r + r2 + 0.02 * radius for c2, r2 in placed):
+            continue
+        placed.append((c, r))
+        if rng.random() < 0.5:
+            shape = Sphere(tuple(c), r)
+        else:
+            h = r / np.sqrt(3)
+            shape = Box(tuple(c - h * rng.uniform(0.6, 1, 3)), tuple(c + h * rng.uniform(0.6, 1, 3)))
+        value = rng.uniform(1.5, 6) if rng.random() < 0.5 else 1 / rng.uniform(1.5, 6)
+        shapes.append((shape, float(value)))
+    return Phantom(1.0, tuple(shapes))
+
+
+def dev_cases_3d(n: int, seed: int = SEED + 3):
+    """3D DEV cases: (grid, jacobian, reference, cases), coarse and fine meshes unlike the benchmark's."""
+    radius, height = 0.1, 0.1
+    ring = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="circle", electrode_radius=0.01)
+
+    def spec(h):
+        return fe.CylinderSpec(radius=radius, height=height, rings=(ring,), h=h)
+
+    mesh, fine = fe.mesh_from_spec(spec(0.017)), fe.mesh_from_spec(spec(0.012))
+    protocol = Protocol.adjacent(16)
+    model, fine_model = ForwardModel(mesh, protocol, 0.01), ForwardModel(fine, protocol, 0.01)
+    grid = VoxelGrid(mesh, shape=(12, 12, 6), min_fraction=0.5)
+    jac, reference = model.jacobian(1.0, basis=grid.P), model.simulate(1.0)
+    rng = np.random.default_rng(seed)
+    v_ref = fine_model.simulate(1.0)
+    out = []
+    for _ in range(n):
+        phantom = dev_phantom_3d(rng, radius, 0.05)
+        noise = noise_model(v_ref, float(10 ** rng.uniform(-1, 0)))
+        clean = fine_model.simulate(phantom.on_mesh(fine))
+        v = clean + noise.std(v_ref) * rng.standard_normal(len(clean))
+        out.append({"truth": phantom.on_grid(grid, mesh) - 1.0, "dv": v - v_ref, "noise": noise})
+    return grid, jac, reference, out
+
+
 def score(grid, jac, reference, cases, name, **params):
     ccs, secs, used = [], [], []
     for case in cases:
@@ -102,7 +151,8 @@ def score(grid, jac, reference, cases, name, **params):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--n", type=int, default=40)
+    p.add_argument("--dim", type=int, default=2, choices=(2, 3))
+    p.add_argument("--n", type=int, default=None, help="cases (default 40 in 2D, 20 in 3D)")
     p.add_argument("--solvers", nargs="*", default=[s for s in CLASSICAL if s != "marquardt"])
     p.add_argument("--param", nargs="*", default=[])
     args = p.parse_args(argv)
@@ -113,7 +163,10 @@ def main(argv=None) -> int:
             params[k] = float(v)
         except ValueError:
             params[k] = v
-    grid, jac, reference, cases = dev_cases(args.n)
+    if args.dim == 2:
+        grid, jac, reference, cases = dev_cases(args.n or 40)
+    else:
+        grid, jac, reference, cases = dev_cases_3d(args.n or 20)
     for name in args.solvers:
         cc, sec, _ = score(grid, jac, reference, cases, name, **params)
         print(

@@ -303,7 +303,8 @@ def main(argv=None) -> int:
         f"noise {NOISE_PERCENT} %, 0/2/4 electrodes' readings missing) and {n3} 3D cases "
         "(cylinder, one ring of 16 electrodes, balls, 0.3 % noise).  The solvers get the true noise model; "
         "their parameters come from the default rule (discrepancy, safeguarded L-curve / GCV fallback); "
-        "Tikhonov, TSVD, Landweber and SMDR use their default NOSER prior diag(S'S).",
+        "Tikhonov, TSVD, Landweber and SMDR use their default prior ('auto': NOSER diag(S'S) on the 2D grid, "
+        "the identity on the 3D grid).",
         "",
         *table(res2, "2D"),
         *(table(res3, "3D") if n3 else []),

@@ -7,8 +7,9 @@ lambda to its own parameter (TSVD: the rank of the singular values with
 leaves; SMDR: the same lambda).
 
 The rule works on the system the solver hands it: for Tikhonov, TSVD,
-Landweber and SMDR that is, by default, the column-scaled ``S / ||S_j||``
-of the NOSER prior (:class:`femeit.inverse.scaling.SensitivityScaling`), so
+Landweber and SMDR on a 2D grid that is, by default, the column-scaled
+``S / ||S_j||`` of the NOSER prior (:class:`femeit.inverse.scaling.SensitivityScaling`;
+on a 3D grid the identity prior, see :data:`femeit.inverse.base.PRIOR_CHOICE`), so
 the bounds below are fractions of that system's s_max^2.  These rules were
 chosen on the DEV set of ``benchmarks/tuning_dev.py`` (its own generator and
 seed), not on the validation benchmark; there, on 40 cases, the rule below

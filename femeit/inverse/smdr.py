@@ -139,6 +139,39 @@ def filter_normalize(x_d: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0) / peak
 
 
+def filter_normalize_signed(x_d: np.ndarray, x_a: np.ndarray) -> tuple[np.ndarray, float]:
+    """Eq. 19 for changes of either sign: keep ``x_d`` where it removes blur from ``x_a``, normalise.
+
+    Per pixel, ``sign(x_a) * clip(sign(x_a) * x_d, 0, |x_a|)``: the part of
+    the difference image with the sign of the re-reconstruction ``x_a``, and
+    never larger than ``|x_a|``.  For a positive ``x_a`` and an artifact image
+    ``x_r >= 0`` this is eq. 19's ``max(x_d, 0)``; the cap stops an
+    oscillating ``x_r`` of the other sign from adding spikes (the difference
+    of eq. 18 is there to remove the blurred boundary, not to add to it).
+    Divided by its largest magnitude.
+
+    Parameters
+    ----------
+    x_d, x_a : ndarray, shape (n,)
+        Difference image (eq. 18) and re-reconstruction on area A (eq. 16).
+
+    Returns
+    -------
+    x_n : ndarray, shape (n,)
+        In [-1, 1]; all zero when nothing is kept.
+    peak : float
+        The largest kept magnitude (0 when nothing is kept): ``peak * x_n`` is
+        the image in the units of ``x_d``.
+    """
+    x_d, x_a = np.asarray(x_d, dtype=float), np.asarray(x_a, dtype=float)
+    if not (np.all(np.isfinite(x_d)) and np.all(np.isfinite(x_a))):
+        raise FemeitError("the image contains NaN or infinite values")
+    s = np.sign(x_a)
+    kept = s * np.clip(s * x_d, 0.0, np.abs(x_a))
+    peak = float(np.abs(kept).max()) if kept.size else 0.0
+    return (kept / peak if peak > 0 else np.zeros_like(kept)), peak
+
+
 def suppress_artifacts(x: np.ndarray, kmeans: str = "lloyd") -> tuple[np.ndarray, Clusters]:
     """SMDR post-process (eq. 20): k-means (k = 4), Artifact and Background clusters set to 0.
 
@@ -203,11 +236,23 @@ class SMDR:
     lam : float
         Tikhonov parameter (> 0) of steps 1 and 4, in units of S's squared
         singular values.
-    kmeans : {"lloyd", "exact"}
+    kmeans : {"lloyd", "best", "exact"}
         Clustering of steps 2 and 6 (:func:`femeit.inverse.kmeans.kmeans_1d`).
     compensation : ndarray, shape (n,), optional
         Location compensation weights multiplying the final image (see
         :func:`location_compensation`); None (default) for none.
+    system : LinearSystem, optional
+        The SVD of ``jac`` if already computed.
+    signed : bool
+        False (default): the paper's steps, positive changes only.  True (our
+        extension for changes of either sign): both k-means cluster the
+        magnitude of the image (Object = largest |value| of either sign,
+        Background = nearest 0), and eq. 19 becomes
+        :func:`filter_normalize_signed`; the image then lies in [-1, 1].
+    units : ndarray, shape (n,), optional
+        When ``jac`` is a column-scaled ``S / units`` (e.g. the NOSER scaling),
+        the k-means of steps 2 and 6 cluster the image in the original
+        parameters, ``z / units``, not the scaled unknowns z.
 
     Examples
     --------
@@ -215,13 +260,29 @@ class SMDR:
     >>> result = solver(dz)          # SMDRResult; result.x is the image
     """
 
-    def __init__(self, jac: np.ndarray, lam: float, *, kmeans: str = "lloyd", compensation=None, system=None) -> None:
+    def __init__(
+        self,
+        jac: np.ndarray,
+        lam: float,
+        *,
+        kmeans: str = "lloyd",
+        compensation=None,
+        system=None,
+        signed: bool = False,
+        units: np.ndarray | None = None,
+    ) -> None:
         jac = matrix_and_data(jac, name="the sensitivity matrix")[0]
         if not (np.isfinite(lam) and lam > 0):
             raise FemeitError(f"lambda must be a positive number, got {lam}")
-        if kmeans not in ("lloyd", "exact"):
-            raise FemeitError(f"kmeans must be 'lloyd' or 'exact', got {kmeans!r}")
+        if kmeans not in ("lloyd", "best", "exact"):
+            raise FemeitError(f"kmeans must be 'lloyd', 'best' or 'exact', got {kmeans!r}")
         m, n = jac.shape
+        if units is not None:
+            units = np.asarray(units, dtype=float)
+            if units.shape != (n,) or not np.all(np.isfinite(units) & (units > 0)):
+                raise FemeitError(f"units must hold {n} positive finite values, got shape {units.shape}")
+        self.signed = bool(signed)
+        self._units = units
         if compensation is not None:
             compensation = np.asarray(compensation, dtype=float)
             if compensation.shape != (n,) or not np.all(np.isfinite(compensation)):
@@ -308,6 +369,11 @@ class SMDR:
         x[~area] = 0.0
         return x
 
+    def _clustered(self, z: np.ndarray) -> np.ndarray:
+        """The values k-means sees: the image in its parameters (z / units), in magnitude when signed."""
+        x = z if self._units is None else z / self._units
+        return np.abs(x) if self.signed else x
+
     def _check(self, data: np.ndarray) -> np.ndarray:
         y = np.asarray(data, dtype=float)
         if y.shape != (self.shape[0],):
@@ -331,7 +397,7 @@ class SMDR:
         """
         y = self._check(data)
         x0 = self._x0(y)
-        clusters0 = kmeans_1d(x0, 4, method=self.kmeans)
+        clusters0 = kmeans_1d(self._clustered(x0), 4, method=self.kmeans)
         labels = clusters0.labels
         area_a, area_r = labels != BACKGROUND, labels == ARTIFACT
         # With OM = Object + Mixture and B = Background, S_A S_A' and S_R S_R'
@@ -352,11 +418,16 @@ class SMDR:
         x_a = self._solve(gram_a, area_a, y)
         x_r = self._solve(gram_r, area_r, y) if area_r.any() else np.zeros_like(x_a)
         x_d = x_a - x_r
-        x_n = filter_normalize(x_d)
-        x, clusters_post = suppress_artifacts(x_n, self.kmeans)
+        if self.signed:
+            x_n, peak = filter_normalize_signed(x_d, x_a)
+            clusters_post = kmeans_1d(self._clustered(x_n), 4, method=self.kmeans)
+            x = np.where(clusters_post.labels <= MIXTURE, x_n, 0.0)
+        else:
+            x_n = filter_normalize(x_d)
+            x, clusters_post = suppress_artifacts(x_n, self.kmeans)
+            peak = max(float(x_d.max()), 0.0)
         if self.compensation is not None:
             x = x * self.compensation
-        peak = max(float(x_d.max()), 0.0)
         return SMDRResult(x, x0, clusters0, area_a, area_r, x_a, x_r, x_d, x_n, clusters_post, self.lam, peak)
 
 

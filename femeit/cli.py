@@ -356,7 +356,7 @@ def _cmd_learn_train(args: argparse.Namespace) -> int:
         history = train_ktc(
             args.dataset,
             args.output,
-            KTCTrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed),
+            KTCTrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, device=args.device),
             progress=not args.quiet,
         )
         print(
@@ -364,6 +364,8 @@ def _cmd_learn_train(args: argparse.Namespace) -> int:
             f"train {history['train_loss'][-1]:.4f}, validation {history['validation_loss'][-1]:.4f}"
         )
         return 0
+    if args.device != "cpu":
+        raise FemeitError(f"--device {args.device}: only ktc-unet trains on a GPU; {args.network} trains on the CPU")
     config = TrainConfig(
         network=args.network, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, target=args.target
     )
@@ -437,6 +439,12 @@ def _add_learn_parser(sub) -> None:
     tr.add_argument("--epochs", type=int, default=20, help="training epochs (the paper: 200)")
     tr.add_argument("--batch-size", type=int, default=128)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda", "auto"),
+        help="ktc-unet: train on a CUDA GPU (auto: when torch sees one); the other networks train on the CPU",
+    )
     tr.add_argument(
         "--target",
         default="auto",

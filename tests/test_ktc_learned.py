@@ -147,6 +147,25 @@ def test_tiny_training_is_seeded_and_reproducible(tiny_store, fake_inputs, tmp_p
     assert la != lc
 
 
+def test_training_device_is_checked_and_auto_falls_back_to_the_cpu(tiny_store, fake_inputs, tmp_path):
+    from femeit.learn.ktc_training import _device
+
+    with pytest.raises(FemeitError, match="device must be"):
+        _device("tpu")
+    if torch.cuda.is_available():
+        assert _device("auto").type == "cuda"
+        return
+    with pytest.raises(FemeitError, match="no CUDA GPU"):
+        train(tiny_store, tmp_path / "g", KTCTrainConfig(epochs=1, width=4, device="cuda"), inputs=fake_inputs)
+    # Without a GPU, auto is the CPU run: the same weights as device="cpu".
+    runs = []
+    for device in ("cpu", "auto"):
+        config = KTCTrainConfig(epochs=1, batch_size=4, width=4, seed=3, device=device)
+        train(tiny_store, tmp_path / device, config, inputs=fake_inputs, progress=False, levels=(1, 7))
+        runs.append(load(tmp_path / device).state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
 def test_shipped_weights_give_a_three_class_map(fake_inputs):
     assert WEIGHTS.is_file() and WEIGHTS.stat().st_size < 5e6
     model = load(WEIGHTS)

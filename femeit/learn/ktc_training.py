@@ -60,6 +60,10 @@ class KTCTrainConfig:
         torch CPU threads (the float sums, hence the weights, depend on it; 1 on a shared machine).
     schedule : {"constant", "cosine"}
         Learning rate: fixed, or cosine-annealed from ``learning_rate`` to 0 over the epochs (per step).
+    device : {"cpu", "cuda", "auto"}
+        Where the network trains: ``auto`` takes a CUDA GPU when torch sees one.  The
+        reconstruction inputs are always computed on the CPU.  Weights trained on a GPU
+        are reproducible on that GPU only (its float sums differ from the CPU's).
     """
 
     epochs: int = 20
@@ -70,6 +74,18 @@ class KTCTrainConfig:
     max_train: int | None = None
     threads: int = 1
     schedule: str = "constant"
+    device: str = "cpu"
+
+
+def _device(name: str) -> torch.device:
+    """The torch device of ``KTCTrainConfig.device``; refuses CUDA where torch sees no GPU."""
+    if name not in ("cpu", "cuda", "auto"):
+        raise FemeitError(f"device must be 'cpu', 'cuda' or 'auto', got {name!r}")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise FemeitError("device 'cuda' asked for, but torch sees no CUDA GPU on this machine")
+    return torch.device(name)
 
 
 def pixel_centres(shape: tuple[int, int], radius: float) -> np.ndarray:
@@ -170,6 +186,7 @@ def train(
     """
     from femeit import ktc2023 as ktc
 
+    device = _device(config.device)  # refused before any work is done
     ds, ref, std = read_dataset(dataset)
     split = np.asarray(ds.split[:])
     train_idx = np.flatnonzero(split == 0)
@@ -187,14 +204,17 @@ def train(
         noisy = np.asarray(ds.voltages.get_orthogonal_selection((val_idx, slice(None)))) - ref
         x_val = _level_inputs(inputs, noisy, np.asarray(levels)[np.arange(len(val_idx)) % len(levels)])
         y_val = torch.from_numpy(class_maps(ds, val_idx))
-    inside = torch.from_numpy(circle_mask(LABEL_SHAPE))
+    inside = torch.from_numpy(circle_mask(LABEL_SHAPE)).to(device)
+    y_train = y_train.to(device)
+    if x_val is not None:
+        x_val, y_val = x_val.to(device), y_val.to(device)
 
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     gen = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = KTCUNet(N_CHANNELS, config.width)
+    model = KTCUNet(N_CHANNELS, config.width).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if config.schedule not in ("constant", "cosine"):
         raise FemeitError(f"schedule must be 'constant' or 'cosine', got {config.schedule!r}")
@@ -205,12 +225,12 @@ def train(
         start = time.perf_counter()
         drawn = np.asarray(levels)[rng.integers(0, len(levels), len(train_idx))]
         noisy = clean + std * rng.standard_normal(clean.shape)
-        x = _level_inputs(inputs, noisy, drawn)
+        x = _level_inputs(inputs, noisy, drawn).to(device)
         model.train()
         order = torch.randperm(len(x), generator=gen)
         total = 0.0
         for b in range(0, len(x), config.batch_size):
-            idx = order[b : b + config.batch_size]
+            idx = order[b : b + config.batch_size].to(device)
             loss = _loss(model(x[idx]), y_train[idx], inside)
             opt.zero_grad()
             loss.backward()
@@ -256,7 +276,7 @@ def save(model: KTCUNet, run_dir: str | Path, config: KTCTrainConfig, history: d
     """Write ``model.pt`` (half-precision weights and sizes) and ``run.json``; returns the weights' path."""
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     path = run / "model.pt"
     torch.save({"network": "ktc-unet", "in_channels": model.in_channels, "width": model.width, "state": state}, path)
     info = {"network": "ktc-unet", "config": asdict(config), "n_train": n_train, "history": history}

@@ -73,7 +73,7 @@ def test_signal_stops_workers_and_keeps_finished_samples(tmp_path, signum, statu
     _, err = proc.communicate(timeout=300)  # a hang detector (the old bug ran the whole job), not a timing
     if proc.returncode == -signal.SIGPIPE:
         # Known open defect (2026-12-03): now and then under pytest's output capture, the generator
-        # dies by SIGPIPE while it shuts down after the signal (never with -s, never outside pytest; the
+        # dies by SIGPIPE while it shuts down after the signal (not seen with -s nor in 26 runs outside pytest; the
         # root cause is not found yet).  Reported as an expected failure, not hidden: every other outcome
         # must be the exit status below.
         _gone(workers)

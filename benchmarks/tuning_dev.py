@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import femeit as fe
 from femeit import metrics
 from femeit.forward import ForwardModel
-from femeit.grids import PixelGrid, VoxelGrid
+from femeit.grids import PixelGrid
 from femeit.inverse.base import CLASSICAL, build
 from femeit.phantom import Box, Disk, Phantom, Sphere
 from femeit.protocol import Protocol
-from validation.generalisation import Ellipse, noise_model, removed_mask
+from validation.generalisation import Ellipse, noise_model, removed_mask, setup_3d
 
 SEED = 90417
 
@@ -114,17 +114,9 @@ def dev_phantom_3d(rng, radius: float, z0: float) -> Phantom:
 
 def dev_cases_3d(n: int, seed: int = SEED + 3):
     """3D DEV cases: (grid, jacobian, reference, cases), coarse and fine meshes unlike the benchmark's."""
-    radius, height = 0.1, 0.1
-    ring = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="circle", electrode_radius=0.01)
-
-    def spec(h):
-        return fe.CylinderSpec(radius=radius, height=height, rings=(ring,), h=h)
-
-    mesh, fine = fe.mesh_from_spec(spec(0.017)), fe.mesh_from_spec(spec(0.012))
-    protocol = Protocol.adjacent(16)
-    model, fine_model = ForwardModel(mesh, protocol, 0.01), ForwardModel(fine, protocol, 0.01)
-    grid = VoxelGrid(mesh, shape=(12, 12, 6), min_fraction=0.5)
-    jac, reference = model.jacobian(1.0, basis=grid.P), model.simulate(1.0)
+    # The benchmark's cylinder on coarser meshes (its own sizes, so DEV never sees the benchmark's grid).
+    radius = 0.1
+    mesh, fine, _, grid, jac, reference, fine_model = setup_3d(h=0.017, h_fine=0.012)
     rng = np.random.default_rng(seed)
     v_ref = fine_model.simulate(1.0)
     out = []

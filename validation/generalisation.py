@@ -170,14 +170,15 @@ def setup_2d():
     return mesh, fine, protocol, grid, model.jacobian(1.0, basis=grid.P), model.simulate(1.0), fine_model
 
 
-def setup_3d():
+def setup_3d(h: float = 0.016, h_fine: float = 0.011):
+    """The 3D cases' cylinder (one ring of 16): inversion mesh of size ``h``, data mesh ``h_fine``."""
     radius, height = 0.1, 0.1
     ring = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="circle", electrode_radius=0.01)
 
     def spec(h):
         return fe.CylinderSpec(radius=radius, height=height, rings=(ring,), h=h)
 
-    mesh, fine = fe.mesh_from_spec(spec(0.016)), fe.mesh_from_spec(spec(0.011))
+    mesh, fine = fe.mesh_from_spec(spec(h)), fe.mesh_from_spec(spec(h_fine))
     protocol = Protocol.adjacent(16)
     model, fine_model = ForwardModel(mesh, protocol, 0.01), ForwardModel(fine, protocol, 0.01)
     grid = VoxelGrid(mesh, shape=(12, 12, 6), min_fraction=0.5)

@@ -613,8 +613,9 @@ def pixel_l1_admm(
         np.subtract(v, work, out=z)
         np.subtract(v, z, out=u)  # u = v - z
         vtz = V.T @ z
-        vtu = vtu + g - vtz
-        l1.append(float(np.abs(x, out=work).sum()))
+        np.add(vtu, g, out=vtu)  # vtu = vtu + g - vtz
+        np.subtract(vtu, vtz, out=vtu)
+        l1.append(float(np.add.reduce(np.abs(x, out=work))))  # ||x||_1, the same sum as .sum()
         np.subtract(x, z, out=work)
         r_pri = math.sqrt(work @ work)  # ||x - z||
         d = vtz - vtz_old

@@ -216,6 +216,13 @@ def test_lcurve_without_a_corner_falls_back_and_says_why():
     assert choice.rule in ("gcv", "fallback") and choice.notes and "lcurve" in choice.notes[0]
 
 
+def test_the_fallback_stays_inside_the_bounds():
+    rng = np.random.default_rng(1)
+    jac, _ = np.linalg.qr(rng.standard_normal((40, 40)))  # no corner; GCV's minimum at the range's end
+    choice = choose_parameter(prepare(jac), rng.standard_normal(40), rule="lcurve", bounds=(1e-2, 1.0))
+    assert choice.rule == "fallback" and choice.lam == pytest.approx(1e-2)  # FALLBACK 1e-3 lies below
+
+
 # ---------------------------------------------------------------- registry and errors
 
 

@@ -52,7 +52,7 @@ Safeguards, applied to every rule:
    (model or linearisation error dominates).
 3. Fallback order when a rule fails: (discrepancy ->) L-curve -> GCV ->
    :data:`FALLBACK` (``1e-3 scale``, the best single value on the generated
-   2D benchmark).  The rule that decided and the reasons
+   2D benchmark, moved into ``bounds`` if it lies outside).  The rule that decided and the reasons
    for any fallback are returned (``rule``, ``notes``), with the whole curve.
 """
 
@@ -241,6 +241,7 @@ def choose_parameter(
             float(lambdas[i]), "gcv", curvature=kappa, gcv=g, target=target, notes=tuple(notes), **common
         )
     notes.append(f"gcv: the minimum lies at the end of the range (lambda = {lambdas[i]:.3g})")
-    return ParameterChoice(
-        FALLBACK * s2, "fallback", curvature=kappa, gcv=g, target=target, notes=tuple(notes), **common
-    )
+    # The fallback, like every choice, stays inside the bounds (a solver whose
+    # range starts above FALLBACK gets its lower bound).
+    fallback = float(np.clip(FALLBACK, lo, hi)) * s2
+    return ParameterChoice(fallback, "fallback", curvature=kappa, gcv=g, target=target, notes=tuple(notes), **common)

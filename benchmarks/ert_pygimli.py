@@ -30,7 +30,7 @@ the far edges mixed; the lime tree's closed outline insulating all round),
 the same first-difference operator on its edges (pyGIMLi's zWeight
 convention; the benchmark checks that pyGIMLi's constraint weights equal
 femeit's row weights), the same lambda.  Each program's own: the forward
-discretisation (femeit P1 on the mesh with 14 wavenumbers; pyGIMLi its
+discretisation (femeit P2 on the mesh with 14 wavenumbers; pyGIMLi its
 default, the mesh refined once (4 x the triangles) for the forward
 solves, and numeric geometric factors on a P2 mesh), the Gauss-Newton
 solver and line search.

@@ -435,14 +435,14 @@ def figure_borehole(run: dict, b: dict, doi: dict, doi_col: np.ndarray, out: Pat
     from femeit.ert.pictures import plot_section
     from femeit.viz.plots import subplots
 
-    fig, axes = subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = subplots(1, 2, figsize=(13, 4.5))
     plot_section(
         run["mesh"],
         run["rho"],
         mask=np.abs(doi["index"]) < 0.1,
         depth=60.0,
         ax=axes[0, 0],
-        title=f"bedrock, error model from the data, chi^2 = {run['result'].chi2[-1]:.2f}, where |DOI index| < 0.1",
+        title=f"bedrock, chi^2 = {run['result'].chi2[-1]:.2f} (errors from the data); |DOI index| < 0.1",
     )
     ax = axes[0, 1]
     depth = -b["z"]

@@ -98,9 +98,7 @@ def run(mode: str = "full", seed: int = 0) -> dict:
     model = ForwardModel(coarse, protocol, electrode_model="point", order=1)
     k = 1.0 / model.simulate(1.0)  # numeric geometric factors of the inversion mesh (1 ohm m)
     rho0 = float(np.median(readings * k))
-    res = invert_model(
-        model, readings, NOISE * np.abs(readings), sigma0=1.0 / rho0, log_data=True, max_iter=MAX_ITER
-    )
+    res = invert_model(model, readings, NOISE * np.abs(readings), sigma0=1.0 / rho0, log_data=True, max_iter=MAX_ITER)
     t_inv = time.perf_counter() - t0
 
     c = coarse.mesh.p[:, coarse.mesh.t].mean(axis=1).T

@@ -297,7 +297,10 @@ def residual_error_model(run: dict, lam: float) -> dict:
     freedom the model absorbs: for the linearised problem,
     E ||W (d - f)||^2 ~ n - tr(H) with H = W J (J'W'WJ + lambda R'R)^-1 J'W'
     the influence matrix (as in generalised cross-validation), so the
-    residuals are scaled by sqrt(n / (n - tr H)).  The scaled residuals then
+    residuals are scaled by sqrt(n / (n - tr H)); we also report the GCV
+    function n ||r||^2 / (n - tr H)^2 of Golub, Heath & Wahba (1979),
+    "Generalized cross-validation as a method for choosing a good ridge
+    parameter", Technometrics 21(2), 215-223.  The scaled residuals then
     go through the binned fit of LaBrecque et al. (1996) eq. 14 that
     :func:`femeit.ert.errors_model.fit_error_model` applies to reciprocal
     differences (which carry sqrt(2) times one reading's noise, hence the
@@ -317,7 +320,16 @@ def residual_error_model(run: dict, lam: float) -> dict:
     n = len(resistance)
     scale = np.sqrt(n / (n - influence))
     a, b = fit_error_model(resistance, np.sqrt(2.0) * scale * (resistance - f))
-    return {"lam": lam, "a": a, "b": b, "tr_h": influence, "chi2_file": float(run["result"].chi2[-1])}
+    rss = float(np.sum(((resistance - f) / resistance) ** 2))
+    return {
+        "lam": lam,
+        "a": a,
+        "b": b,
+        "tr_h": influence,
+        "chi2_file": float(run["result"].chi2[-1]),
+        "floor": float(np.sqrt(rss / (n - influence))),  # dof-corrected RMS relative residual
+        "gcv": n * rss / (n - influence) ** 2,  # generalised cross-validation (Golub, Heath & Wahba 1979)
+    }
 
 
 def doi_index(name: str, lam: float, relative_error: np.ndarray, rho0: float, factor: float, damping: float) -> dict:
@@ -349,9 +361,9 @@ def bedrock_study(out: Path) -> list[str]:
     """The bedrock section with an error model estimated from the data, at chi^2 = 1, against the log.
 
     1. no reciprocals: the error model a + b|R| from the residuals of a well-fitting
-       model (:func:`residual_error_model` at lambda 10; lambdas 3 and 100 shown for comparison:
-       the estimate is stable at small lambda, where the residuals reach their floor, and grows
-       once the model underfits);
+       model (:func:`residual_error_model` at lambda 10; lambdas 3, 100 and 300 shown for
+       comparison: the estimate is stable at small lambda, where the residuals reach their floor,
+       and grows once the model underfits);
     2. the fixed lambda whose converged chi^2 is 1 with those errors (:func:`discrepancy_lambda`);
     3. the DOI index at that lambda (:func:`doi_index`, references 5 x and 1/5 x the median
        apparent resistivity, alpha_s = 0.01), at the borehole and as the median |R| per depth
@@ -360,7 +372,9 @@ def bedrock_study(out: Path) -> list[str]:
        the section's own (:func:`main_contrast`).
     """
     t0 = time.perf_counter()
-    fits = {lam: residual_error_model(invert("bedrock", lam=lam, max_iter=20), lam) for lam in (3.0, 10.0, 100.0)}
+    fits = {
+        lam: residual_error_model(invert("bedrock", lam=lam, max_iter=20), lam) for lam in (3.0, 10.0, 100.0, 300.0)
+    }
     fit = fits[10.0]
     _, _, _, resistance, file_std, _ = setup("bedrock")
     rel = (fit["a"] + fit["b"] * np.abs(resistance)) / np.abs(resistance)
@@ -395,7 +409,8 @@ def bedrock_study(out: Path) -> list[str]:
         "",
         *[
             f"- lambda {f['lam']:g}: chi^2 {f['chi2_file']:.3g} with the file's errors, tr H = {f['tr_h']:.0f} of "
-            f"{len(resistance)}; a = {f['a']:.3g} ohm, b = {100 * f['b']:.3g} %"
+            f"{len(resistance)}, corrected RMS relative residual {100 * f['floor']:.3g} %, GCV {f['gcv']:.3g}; "
+            f"a = {f['a']:.3g} ohm, b = {100 * f['b']:.3g} %"
             for f in fits.values()
         ],
         f"- used (lambda 10, on the residual floor): relative error {100 * np.median(rel):.2f} % median "
@@ -426,7 +441,7 @@ def bedrock_study(out: Path) -> list[str]:
         )
         + ".",
         "",
-        f"Time {seconds:.0f} s (3 error fits, the lambda search, 2 DOI inversions).",
+        f"Time {seconds:.0f} s (4 error fits, the lambda search, 2 DOI inversions).",
     ]
 
 

@@ -17,9 +17,11 @@ sensitivities of all electrode pairs per element with one dense product per
 block of elements (all wavenumbers at once) and combine them into the
 readings with a sparse matrix (:meth:`ERTModel.jacobian`): the cost is
 about 2 n_elem n_k n_b L^2 flops in BLAS, independent of the number of
-readings.  Every wavenumber is factored once per conductivity and its
-fields serve both the readings and the Jacobian (cached for the last
-conductivity).
+readings (on bedrock's 64 electrodes, 1223 readings and 2645 P2 triangles
+21 times faster than a product per reading; for hundreds of electrodes with
+few readings per electrode pair the per-reading form would cost less).
+Every wavenumber is factored once per conductivity and its fields serve
+both the readings and the Jacobian (cached for the last conductivity).
 """
 
 from __future__ import annotations

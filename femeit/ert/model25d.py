@@ -74,7 +74,7 @@ class ERTModel:
         ones = sp.csr_matrix(np.ones((1, L)))
         self._pairs = sp.kron(m_rows, ones, format="csr").multiply(sp.kron(ones, i_rows, format="csr")).tocsr()
         self._key: bytes | None = None
-        self._fields: np.ndarray | None = None
+        self._pole_fields: np.ndarray | None = None
         self._green: np.ndarray | None = None
         # Far-facet matrices per unit conductivity need k: their geometry is fixed here.
         fb = forward._far
@@ -111,7 +111,7 @@ class ERTModel:
             u = factorize(a, fwd.backend)(rhs)
             fields[:, j] = u
             green += wj * u[fwd._source_dofs]
-        self._fields = fields
+        self._pole_fields = fields
         self._green = green * (2.0 / np.pi)
         self._key = key
 
@@ -156,7 +156,7 @@ class ERTModel:
         self._solve(s)
         n_rows, n_elem = self.protocol.n_rows, fwd.mesh.n_elements
         check_bytes(8.0 * n_rows * n_elem, f"the {n_rows} x {n_elem} Jacobian")
-        fields = self._fields  # (n_dofs, n_k, L)
+        fields = self._pole_fields  # (n_dofs, n_k, L)
         k2w = fwd.k**2
         scale = -(4.0 / np.pi) * fwd.w  # (n_k,)
         out = np.empty((n_rows, n_elem))

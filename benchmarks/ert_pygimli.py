@@ -30,7 +30,7 @@ the far edges mixed; the lime tree's closed outline insulating all round),
 the same first-difference operator on its edges (pyGIMLi's zWeight
 convention; the benchmark checks that pyGIMLi's constraint weights equal
 femeit's row weights), the same lambda.  Each program's own: the forward
-discretisation (femeit P1 on the mesh with 14 wavenumbers; pyGIMLi its
+discretisation (femeit P2 on the mesh with 14 wavenumbers; pyGIMLi its
 default, the mesh refined once (4 x the triangles) for the forward
 solves, and numeric geometric factors on a P2 mesh), the Gauss-Newton
 solver and line search.
@@ -164,15 +164,60 @@ def compare(name: str, gim: dict, run: dict) -> dict:
     return out
 
 
+def bedrock_data_errors(args) -> int:
+    """Both programs on bedrock with the data's error model (lambda 10 residual fit) at its discrepancy lambda."""
+    from field_ert import borehole, column, discrepancy_lambda, invert, residual_error_model
+
+    fit = residual_error_model(invert("bedrock", lam=10.0, max_iter=20), 10.0)
+    base = invert("bedrock", lam=10.0, max_iter=1)
+    rel = (fit["a"] + fit["b"] * np.abs(base["resistance"])) / np.abs(base["resistance"])
+    lam, run, _ = discrepancy_lambda("bedrock", start=(10.0, 100.0), relative_error=rel)
+    with tempfile.TemporaryDirectory() as tmp:
+        gim = run_gimli(args.gimli_python, "bedrock", run, lam, Path(tmp))
+    b = borehole(run)
+    g_col = column(run["mesh"], gim["rho"], b["x"], b["z_mesh"])
+    cc = float(np.corrcoef(np.log10(run["rho"][run["covered"]]), np.log10(gim["rho"][run["covered"]]))[0, 1])
+    lines = [
+        "# bedrock with the error model from the data (benchmarks/ert_pygimli.py --bedrock-data-errors)",
+        "",
+        f"Errors a = {fit['a']:.3g} ohm + b = {100 * fit['b']:.3g} % |R|; lambda {lam:.3g}; femeit chi^2 "
+        f"{run['result'].chi2[-1]:.3g} ({run['result'].iterations} it), pyGIMLi chi^2 {gim['chi2'][-1]:.3g} "
+        f"({len(gim['chi2']) - 1} it); CC log10 rho over the covered cells {cc:.3f}.",
+        "",
+        f"Borehole x = {b['x']:g} m, log contrast at {b['depth']:.1f} m ({b['log_above']:.3g} -> "
+        f"{b['log_below']:.3g} ohm m); over the same windows femeit {b['section_above']:.3g} -> "
+        f"{b['section_below']:.3g}, pyGIMLi {np.median(g_col[b['above']]):.3g} -> {np.median(g_col[b['below']]):.3g}.",
+        "",
+        "Column (depth: log, femeit, pyGIMLi, ohm m): "
+        + "; ".join(
+            f"{-z:.0f} m: {lg:.3g}, {f:.3g}, {g:.3g}"
+            for z, lg, f, g in zip(b["z"], b["log"], b["section"], g_col, strict=True)
+            if z % 4 == 0
+        ),
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ert_pygimli_bedrock_errors.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gimli-python", default="/tmp/venv-gimli/bin/python")
     parser.add_argument("--profile", choices=PROFILES, action="append")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument(
+        "--bedrock-data-errors",
+        action="store_true",
+        help="only: both programs on bedrock with the error model estimated from the data (field_ert's bedrock "
+        "study) at its chi^2 = 1 lambda, the columns at the borehole",
+    )
     args = parser.parse_args()
     if not Path(args.gimli_python).exists():
         print(f"blocked: no pyGIMLi interpreter at {args.gimli_python} (see the docstring to install one)")
         return 2
+    if args.bedrock_data_errors:
+        return bedrock_data_errors(args)
     from field_ert import discrepancy_lambda, invert
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,7 @@ STUDIES = (
     Study("kgpsr3d", "GPSR-BB family on the 3D cylinder (IEEE Access 2021)", ("--quick",)),
     Study("ktc2023", "KTC2023 measured tank data", ("--quick",)),
     Study("generalisation", "Every solver's automatic default on unseen random phantoms", ("--quick",)),
+    Study("ert_tank3d", "3D ERT Gauss-Newton on the modeltank.shm layout (simulated readings)", ("--quick",)),
     Study("cnn_eim", "CNN-EIM against Tikhonov (learned)", None, (), needs="torch"),
 )
 

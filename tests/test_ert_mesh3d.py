@@ -55,8 +55,21 @@ def test_a_finer_grading_is_more_accurate():
         (np.array([[0.0, 0], [1, 0]]), {"growth": 0}, "positive"),
         (np.array([[0.0, 0], [1, 0]]), {"layers": [1.0]}, "layer at z = 1"),
         (np.array([[0.0, 0], [1, 0]]), {"boxes": [(0, 1, 0, 1, -1)]}, "a box must be"),
+        (np.array([[0.0, 0], [1, 0]]), {"domain": (0.5, 2, -1, 1, -1)}, "must hold every electrode"),
+        (np.array([[0.0, 0], [1, 0]]), {"domain": (-1, 2, -1, 1, 0)}, "reach below z = 0"),
+        (np.array([[0.0, 0], [1, 0]]), {"domain": (-1, 2, -1, 1)}, r"domain must be \(x0"),
     ],
 )
 def test_bad_input_is_refused_by_name(electrodes, kwargs, match):
     with pytest.raises(FemeitError, match=match):
         halfspace_mesh_3d(electrodes, **kwargs)
+
+
+def test_a_given_domain_is_the_tank():
+    """``domain`` replaces the padded box: a tank with its electrodes on the water surface."""
+    e = np.column_stack([np.linspace(0.1, 0.9, 6), np.r_[np.zeros(3), np.full(3, 0.3)]])
+    mesh = halfspace_mesh_3d(e, near_size=0.05, growth=0.5, domain=(0.0, 1.0, -0.1, 0.4, -0.3))
+    np.testing.assert_allclose(mesh.mesh.p.min(axis=1), [0.0, -0.1, -0.3], atol=1e-12)
+    np.testing.assert_allclose(mesh.mesh.p.max(axis=1), [1.0, 0.4, 0.0], atol=1e-12)
+    nodes = mesh.mesh.p.T[[el.node for el in mesh.electrodes]]
+    np.testing.assert_allclose(nodes, np.column_stack([e, np.zeros(len(e))]), atol=1e-9)

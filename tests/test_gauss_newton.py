@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from femeit.errors import FemeitError
-from femeit.ert import Forward25D, dipole_dipole, halfplane_mesh
+from femeit.ert import Forward25D, dipole_dipole, halfplane_mesh, pole_dipole
 from femeit.ert.model25d import ERTModel
 from femeit.inverse.gauss_newton import gauss_newton, invert_model, neighbour_operator
 
@@ -42,9 +42,11 @@ def synthetic(line):
     return data * (1 + 0.02 * rng.standard_normal(len(data)))
 
 
-@pytest.mark.parametrize("order", [1, 2])
-def test_ert_jacobian_matches_finite_differences(line, order):
+@pytest.mark.parametrize("order, array", [(1, "dd"), (2, "dd"), (1, "pd")])
+def test_ert_jacobian_matches_finite_differences(line, order, array):
     e, prot = line
+    if array == "pd":  # a remote current electrode (column L): no source, no field
+        prot = pole_dipole(N, n_max=3)
     mesh = halfplane_mesh(e, near_size=0.4, growth=0.6, extent=3)
     model = ERTModel(Forward25D(mesh, order=order), prot)
     rng = np.random.default_rng(1)

@@ -34,7 +34,11 @@ inversion), the resistivity range over the well-covered part (coverage,
 and for the bedrock profile the section's resistivity along the borehole
 against the log: the log's main contrast (depth of the largest jump of the
 running median, and the ratio of medians 8 m below / above it) and the
-section's ratio over the same depth windows.  Figures: pseudo-section,
+section's ratio over the same depth windows.  For bedrock also
+(:func:`bedrock_study`): an error model a + b|R| estimated from the data
+(the file has no reciprocals), the chi^2 = 1 inversion with it, the
+depth-of-investigation index of Oldenburg & Li (1999) and the contrast the
+section recovers at the borehole (depth and ratio).  Figures: pseudo-section,
 section with the coverage mask, chi^2 per iteration.  Writes
 ``field_ert.md`` and ``field_ert_*.png``; exits non-zero when a profile does
 not reach chi^2 <= 1.2 within 10 iterations.
@@ -129,7 +133,14 @@ def regulariser(mesh, zweight: float):
 
 
 def invert(
-    name: str, lam: float | None = None, max_iter: int = 10, tolerance: float = 0.01, order: int = ORDER
+    name: str,
+    lam: float | None = None,
+    max_iter: int = 10,
+    tolerance: float = 0.01,
+    order: int = ORDER,
+    relative_error: np.ndarray | None = None,
+    reference: float | None = None,
+    damping: float = 0.0,
 ) -> dict:
     """Invert one profile; returns the numbers of the report and what the figures need.
 
@@ -138,6 +149,10 @@ def invert(
     number: that lambda kept fixed, no stop at chi^2 = 1, iterations until Phi
     decreases by less than ``tolerance`` (relative) or ``max_iter``: the
     setting matched with pyGIMLi in ``benchmarks/ert_pygimli.py``.
+    ``relative_error`` (n_data,) replaces the profile's errors (std / |R|);
+    ``reference`` (ohm m) is the homogeneous starting and reference model
+    (default: the median apparent resistivity), held with the smallness weight
+    ``damping`` (relative to lambda; 0: the reference only starts).
     """
     from femeit.ert.pictures import coverage
     from femeit.inverse.gauss_newton import invert_model
@@ -145,6 +160,8 @@ def invert(
     cfg = PROFILES[name]
     t0 = time.perf_counter()
     data, mesh, model, resistance, std, rhoa = setup(name, order)
+    if relative_error is not None:
+        std = np.asarray(relative_error, dtype=float) * np.abs(resistance)
     reg = regulariser(mesh, cfg["zweight"])
     t1 = time.perf_counter()
     fixed = {} if lam is None else {"lam": lam, "cooling": 1.0, "target": 1e-9, "tolerance": tolerance}
@@ -152,10 +169,11 @@ def invert(
         model,
         resistance,
         std,
-        sigma0=1.0 / np.median(rhoa),
+        sigma0=1.0 / (np.median(rhoa) if reference is None else reference),
         regulariser=reg,
         log_data=True,
         max_iter=max_iter,
+        damping=damping,
         **fixed,
     )
     t2 = time.perf_counter()  # the coverage below is for the pictures, not part of the inversion
@@ -184,13 +202,15 @@ def invert(
     }
 
 
-def discrepancy_lambda(name: str, start: tuple[float, float] = (1.0, 10.0), tol: float = 0.05, runs: int = 6):
+def discrepancy_lambda(
+    name: str, start: tuple[float, float] = (1.0, 10.0), tol: float = 0.05, runs: int = 6, **options
+):
     """The fixed lambda whose converged chi^2 is 1 (the discrepancy principle), by a secant in log-log.
 
     chi^2 of the converged model grows monotonically with lambda; each try
     is a full fixed-lambda inversion from the homogeneous start (``invert``
-    with ``lam``).  Stops when |chi^2 - 1| <= ``tol``.  Returns (lambda,
-    run, tries) with tries a list of (lambda, chi^2, iterations).
+    with ``lam``; ``options`` go to it).  Stops when |chi^2 - 1| <= ``tol``.
+    Returns (lambda, run, tries) with tries a list of (lambda, chi^2, iterations).
     """
     tries = []
     best = None
@@ -202,7 +222,7 @@ def discrepancy_lambda(name: str, start: tuple[float, float] = (1.0, 10.0), tol:
             slope = (np.log(c1) - np.log(c0)) / (np.log(l1) - np.log(l0)) if c1 != c0 else 1.0
             slope = slope if slope > 0.1 else 1.0
             lam = float(np.exp(np.log(l1) - np.log(c1) / slope))
-        run = invert(name, lam=lam, max_iter=20)
+        run = invert(name, lam=lam, max_iter=20, **options)
         chi = float(run["result"].chi2[-1])
         tries.append((lam, chi, run["result"].iterations))
         if best is None or abs(np.log(chi)) < abs(np.log(best[1]["result"].chi2[-1])):
@@ -220,24 +240,30 @@ def column(mesh, rho: np.ndarray, x: float, z: np.ndarray) -> np.ndarray:
     return rho[elements]
 
 
+def main_contrast(z: np.ndarray, rho: np.ndarray, window: float = 8.0) -> tuple[float, np.ndarray, np.ndarray]:
+    """The largest jump along a column: the level zc where the medians of log10 rho over ``window``
+    (m) above and below differ most; returns (zc, mask above, mask below) over the samples z."""
+    logr = np.log10(rho)
+    best, depth = -1.0, None
+    for zc in np.arange(z.min() + window, z.max() - window + 1e-9, 0.5):
+        up = np.median(logr[(z > zc) & (z <= zc + window)])
+        down = np.median(logr[(z <= zc) & (z > zc - window)])
+        if abs(down - up) > best:
+            best, depth = abs(down - up), zc
+    return depth, (z > depth) & (z <= depth + window), (z <= depth) & (z > depth - window)
+
+
 def borehole(run: dict) -> dict:
     """The bedrock section along the borehole against the log (module docstring)."""
     log = np.loadtxt(DATA / "bedrock.txt")
     x, z, rho_log = log[0, 0], log[:, 1], log[:, 2]
     order = np.argsort(z)[::-1]  # from the top down
     z, rho_log = z[order], rho_log[order]
-    logr = np.log10(rho_log)
-    # The main contrast: largest difference of medians of 8 m windows above and below.
-    best, depth = 0.0, None
-    for zc in np.arange(z.min() + 8, z.max() - 8 + 1e-9, 0.5):
-        up = np.median(logr[(z > zc) & (z <= zc + 8)])
-        down = np.median(logr[(z <= zc) & (z > zc - 8)])
-        if abs(down - up) > best:
-            best, depth = abs(down - up), zc
-    above = (z > depth) & (z <= depth + 8)
-    below = (z <= depth) & (z > depth - 8)
+    depth, above, below = main_contrast(z, rho_log)
     z_top = float(run["data"].profile()[np.argmin(np.abs(run["data"].profile()[:, 0] - x)), 1])
     section = column(run["mesh"], run["rho"], x, z + z_top)
+    # The section's own main contrast along the same column, by the same rule.
+    s_depth, s_above, s_below = main_contrast(z, section)
     # Depth of investigation at the borehole: the deepest point of the column inside the
     # well-covered mask (coverage within 2.5 decades of its maximum).
     covered = column(run["mesh"], run["covered"].astype(float), x, z + z_top) > 0.5
@@ -249,6 +275,8 @@ def borehole(run: dict) -> dict:
         "log_below": float(np.median(rho_log[below])),
         "section_above": float(np.median(section[above])),
         "section_below": float(np.median(section[below])),
+        "section_depth": float(z_top - s_depth),
+        "section_ratio": float(np.median(section[s_below]) / np.median(section[s_above])),
         "z": z,
         "z_mesh": z + z_top,
         "doi": doi,
@@ -257,6 +285,194 @@ def borehole(run: dict) -> dict:
         "log": rho_log,
         "section": section,
     }
+
+
+def residual_error_model(run: dict, lam: float) -> dict:
+    """Fit the error model a + b |R| to the residuals of a well-fitting fixed-lambda inversion.
+
+    The bedrock file has no reciprocal readings, so the reciprocal-error
+    analysis (:mod:`femeit.ert.errors_model`) cannot run; we estimate the
+    noise from the data themselves instead.  The residuals d - f of a model
+    fitted with a small lambda underestimate the noise by the degrees of
+    freedom the model absorbs: for the linearised problem,
+    E ||W (d - f)||^2 ~ n - tr(H) with H = W J (J'W'WJ + lambda R'R)^-1 J'W'
+    the influence matrix (as in generalised cross-validation), so the
+    residuals are scaled by sqrt(n / (n - tr H)); we also report the GCV
+    function n ||r||^2 / (n - tr H)^2 of Golub, Heath & Wahba (1979),
+    "Generalized cross-validation as a method for choosing a good ridge
+    parameter", Technometrics 21(2), 215-223.  The scaled residuals then
+    go through the binned fit of LaBrecque et al. (1996) eq. 14 that
+    :func:`femeit.ert.errors_model.fit_error_model` applies to reciprocal
+    differences (which carry sqrt(2) times one reading's noise, hence the
+    factor sqrt(2) below).
+    """
+    import scipy.linalg as sla
+
+    from femeit.ert.errors_model import fit_error_model
+
+    model, resistance, std = run["model"], run["resistance"], run["std"]
+    sigma = run["result"].conductivity
+    f = model.simulate(sigma)
+    jw = model.jacobian(sigma, log_conductivity=True) / f[:, None] / (std / np.abs(resistance))[:, None]
+    reg = regulariser(run["mesh"], PROFILES[run["name"]]["zweight"])
+    normal = jw.T @ jw + lam * (reg.T @ reg).toarray()
+    influence = float(np.sum(jw * sla.cho_solve(sla.cho_factor(normal), jw.T).T))
+    n = len(resistance)
+    scale = np.sqrt(n / (n - influence))
+    a, b = fit_error_model(resistance, np.sqrt(2.0) * scale * (resistance - f))
+    rss = float(np.sum(((resistance - f) / resistance) ** 2))
+    return {
+        "lam": lam,
+        "a": a,
+        "b": b,
+        "tr_h": influence,
+        "chi2_file": float(run["result"].chi2[-1]),
+        "floor": float(np.sqrt(rss / (n - influence))),  # dof-corrected RMS relative residual
+        "gcv": n * rss / (n - influence) ** 2,  # generalised cross-validation (Golub, Heath & Wahba 1979)
+    }
+
+
+def doi_index(name: str, lam: float, relative_error: np.ndarray, rho0: float, factor: float, damping: float) -> dict:
+    """Depth-of-investigation index of Oldenburg & Li (1999), "Estimating depth of investigation in
+    dc resistivity and IP surveys", Geophysics 64(2), 403-416, eq. (4): R = (m1 - m2) / (m_r1 - m_r2).
+
+    Two inversions at the same lambda and errors with homogeneous reference (and starting) models
+    ``rho0 / factor`` and ``rho0 * factor``, held by a smallness term of weight ``damping`` x lambda
+    (their alpha_s; ours is per triangle, unweighted by area).  R near 0: the data decide the cell;
+    near 1: the reference does.
+    """
+    runs = [
+        invert(
+            name,
+            lam=lam,
+            max_iter=30,
+            tolerance=1e-3,  # converged further than the 1 % stop: the index is a difference of two models
+            relative_error=relative_error,
+            reference=rho0 * f,
+            damping=damping,
+        )
+        for f in (1.0 / factor, factor)
+    ]
+    index = np.log(runs[0]["rho"] / runs[1]["rho"]) / np.log(1.0 / factor**2)
+    return {"index": index, "runs": runs, "factor": factor, "damping": damping}
+
+
+def bedrock_study(out: Path) -> list[str]:
+    """The bedrock section with an error model estimated from the data, at chi^2 = 1, against the log.
+
+    1. no reciprocals: the error model a + b|R| from the residuals of a well-fitting
+       model (:func:`residual_error_model` at lambda 10; lambdas 3, 100 and 300 shown for
+       comparison: the estimate is stable at small lambda, where the residuals reach their floor,
+       and grows once the model underfits);
+    2. the fixed lambda whose converged chi^2 is 1 with those errors (:func:`discrepancy_lambda`);
+    3. the DOI index at that lambda (:func:`doi_index`, references 5 x and 1/5 x the median
+       apparent resistivity, alpha_s = 0.01), at the borehole and as the median |R| per depth
+       band over the middle of the profile;
+    4. the section's resistivity along the borehole against the log: the log's main contrast and
+       the section's own (:func:`main_contrast`).
+    """
+    t0 = time.perf_counter()
+    fits = {
+        lam: residual_error_model(invert("bedrock", lam=lam, max_iter=20), lam) for lam in (3.0, 10.0, 100.0, 300.0)
+    }
+    fit = fits[10.0]
+    _, _, _, resistance, file_std, _ = setup("bedrock")
+    rel = (fit["a"] + fit["b"] * np.abs(resistance)) / np.abs(resistance)
+    file_rel = file_std / np.abs(resistance)
+    lam, run, tries = discrepancy_lambda("bedrock", start=(10.0, 100.0), relative_error=rel)
+    rho0 = float(np.median(run["rhoa"]))
+    doi = doi_index("bedrock", lam, rel, rho0, factor=5.0, damping=0.01)
+    b = borehole(run)
+    doi_col = column(run["mesh"], doi["index"], b["x"], b["z_mesh"])
+    low, high = (column(r["mesh"], r["rho"], b["x"], b["z_mesh"]) for r in doi["runs"])
+    # The DOI index over the middle of the profile (electrodes on both sides), per 5 m depth band.
+    c = run["mesh"].centroids()
+    x_e = run["data"].profile()[:, 0]
+    middle = (c[:, 0] > x_e.min() + 0.25 * np.ptp(x_e)) & (c[:, 0] < x_e.max() - 0.25 * np.ptp(x_e))
+    depth_c = np.interp(c[:, 0], x_e, run["data"].profile()[:, 1]) - c[:, 1]
+    bands = []
+    for top in np.arange(0.0, 50.0, 5.0):
+        sel = middle & (depth_c >= top) & (depth_c < top + 5)
+        if sel.any():
+            bands.append((top, float(np.median(np.abs(doi["index"][sel])))))
+    seconds = time.perf_counter() - t0
+    figure_borehole(run, b, doi, doi_col, out)
+    ratio = b["section_below"] / b["section_above"]
+    return [
+        "",
+        "## Bedrock: error model from the data, chi^2 = 1, depth of investigation",
+        "",
+        "The file has no reciprocal readings (no row is another's A B M N swapped with M N A B), so the "
+        "reciprocal-error analysis cannot run. Error model a + b|R| fitted (binned RMS, LaBrecque et al. 1996) "
+        "to the residuals of a well-fitting fixed-lambda model (file errors), scaled by sqrt(n / (n - tr H)) for "
+        "the degrees of freedom the model absorbs (H the influence matrix):",
+        "",
+        *[
+            f"- lambda {f['lam']:g}: chi^2 {f['chi2_file']:.3g} with the file's errors, tr H = {f['tr_h']:.0f} of "
+            f"{len(resistance)}, corrected RMS relative residual {100 * f['floor']:.3g} %, GCV {f['gcv']:.3g}; "
+            f"a = {f['a']:.3g} ohm, b = {100 * f['b']:.3g} %"
+            for f in fits.values()
+        ],
+        f"- used (lambda 10, on the residual floor): relative error {100 * np.median(rel):.2f} % median "
+        f"({100 * rel.min():.2f}-{100 * rel.max():.2f} %), against the file's {100 * np.median(file_rel):.2f} % "
+        f"({100 * file_rel.min():.2f}-{100 * file_rel.max():.2f} %).",
+        "",
+        "Discrepancy lambda with these errors: "
+        + ", ".join(f"lambda {a:.3g} -> chi^2 {c:.3g} ({i} it)" for a, c, i in tries)
+        + f"; chosen {lam:.3g}, chi^2 {run['result'].chi2[-1]:.3g} in {run['result'].iterations} iterations.",
+        "",
+        f"Borehole (x = {b['x']:g} m): the log's main contrast is at {b['depth']:.1f} m depth, "
+        f"{b['log_above']:.3g} -> {b['log_below']:.3g} ohm m (ratio {b['log_below'] / b['log_above']:.3g}, medians "
+        f"of 8 m windows). femeit at chi^2 = 1 over the same windows: {b['section_above']:.3g} -> "
+        f"{b['section_below']:.3g} ohm m (ratio {ratio:.3g}); the section's own largest jump along the column "
+        f"is at {b['section_depth']:.1f} m depth, ratio {b['section_ratio']:.3g}.",
+        "",
+        f"DOI index R (Oldenburg & Li 1999) at lambda {lam:.3g}: references {rho0 / 5:.3g} and {rho0 * 5:.3g} "
+        f"ohm m, alpha_s 0.01, chi^2 {doi['runs'][0]['result'].chi2[-1]:.3g} and "
+        f"{doi['runs'][1]['result'].chi2[-1]:.3g}. Median |R| per depth band over the middle half of the "
+        "profile: " + ", ".join(f"{t:.0f}-{t + 5:.0f} m: {v:.2f}" for t, v in bands) + ".",
+        "",
+        "Column at the borehole (depth: log, femeit chi^2 = 1, reference-low model, reference-high model "
+        "(ohm m), R): "
+        + "; ".join(
+            f"{-zz:.0f} m: {lg:.3g}, {r:.3g}, {lo:.3g}, {hi:.3g}, {d:.2f}"
+            for zz, lg, r, lo, hi, d in zip(b["z"], b["log"], b["section"], low, high, doi_col, strict=True)
+            if zz % 4 == 0
+        )
+        + ".",
+        "",
+        f"Time {seconds:.0f} s (4 error fits, the lambda search, 2 DOI inversions).",
+    ]
+
+
+def figure_borehole(run: dict, b: dict, doi: dict, doi_col: np.ndarray, out: Path) -> None:
+    """Section at chi^2 = 1 masked by |DOI index| < 0.1, and the column against the log."""
+    from femeit.ert.pictures import plot_section
+    from femeit.viz.plots import subplots
+
+    fig, axes = subplots(1, 2, figsize=(13, 4.5))
+    plot_section(
+        run["mesh"],
+        run["rho"],
+        mask=np.abs(doi["index"]) < 0.1,
+        depth=60.0,
+        ax=axes[0, 0],
+        title=f"bedrock, chi^2 = {run['result'].chi2[-1]:.2f} (errors from the data); |DOI index| < 0.1",
+    )
+    ax = axes[0, 1]
+    depth = -b["z"]
+    ax.semilogx(b["log"], depth, "k-", label="log")
+    ax.semilogx(b["section"], depth, "r-", label="femeit")
+    ax.set_ylim(depth.max(), 0)
+    ax.set_xlabel("ohm m")
+    ax.set_ylabel("depth (m)")
+    ax2 = ax.twiny()
+    ax2.plot(np.abs(doi_col), depth, "b--")
+    ax2.set_xlim(0, 1)
+    ax2.set_xlabel("|DOI index| (dashed)")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "field_ert_bedrock_doi.png", dpi=90)
 
 
 def figures(run: dict, out: Path) -> list[str]:
@@ -331,6 +547,8 @@ def main() -> int:
                 + ".",
             ]
             print(extra[-1], flush=True)
+            extra += bedrock_study(args.out)
+            print("\n".join(extra[-12:]), flush=True)
         if PROFILES[name].get("ring"):
             r = np.linalg.norm(run["mesh"].centroids() - run["mesh"].centre, axis=1)
             inner = np.median(run["rho"][r < 0.4 * r.max()])

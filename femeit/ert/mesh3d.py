@@ -34,6 +34,7 @@ def halfspace_mesh_3d(
     extent: float = 5.0,
     layers: Sequence[float] = (),
     boxes: Sequence[Sequence[float]] = (),
+    domain: Sequence[float] | None = None,
 ) -> EITMesh:
     """Mesh the half-space z <= 0 under surface point electrodes, graded from them.
 
@@ -55,6 +56,10 @@ def halfspace_mesh_3d(
         Depths z (< 0) of horizontal interfaces to mesh conformingly, m.
     boxes : sequence of (x0, x1, y0, y1, z0, z1)
         Axis-aligned boxes to mesh conformingly (clipped to the domain), m.
+    domain : (x0, x1, y0, y1, z0), optional
+        The box [x0, x1] x [y0, y1] x [z0, 0] itself, m (e.g. a laboratory
+        tank with its electrodes on the water surface; every electrode must
+        lie inside its top face); replaces ``extent``.
 
     Returns
     -------
@@ -81,6 +86,17 @@ def halfspace_mesh_3d(
     x0, y0 = lo - pad
     x1, y1 = hi + pad
     z0 = -pad
+    if domain is not None:
+        dom = np.asarray(domain, dtype=float)
+        if dom.shape != (5,) or not np.all(np.isfinite(dom)):
+            raise FemeitError(f"domain must be (x0, x1, y0, y1, z0), got {domain!r}")
+        x0, x1, y0, y1, z0 = (float(v) for v in dom)
+        if not (x0 <= lo[0] and hi[0] <= x1 and y0 <= lo[1] and hi[1] <= y1 and z0 < 0):
+            raise FemeitError(
+                f"domain {dom.tolist()} must hold every electrode on its top face (x in [{lo[0]:g}, {hi[0]:g}], "
+                f"y in [{lo[1]:g}, {hi[1]:g}]) and reach below z = 0"
+            )
+        pad = max(x1 - x0, y1 - y0, -z0)
     for z in layers:
         if not (z0 < z < 0):
             raise FemeitError(f"a layer at z = {z} must lie between the bottom ({z0:g}) and the surface")

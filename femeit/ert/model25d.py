@@ -11,10 +11,17 @@ G_ij = (2 / pi) sum_k w_k phi_j(k)_i, so by the adjoint method::
 
 (Kemna 2000, *Tomographic inversion of complex resistivity*, PhD thesis,
 Ruhr-Universität Bochum, eq. 3.40-3.43, for the same cosine transform),
-and a reading's derivative is that of its (A, B, M, N) combination: u_p'
-A_e w_q with u_p, w_q the current and potential patterns' fields.  Every
-wavenumber is factored once per conductivity and its fields serve both the
-readings and the Jacobian (cached for the last conductivity).
+and a reading's derivative is that of its (A, B, M, N) combination,
+sum_ij M_r[i] I_r[j] dG_ij / dsigma_e.  We form the pole-pole
+sensitivities of all electrode pairs per element with one dense product per
+block of elements (all wavenumbers at once) and combine them into the
+readings with a sparse matrix (:meth:`ERTModel.jacobian`): the cost is
+about 2 n_elem n_k n_b L^2 flops in BLAS, independent of the number of
+readings (on bedrock's 64 electrodes, 1223 readings and 2645 P2 triangles
+21 times faster than a product per reading; for hundreds of electrodes with
+few readings per electrode pair the per-reading form would cost less).
+Every wavenumber is factored once per conductivity and its fields serve
+both the readings and the Jacobian (cached for the last conductivity).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import k0e, k1e
 
 from femeit.errors import FemeitError
@@ -60,10 +68,13 @@ class ERTModel:
         meas = protocol.measurements[:, :L]
         self._inj = inj
         self._row_inj = protocol.row_injection
-        self._meas, row_meas = np.unique(meas, axis=0, return_inverse=True)
-        self._row_meas = row_meas.ravel()
+        # C[r, i L + j] = M_r[i] I_r[j]: folds pole-pole sensitivities into the readings (row-wise Kronecker).
+        m_rows = sp.csr_matrix(meas)
+        i_rows = sp.csr_matrix(inj[self._row_inj])
+        ones = sp.csr_matrix(np.ones((1, L)))
+        self._pairs = sp.kron(m_rows, ones, format="csr").multiply(sp.kron(ones, i_rows, format="csr")).tocsr()
         self._key: bytes | None = None
-        self._kfields: list[np.ndarray] = []
+        self._pole_fields: np.ndarray | None = None
         self._green: np.ndarray | None = None
         # Far-facet matrices per unit conductivity need k: their geometry is fixed here.
         fb = forward._far
@@ -91,16 +102,16 @@ class ERTModel:
         L = fwd.n_electrodes
         rhs = np.zeros((fwd.basis.N, L))
         rhs[fwd._source_dofs, np.arange(L)] = 0.5
-        fields = []
+        fields = np.empty((fwd.basis.N, len(fwd.k), L))
         green = np.zeros((L, L))
-        for kj, wj in zip(fwd.k, fwd.w, strict=True):
+        for j, (kj, wj) in enumerate(zip(fwd.k, fwd.w, strict=True)):
             a = stiff + kj**2 * mass
             if fwd.boundary == "mixed":
                 a = a + fwd._robin(sigma, kj)
             u = factorize(a, fwd.backend)(rhs)
-            fields.append(u)
+            fields[:, j] = u
             green += wj * u[fwd._source_dofs]
-        self._kfields = fields
+        self._pole_fields = fields
         self._green = green * (2.0 / np.pi)
         self._key = key
 
@@ -117,6 +128,15 @@ class ERTModel:
     ) -> np.ndarray:
         """Sensitivity of the readings to the element conductivities (module docstring).
 
+        Computed from the electrodes' own (pole) fields: for a block of
+        elements, the pole-pole sensitivities S_e[i, j] = -(4 / pi) sum_k w_k
+        phi_i(k)' A_e(k) phi_j(k) of every electrode pair come from one
+        batched dense product per block (all wavenumbers stacked along the
+        element's local dofs), and a sparse matrix C with C[r, i L + j] =
+        M_r[i] I_r[j] folds them into the readings: J[:, e] = C vec(S_e).  The
+        far facets of the mixed boundary condition enter as extra "elements"
+        folded onto the triangle behind them.
+
         Parameters
         ----------
         sigma : float, ndarray (n_elements,) or callable
@@ -124,7 +144,7 @@ class ERTModel:
         log_conductivity : bool
             Return dV / d ln(sigma) = sigma dV / dsigma.
         chunk_bytes : int
-            Memory of the per-chunk temporaries.
+            Memory of the per-block temporaries.
 
         Returns
         -------
@@ -136,40 +156,46 @@ class ERTModel:
         self._solve(s)
         n_rows, n_elem = self.protocol.n_rows, fwd.mesh.n_elements
         check_bytes(8.0 * n_rows * n_elem, f"the {n_rows} x {n_elem} Jacobian")
+        fields = self._pole_fields  # (n_dofs, n_k, L)
+        k2w = fwd.k**2
+        scale = -(4.0 / np.pi) * fwd.w  # (n_k,)
+        out = np.empty((n_rows, n_elem))
         dofs = fwd.basis.element_dofs.T  # (n_elem, nb)
         nb = dofs.shape[1]
-        n_far = len(self._far_dofs)
-        # Far facets act as extra "elements" whose columns fold onto the element behind them.
-        all_dofs = np.vstack([dofs, self._far_dofs])
-        owner = np.concatenate([np.arange(n_elem), fwd._far_elements])
-        out = np.zeros((n_rows, n_elem))
-        ext = np.zeros((n_rows, n_elem + n_far))
-        step = max(1, int(chunk_bytes // (8 * 3 * (n_elem + n_far))))
-        for kj, wj, phi in zip(fwd.k, fwd.w, self._kfields, strict=True):
-            ut = self._inj @ phi.T  # (P, n_dofs): current-pattern fields
-            wt = self._meas @ phi.T  # (Q, n_dofs): potential-pattern fields
-            ae = (fwd._ke + kj**2 * fwd._me).reshape(n_elem, nb, nb)
-            if fwd.boundary == "mixed":
-                kr = kj * self._far_r
-                coef = kj * k1e(kr) / k0e(kr) * self._far_cos * self._far_dx  # (n_far, n_qp)
-                be = np.einsum("afq,bfq,fq->fab", self._far_phi, self._far_phi, coef)
-                ae = np.concatenate([ae, be])
-            else:
-                ae = np.concatenate([ae, np.zeros((n_far, nb, nb))])
-            # Element-local products, each (patterns, n_ext) and contiguous along the elements.
-            ue = [ut[:, all_dofs[:, b]] for b in range(nb)]
-            we = [wt[:, all_dofs[:, a]] for a in range(nb)]
-            tu = [sum(ae[:, a, b] * ue[b] for b in range(nb)) for a in range(nb)]  # (A_e u_p)_a
-            for start in range(0, n_rows, step):
-                rows = slice(start, min(start + step, n_rows))
-                pr, qr = self._row_inj[rows], self._row_meas[rows]
-                block = tu[0][pr] * we[0][qr]
-                for a in range(1, nb):
-                    block += tu[a][pr] * we[a][qr]
-                ext[rows] = block
-            ext *= -(4.0 / np.pi) * wj
-            out += ext[:, :n_elem]
-            np.add.at(out.T, owner[n_elem:], ext[:, n_elem:].T)
+        ke = fwd._ke.reshape(n_elem, nb, nb)
+        me = fwd._me.reshape(n_elem, nb, nb)
+
+        def element_matrices(sl):  # (n_c, n_k, nb, nb): w_k-scaled A_e(k) of a block of triangles
+            a = ke[sl, None] + k2w[None, :, None, None] * me[sl, None]
+            return a * scale[None, :, None, None]
+
+        self._pair_products(fields, dofs, element_matrices, out, chunk_bytes)
+        if fwd.boundary == "mixed":
+            n_far = len(self._far_dofs)
+            kr = fwd.k[:, None, None] * self._far_r[None]  # (n_k, n_far, n_qp)
+            coef = fwd.k[:, None, None] * k1e(kr) / k0e(kr) * (self._far_cos * self._far_dx)[None]
+            be = np.einsum("afq,bfq,kfq->fkab", self._far_phi, self._far_phi, coef) * scale[None, :, None, None]
+            far = np.empty((n_rows, n_far))
+            self._pair_products(fields, self._far_dofs, lambda sl: be[sl], far, chunk_bytes)
+            fold = sp.csr_matrix((np.ones(n_far), (np.arange(n_far), fwd._far_elements)), shape=(n_far, n_elem))
+            out += np.asarray((fold.T @ far.T).T)
         if log_conductivity:
             out *= s[None, :]
         return out
+
+    def _pair_products(self, fields, dofs, matrices, out, chunk_bytes) -> None:
+        """out[:, e] = C vec(P_e' A_e P_e) for every local block e (see :meth:`jacobian`).
+
+        fields (n_dofs, n_k, L); dofs (n_blocks, nb); matrices(slice) -> (n_c, n_k, nb, nb).
+        """
+        _, n_k, L = fields.shape
+        n, nb = dofs.shape
+        per = 8 * (3 * nb * n_k * L + L * L + n_k * nb * nb + self._pairs.shape[0])
+        step = max(1, int(chunk_bytes // per))
+        for start in range(0, n, step):
+            sl = slice(start, min(start + step, n))
+            p = np.ascontiguousarray(fields[dofs[sl]].transpose(0, 2, 1, 3))  # (n_c, n_k, nb, L)
+            q = np.matmul(matrices(sl), p)  # (n_c, n_k, nb, L)
+            nc = p.shape[0]
+            pair = np.matmul(p.reshape(nc, n_k * nb, L).transpose(0, 2, 1), q.reshape(nc, n_k * nb, L))
+            out[:, sl] = self._pairs @ pair.reshape(nc, L * L).T

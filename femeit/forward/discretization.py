@@ -46,18 +46,23 @@ class AssemblyPlan:
     The unknowns are the dofs mapped through ``dof_to_unknown`` plus, for the
     complete electrode model, the electrode potentials; the ground unknown
     (electrode 0's potential) is removed.  A new conductivity then costs one
-    ``bincount`` into the CSR data array.
+    sparse matrix-vector product into the CSR data array,
+    ``data = element_scatter @ sigma``, plus the electrode block's values at
+    their slots.
 
     Attributes
     ----------
-    keep_element : ndarray of bool, shape (n_elements * k * k,)
-        Element-matrix entries that survive grounding.
-    keep_block : ndarray of bool, shape (n_block_entries,)
-        Electrode-block entries that survive grounding.
+    element_scatter : scipy.sparse.csr_matrix, shape (n_entries, n_elements)
+        Row ``s`` holds, in element order, the unit-conductivity element-matrix
+        entries that land in CSR data slot ``s`` (entries on the ground's row or
+        column are dropped), so that ``element_scatter @ sigma`` is the stiffness
+        part of the system's data.
     block_rows, block_cols : ndarray of int, shape (n_block_entries,)
         Unknown indices of the electrode block's entries (its sparsity does not depend on z).
-    inverse : ndarray of int
-        CSR data slot of each kept entry (elements first, then block).
+    keep_block : ndarray of bool, shape (n_block_entries,)
+        Electrode-block entries that survive grounding.
+    block_slots : ndarray of int, shape (keep_block.sum(),)
+        CSR data slot of each kept electrode-block entry (distinct slots).
     n_entries : int
         Number of stored entries of the system matrix.
     indices, indptr : ndarray of int
@@ -68,11 +73,11 @@ class AssemblyPlan:
         Unknown -> row of the grounded system, -1 for the ground.
     """
 
-    keep_element: np.ndarray
-    keep_block: np.ndarray
+    element_scatter: sp.csr_matrix
     block_rows: np.ndarray
     block_cols: np.ndarray
-    inverse: np.ndarray
+    keep_block: np.ndarray
+    block_slots: np.ndarray
     n_entries: int
     indices: np.ndarray
     indptr: np.ndarray
@@ -224,7 +229,7 @@ class Discretization:
 
     def _plan_assembly(self) -> AssemblyPlan:
         """Precompute where every element-matrix entry lands in the grounded CSR system."""
-        k = self.element_dofs.shape[1]
+        n_elem, k = self.element_dofs.shape
         unknown = self.dof_to_unknown[self.element_dofs]  # (n_elem, k)
         rows = np.repeat(unknown, k, axis=1).ravel()
         cols = np.tile(unknown, (1, k)).ravel()
@@ -243,12 +248,30 @@ class Discretization:
         m = n - 1
         key = all_rows[keep] * m + all_cols[keep]
         unique, inverse = np.unique(key, return_inverse=True)
+        inverse = inverse.ravel()
+        keep_element, keep_block = keep[: len(rows)], keep[len(rows) :]
+        n_kept = int(keep_element.sum())
+        slot, block_slots = inverse[:n_kept], inverse[n_kept:]
+        if len(np.unique(block_slots)) != len(block_slots):  # pragma: no cover - bmat's CSR sums duplicates
+            raise FemeitError("internal: the electrode block has duplicate entries")
+        # The scatter matrix lists each slot's entries in their original (element) order, so its
+        # product sums them in the order the former bincount did: the same bits.
+        order = np.argsort(slot, kind="stable")
+        entries = np.flatnonzero(keep_element)[order]
+        element_scatter = sp.csr_matrix(
+            (
+                self.element_stiffness.reshape(-1)[entries],
+                (entries // (k * k)).astype(np.int32),
+                np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=len(unique)))]),
+            ),
+            shape=(len(unique), n_elem),
+        )
         return AssemblyPlan(
-            keep_element=keep[: len(rows)],
-            keep_block=keep[len(rows) :],
+            element_scatter=element_scatter,
             block_rows=const_rows,
             block_cols=const_cols,
-            inverse=inverse.ravel(),
+            keep_block=keep_block,
+            block_slots=block_slots,
             n_entries=len(unique),
             indices=(unique % m).astype(np.int32),
             indptr=np.searchsorted(unique // m, np.arange(m + 1)).astype(np.int64),
@@ -260,9 +283,8 @@ class Discretization:
     def system_matrix(self, sigma: np.ndarray, block_data: np.ndarray) -> sp.csr_matrix:
         """The grounded SPD system for per-element ``sigma`` and electrode-block values, shape (size, size)."""
         plan = self.plan
-        ke_flat = self.element_stiffness.reshape(len(self.element_dofs), -1)
-        weights = np.concatenate([(ke_flat * sigma[:, None]).ravel()[plan.keep_element], block_data[plan.keep_block]])
-        data = np.bincount(plan.inverse, weights=weights, minlength=plan.n_entries)
+        data = plan.element_scatter @ sigma
+        data[plan.block_slots] += block_data[plan.keep_block]
         m = plan.size
         return sp.csr_matrix((data, plan.indices, plan.indptr), shape=(m, m))
 

@@ -213,30 +213,47 @@ def _mkl_solver():
     return _PARDISO_TEMPLATE[0]
 
 
+_MKL_PARDISO: list = []
+
+
+def _mkl_pardiso():
+    """MKL's ``pardiso`` entry point, with its C signature (64-bit handle, 32-bit integers)."""
+    if not _MKL_PARDISO:
+        import ctypes
+
+        i32 = ctypes.POINTER(ctypes.c_int32)
+        function = _mkl_solver().libmkl.pardiso
+        function.argtypes = (
+            [ctypes.POINTER(ctypes.c_int64)] + [i32] * 5 + [ctypes.c_void_p, i32, i32, i32, i32, i32, i32]
+        )
+        function.argtypes += [ctypes.c_void_p, ctypes.c_void_p, i32]
+        function.restype = None
+        _MKL_PARDISO.append(function)
+    return _MKL_PARDISO[0]
+
+
 def _mkl_call(pt, phase, n, data, ia, ja, perm, iparm, b, x) -> None:
     """One call of MKL's ``pardiso`` (real SPD, one matrix), or a FemeitError naming MKL's error code."""
     import ctypes
 
-    solver = _mkl_solver()
     i32 = ctypes.POINTER(ctypes.c_int32)
-    f64 = ctypes.POINTER(ctypes.c_double)
     error = ctypes.c_int32(0)
-    solver._mkl_pardiso(
-        pt.ctypes.data_as(ctypes.POINTER(solver._pt_type[0])),
+    _mkl_pardiso()(
+        pt.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
         ctypes.byref(ctypes.c_int32(1)),  # maxfct
         ctypes.byref(ctypes.c_int32(1)),  # mnum
-        ctypes.byref(ctypes.c_int32(solver.mtype)),
+        ctypes.byref(ctypes.c_int32(2)),  # mtype: real symmetric positive definite
         ctypes.byref(ctypes.c_int32(phase)),
         ctypes.byref(ctypes.c_int32(n)),
-        data.ctypes.data_as(f64),
+        data.ctypes.data,
         ia.ctypes.data_as(i32),
         ja.ctypes.data_as(i32),
         perm.ctypes.data_as(i32),
         ctypes.byref(ctypes.c_int32(b.shape[1] if b.ndim == 2 else 1)),
         iparm.ctypes.data_as(i32),
         ctypes.byref(ctypes.c_int32(0)),  # no messages
-        b.ctypes.data_as(f64),
-        x.ctypes.data_as(f64),
+        b.ctypes.data,
+        x.ctypes.data,
         ctypes.byref(error),
     )
     if error.value:
@@ -254,7 +271,7 @@ class _PardisoHandle:
     """One MKL handle (``pt``) with its parameters; its memory is released when the handle is collected."""
 
     def __init__(self) -> None:
-        self.pt = np.zeros(64, dtype=_mkl_solver()._pt_type[1])
+        self.pt = np.zeros(64, dtype=np.int64)  # MKL's handle: 64 pointers
         self.iparm = _pardiso_parameters(_mkl_solver())
         self.user = None  # weak reference to the solve function that uses the current factor
         weakref.finalize(self, _mkl_release, self.pt)

@@ -158,6 +158,7 @@ class Discretization:
         self.facet_bases: list = []
         self._setup_electrodes()
         self.plan = self._plan_assembly()
+        self._stiffness_plan: tuple | None = None
         for a in (self.element_stiffness, self.element_dofs, self.dof_to_unknown, self.electrode_unknowns):
             a.flags.writeable = False
 
@@ -229,7 +230,7 @@ class Discretization:
 
     def _plan_assembly(self) -> AssemblyPlan:
         """Precompute where every element-matrix entry lands in the grounded CSR system."""
-        n_elem, k = self.element_dofs.shape
+        k = self.element_dofs.shape[1]
         unknown = self.dof_to_unknown[self.element_dofs]  # (n_elem, k)
         rows = np.repeat(unknown, k, axis=1).ravel()
         cols = np.tile(unknown, (1, k)).ravel()
@@ -254,18 +255,7 @@ class Discretization:
         slot, block_slots = inverse[:n_kept], inverse[n_kept:]
         if len(np.unique(block_slots)) != len(block_slots):  # pragma: no cover - bmat's CSR sums duplicates
             raise FemeitError("internal: the electrode block has duplicate entries")
-        # The scatter matrix lists each slot's entries in their original (element) order, so its
-        # product sums them in the order the former bincount did: the same bits.
-        order = np.argsort(slot, kind="stable")
-        entries = np.flatnonzero(keep_element)[order]
-        element_scatter = sp.csr_matrix(
-            (
-                self.element_stiffness.reshape(-1)[entries],
-                (entries // (k * k)).astype(np.int32),
-                np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=len(unique)))]),
-            ),
-            shape=(len(unique), n_elem),
-        )
+        element_scatter = _scatter_matrix(self.element_stiffness, np.flatnonzero(keep_element), slot, len(unique))
         return AssemblyPlan(
             element_scatter=element_scatter,
             block_rows=const_rows,
@@ -290,8 +280,34 @@ class Discretization:
 
     def stiffness(self, weights: np.ndarray) -> sp.csr_matrix:
         """``sum_e weights_e K_e`` in dof space (no electrodes, no grounding), shape (n_dofs, n_dofs)."""
-        k = self.element_dofs.shape[1]
-        rows = np.repeat(self.element_dofs, k, axis=1).ravel()
-        cols = np.tile(self.element_dofs, (1, k)).ravel()
-        data = (self.element_stiffness * np.asarray(weights, dtype=float)[:, None, None]).ravel()
-        return sp.csr_matrix((data, (rows, cols)), shape=(self.n_dofs, self.n_dofs))
+        if self._stiffness_plan is None:  # made on first use: the forward solve does not need it
+            k = self.element_dofs.shape[1]
+            key = (np.repeat(self.element_dofs, k, axis=1) * self.n_dofs + np.tile(self.element_dofs, (1, k))).ravel()
+            unique, slot = np.unique(key, return_inverse=True)
+            scatter = _scatter_matrix(self.element_stiffness, np.arange(key.size), slot.ravel(), len(unique))
+            indptr = np.searchsorted(unique // self.n_dofs, np.arange(self.n_dofs + 1))
+            self._stiffness_plan = (scatter, (unique % self.n_dofs).astype(np.int32), indptr.astype(np.int64))
+        scatter, indices, indptr = self._stiffness_plan
+        data = scatter @ np.asarray(weights, dtype=float)
+        return sp.csr_matrix((data, indices, indptr), shape=(self.n_dofs, self.n_dofs))
+
+
+def _scatter_matrix(element_matrices: np.ndarray, entries: np.ndarray, slot: np.ndarray, n_slots: int) -> sp.csr_matrix:
+    """Sparse (n_slots, n_elements) map from per-element weights to summed, weighted element-matrix entries.
+
+    ``entries`` are flat indices into ``element_matrices`` (shape (n_elements, k, k)) and
+    ``slot`` the output slot of each.  Row ``s`` lists its entries in their original
+    (element) order, so the product sums them in that order: the same bits as a
+    ``bincount`` of the weighted entries.
+    """
+    n_elem, k, _ = element_matrices.shape
+    order = np.argsort(slot, kind="stable")
+    entries = entries[order]
+    return sp.csr_matrix(
+        (
+            element_matrices.reshape(-1)[entries],
+            (entries // (k * k)).astype(np.int32),
+            np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=n_slots))]),
+        ),
+        shape=(n_slots, n_elem),
+    )

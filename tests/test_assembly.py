@@ -53,3 +53,19 @@ def test_cached_assembly_equals_scikit_fem(dim, order, electrode_model):
         np.testing.assert_allclose(cached.toarray(), expected, rtol=0, atol=1e-13 * np.abs(expected).max())
         # The pattern is fixed per model; every structural nonzero of scikit-fem's matrix is in it.
         assert np.count_nonzero(np.abs(expected) > 1e-14 * np.abs(expected).max()) <= cached.nnz
+
+
+def test_cached_dof_space_stiffness_equals_the_summed_element_matrices_beyond_int32_keys():
+    """``Discretization.stiffness`` (jvec's K(v)) on more than 46,341 dofs, where row * n_dofs + column
+    no longer fits in int32 (the dofs of scikit-fem are int32)."""
+    mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.2, h=0.017, h_electrode=0.017))
+    d = Discretization(mesh, order=2)
+    assert d.n_dofs > 46_341
+    weights = np.random.default_rng(7).standard_normal(mesh.n_elements)
+    k = d.element_dofs.shape[1]
+    rows = np.repeat(d.element_dofs.astype(np.int64), k, axis=1).ravel()
+    cols = np.tile(d.element_dofs.astype(np.int64), (1, k)).ravel()
+    data = (d.element_stiffness * weights[:, None, None]).ravel()
+    expected = sp.csr_matrix((data, (rows, cols)), shape=(d.n_dofs, d.n_dofs))
+    difference = d.stiffness(weights) - expected
+    assert abs(difference).max() <= 1e-13 * abs(expected).max()

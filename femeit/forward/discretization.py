@@ -282,7 +282,8 @@ class Discretization:
         """``sum_e weights_e K_e`` in dof space (no electrodes, no grounding), shape (n_dofs, n_dofs)."""
         if self._stiffness_plan is None:  # made on first use: the forward solve does not need it
             k = self.element_dofs.shape[1]
-            key = (np.repeat(self.element_dofs, k, axis=1) * self.n_dofs + np.tile(self.element_dofs, (1, k))).ravel()
+            dofs = self.element_dofs.astype(np.int64)  # row * n_dofs + column overflows int32 beyond 46k dofs
+            key = (np.repeat(dofs, k, axis=1) * self.n_dofs + np.tile(dofs, (1, k))).ravel()
             unique, slot = np.unique(key, return_inverse=True)
             scatter = _scatter_matrix(self.element_stiffness, np.arange(key.size), slot.ravel(), len(unique))
             indptr = np.searchsorted(unique // self.n_dofs, np.arange(self.n_dofs + 1))

@@ -248,14 +248,17 @@ class Discretization:
         keep = (all_rows >= 0) & (all_cols >= 0)
         m = n - 1
         key = all_rows[keep] * m + all_cols[keep]
-        unique, inverse = np.unique(key, return_inverse=True)
-        inverse = inverse.ravel()
         keep_element, keep_block = keep[: len(rows)], keep[len(rows) :]
         n_kept = int(keep_element.sum())
-        slot, block_slots = inverse[:n_kept], inverse[n_kept:]
+        order, slot, unique = _group(key)
+        from_element = order < n_kept
+        element_scatter = _scatter_matrix(
+            self.element_stiffness, np.flatnonzero(keep_element)[order[from_element]], slot[from_element], len(unique)
+        )
+        block_slots = np.empty(len(key) - n_kept, dtype=np.int64)
+        block_slots[order[~from_element] - n_kept] = slot[~from_element]
         if len(np.unique(block_slots)) != len(block_slots):  # pragma: no cover - bmat's CSR sums duplicates
             raise FemeitError("internal: the electrode block has duplicate entries")
-        element_scatter = _scatter_matrix(self.element_stiffness, np.flatnonzero(keep_element), slot, len(unique))
         return AssemblyPlan(
             element_scatter=element_scatter,
             block_rows=const_rows,
@@ -284,8 +287,8 @@ class Discretization:
             k = self.element_dofs.shape[1]
             dofs = self.element_dofs.astype(np.int64)  # row * n_dofs + column overflows int32 beyond 46k dofs
             key = (np.repeat(dofs, k, axis=1) * self.n_dofs + np.tile(dofs, (1, k))).ravel()
-            unique, slot = np.unique(key, return_inverse=True)
-            scatter = _scatter_matrix(self.element_stiffness, np.arange(key.size), slot.ravel(), len(unique))
+            order, slot, unique = _group(key)
+            scatter = _scatter_matrix(self.element_stiffness, order, slot, len(unique))
             indptr = np.searchsorted(unique // self.n_dofs, np.arange(self.n_dofs + 1))
             self._stiffness_plan = (scatter, (unique % self.n_dofs).astype(np.int32), indptr.astype(np.int64))
         scatter, indices, indptr = self._stiffness_plan
@@ -293,17 +296,29 @@ class Discretization:
         return sp.csr_matrix((data, indices, indptr), shape=(self.n_dofs, self.n_dofs))
 
 
+def _group(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries grouped by key with one stable sort: (order, group of each sorted entry, the distinct keys).
+
+    ``key[order]`` is sorted, entries of one key keeping their original order;
+    ``slot[i]`` numbers the distinct key of sorted position ``i`` (0, 1, ...).
+    """
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.ones(len(key), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    slot = np.cumsum(new) - 1
+    return order, slot, ordered[new]
+
+
 def _scatter_matrix(element_matrices: np.ndarray, entries: np.ndarray, slot: np.ndarray, n_slots: int) -> sp.csr_matrix:
     """Sparse (n_slots, n_elements) map from per-element weights to summed, weighted element-matrix entries.
 
-    ``entries`` are flat indices into ``element_matrices`` (shape (n_elements, k, k)) and
-    ``slot`` the output slot of each.  Row ``s`` lists its entries in their original
-    (element) order, so the product sums them in that order: the same bits as a
-    ``bincount`` of the weighted entries.
+    ``entries`` are flat indices into ``element_matrices`` (shape (n_elements, k, k)),
+    already grouped by output slot (``slot``, non-decreasing) and in element order
+    within a slot, so the product sums each slot's entries in that order: the same
+    bits as a ``bincount`` of the weighted entries.
     """
     n_elem, k, _ = element_matrices.shape
-    order = np.argsort(slot, kind="stable")
-    entries = entries[order]
     return sp.csr_matrix(
         (
             element_matrices.reshape(-1)[entries],

@@ -62,7 +62,9 @@ def floor_factorize(a, backend: str, reuse: dict | None = None):
     the floor leaves that out, so femeit / floor includes its cost.  ``reuse``
     is the dict femeit's models keep between conductivities: pass the same
     one to every call (and make one call before timing) so the floor, like
-    femeit, reuses the fill-reducing ordering of the sparsity pattern.
+    femeit, reuses what depends only on the sparsity pattern (the fill-reducing
+    ordering and, for PARDISO, the symbolic analysis on one MKL handle: phase 22
+    alone per matrix once the previous call's solve function is gone).
     """
     from femeit.forward import linsolve
 

@@ -108,10 +108,10 @@ def test_pardiso_factors_are_independent_cheap_to_make_and_released(monkeypatch)
     a1, a2 = _spd(400, seed=7), _spd(400, seed=8) * 3.0
     b = np.random.default_rng(9).standard_normal((a1.shape[0], 3))
     factorize(a1, "pardiso")  # MKL is located once per process
-    made, freed = [], []
-    init, free = pypardiso.PyPardisoSolver.__init__, pypardiso.PyPardisoSolver.free_memory
+    made, released = [], []
+    init, release = pypardiso.PyPardisoSolver.__init__, linsolve._mkl_release
     monkeypatch.setattr(pypardiso.PyPardisoSolver, "__init__", lambda s, *a, **k: made.append(1) or init(s, *a, **k))
-    monkeypatch.setattr(pypardiso.PyPardisoSolver, "free_memory", lambda s, **k: freed.append(k) or free(s, **k))
+    monkeypatch.setattr(linsolve, "_mkl_release", lambda pt: released.append(1) or release(pt))
     s1, s2 = factorize(a1, "pardiso"), factorize(a2, "pardiso")
     # Two live factors side by side, each solving its own matrix.
     np.testing.assert_allclose(a1 @ s1(b), b, atol=1e-12)
@@ -119,30 +119,56 @@ def test_pardiso_factors_are_independent_cheap_to_make_and_released(monkeypatch)
     assert not made  # no new MKL lookup per factorisation
     del s1, s2
     gc.collect()
-    assert freed == [{"everything": True}] * 2  # MKL's memory of both factors released
+    assert released == [1, 1]  # MKL's memory of both factors released
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
-def test_pardiso_reuses_a_patterns_ordering_and_leaves_out_mkls_float64_refinement(monkeypatch):
-    made = []
-    new_solver = linsolve._new_pardiso_solver
-    monkeypatch.setattr(linsolve, "_new_pardiso_solver", lambda: made.append(new_solver()) or made[-1])
+def test_pardiso_reuses_a_patterns_analysis_and_leaves_out_mkls_float64_refinement(monkeypatch):
+    calls = []
+    call = linsolve._mkl_call
+
+    def record(pt, phase, n, data, ia, ja, perm, iparm, b, x):
+        call(pt, phase, n, data, ia, ja, perm, iparm, b, x)
+        calls.append((phase, int(iparm[4]), int(iparm[6]), pt.ctypes.data))
+
+    monkeypatch.setattr(linsolve, "_mkl_call", record)
     a1, a2 = _spd(900, seed=10), _spd(900, seed=11) * 2.0  # one sparsity pattern, two matrices
     b = np.random.default_rng(12).standard_normal((a1.shape[0], 4))
     reuse: dict = {}
     factorize(a1, "pardiso", reuse)(b)
     x2 = factorize(a2, "pardiso", reuse)(b)
-    # MKL returned its ordering the first time (iparm[4] = 2) and was given it back the second (1).
-    assert [int(s.iparm[4]) for s in made] == [2, 1]
-    np.testing.assert_array_equal(made[1].perm, reuse["pardiso"][2])
+    # The first factorisation ordered and analysed the pattern (phase 12, MKL returning its
+    # ordering: iparm[4] = 2); the second, on the same handle, only factored (phase 22).
+    phases = [c[0] for c in calls]
+    assert phases == [12, 33, 33, 22, 33, 33]  # each factor: one solve and one refinement solve
+    assert calls[0][1] == 2 and len({c[3] for c in calls}) == 1
+    assert np.any(reuse["pardiso"].perm)
     np.testing.assert_allclose(x2, factorize(a2, "splu")(b), rtol=0, atol=1e-14 * np.abs(x2).max())
-    # MKL's own float64 refinement is off: no step done (iparm[6]) in either solve.
-    assert [int(s.iparm[6]) for s in made] == [0, 0]
+    # MKL's own float64 refinement is off: no step done (iparm[6]) in any solve.
+    assert all(c[2] == 0 for c in calls if c[0] == 33)
     # Another pattern is ordered anew, never given the first pattern's ordering.
+    calls.clear()
     a3 = _spd(400, seed=13)
     x3 = factorize(a3, "pardiso", reuse)(b[:400])
-    assert int(made[2].iparm[4]) == 2 and len(reuse["pardiso"][2]) == 400
+    factored = [c for c in calls if c[0] != -1]  # -1: the replaced pattern's handle released
+    assert factored[0][:2] == (12, 2) and len(reuse["pardiso"].perm) == 400
     np.testing.assert_allclose(a3 @ x3, b[:400], rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_never_overwrites_a_factor_still_in_use():
+    """Two live factors of one pattern through one reuse dict: the second gets its own handle."""
+    a1, a2 = _spd(900, seed=16), _spd(900, seed=17) * 5.0
+    b = np.random.default_rng(18).standard_normal((a1.shape[0], 2))
+    reuse: dict = {}
+    s1 = factorize(a1, "pardiso", reuse)
+    s2 = factorize(a2, "pardiso", reuse)  # s1 is alive: no phase 22 on its handle
+    np.testing.assert_allclose(a1 @ s1(b), b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a2 @ s2(b), b, rtol=0, atol=1e-12)
+    del s1
+    s3 = factorize(a1 * 2.0, "pardiso", reuse)  # the shared handle is free again
+    np.testing.assert_allclose(2.0 * (a1 @ s3(b)), b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(a2 @ s2(b), b, rtol=0, atol=1e-12)
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")

@@ -46,18 +46,23 @@ class AssemblyPlan:
     The unknowns are the dofs mapped through ``dof_to_unknown`` plus, for the
     complete electrode model, the electrode potentials; the ground unknown
     (electrode 0's potential) is removed.  A new conductivity then costs one
-    ``bincount`` into the CSR data array.
+    sparse matrix-vector product into the CSR data array,
+    ``data = element_scatter @ sigma``, plus the electrode block's values at
+    their slots.
 
     Attributes
     ----------
-    keep_element : ndarray of bool, shape (n_elements * k * k,)
-        Element-matrix entries that survive grounding.
-    keep_block : ndarray of bool, shape (n_block_entries,)
-        Electrode-block entries that survive grounding.
+    element_scatter : scipy.sparse.csr_matrix, shape (n_entries, n_elements)
+        Row ``s`` holds, in element order, the unit-conductivity element-matrix
+        entries that land in CSR data slot ``s`` (entries on the ground's row or
+        column are dropped), so that ``element_scatter @ sigma`` is the stiffness
+        part of the system's data.
     block_rows, block_cols : ndarray of int, shape (n_block_entries,)
         Unknown indices of the electrode block's entries (its sparsity does not depend on z).
-    inverse : ndarray of int
-        CSR data slot of each kept entry (elements first, then block).
+    keep_block : ndarray of bool, shape (n_block_entries,)
+        Electrode-block entries that survive grounding.
+    block_slots : ndarray of int, shape (keep_block.sum(),)
+        CSR data slot of each kept electrode-block entry (distinct slots).
     n_entries : int
         Number of stored entries of the system matrix.
     indices, indptr : ndarray of int
@@ -68,11 +73,11 @@ class AssemblyPlan:
         Unknown -> row of the grounded system, -1 for the ground.
     """
 
-    keep_element: np.ndarray
-    keep_block: np.ndarray
+    element_scatter: sp.csr_matrix
     block_rows: np.ndarray
     block_cols: np.ndarray
-    inverse: np.ndarray
+    keep_block: np.ndarray
+    block_slots: np.ndarray
     n_entries: int
     indices: np.ndarray
     indptr: np.ndarray
@@ -153,6 +158,7 @@ class Discretization:
         self.facet_bases: list = []
         self._setup_electrodes()
         self.plan = self._plan_assembly()
+        self._stiffness_plan: tuple | None = None
         for a in (self.element_stiffness, self.element_dofs, self.dof_to_unknown, self.electrode_unknowns):
             a.flags.writeable = False
 
@@ -242,13 +248,23 @@ class Discretization:
         keep = (all_rows >= 0) & (all_cols >= 0)
         m = n - 1
         key = all_rows[keep] * m + all_cols[keep]
-        unique, inverse = np.unique(key, return_inverse=True)
+        keep_element, keep_block = keep[: len(rows)], keep[len(rows) :]
+        n_kept = int(keep_element.sum())
+        order, slot, unique = _group(key)
+        from_element = order < n_kept
+        element_scatter = _scatter_matrix(
+            self.element_stiffness, np.flatnonzero(keep_element)[order[from_element]], slot[from_element], len(unique)
+        )
+        block_slots = np.empty(len(key) - n_kept, dtype=np.int64)
+        block_slots[order[~from_element] - n_kept] = slot[~from_element]
+        if len(np.unique(block_slots)) != len(block_slots):  # pragma: no cover - bmat's CSR sums duplicates
+            raise FemeitError("internal: the electrode block has duplicate entries")
         return AssemblyPlan(
-            keep_element=keep[: len(rows)],
-            keep_block=keep[len(rows) :],
+            element_scatter=element_scatter,
             block_rows=const_rows,
             block_cols=const_cols,
-            inverse=inverse.ravel(),
+            keep_block=keep_block,
+            block_slots=block_slots,
             n_entries=len(unique),
             indices=(unique % m).astype(np.int32),
             indptr=np.searchsorted(unique // m, np.arange(m + 1)).astype(np.int64),
@@ -260,16 +276,54 @@ class Discretization:
     def system_matrix(self, sigma: np.ndarray, block_data: np.ndarray) -> sp.csr_matrix:
         """The grounded SPD system for per-element ``sigma`` and electrode-block values, shape (size, size)."""
         plan = self.plan
-        ke_flat = self.element_stiffness.reshape(len(self.element_dofs), -1)
-        weights = np.concatenate([(ke_flat * sigma[:, None]).ravel()[plan.keep_element], block_data[plan.keep_block]])
-        data = np.bincount(plan.inverse, weights=weights, minlength=plan.n_entries)
+        data = plan.element_scatter @ sigma
+        data[plan.block_slots] += block_data[plan.keep_block]
         m = plan.size
         return sp.csr_matrix((data, plan.indices, plan.indptr), shape=(m, m))
 
     def stiffness(self, weights: np.ndarray) -> sp.csr_matrix:
         """``sum_e weights_e K_e`` in dof space (no electrodes, no grounding), shape (n_dofs, n_dofs)."""
-        k = self.element_dofs.shape[1]
-        rows = np.repeat(self.element_dofs, k, axis=1).ravel()
-        cols = np.tile(self.element_dofs, (1, k)).ravel()
-        data = (self.element_stiffness * np.asarray(weights, dtype=float)[:, None, None]).ravel()
-        return sp.csr_matrix((data, (rows, cols)), shape=(self.n_dofs, self.n_dofs))
+        if self._stiffness_plan is None:  # made on first use: the forward solve does not need it
+            k = self.element_dofs.shape[1]
+            dofs = self.element_dofs.astype(np.int64)  # row * n_dofs + column overflows int32 beyond 46k dofs
+            key = (np.repeat(dofs, k, axis=1) * self.n_dofs + np.tile(dofs, (1, k))).ravel()
+            order, slot, unique = _group(key)
+            scatter = _scatter_matrix(self.element_stiffness, order, slot, len(unique))
+            indptr = np.searchsorted(unique // self.n_dofs, np.arange(self.n_dofs + 1))
+            self._stiffness_plan = (scatter, (unique % self.n_dofs).astype(np.int32), indptr.astype(np.int64))
+        scatter, indices, indptr = self._stiffness_plan
+        data = scatter @ np.asarray(weights, dtype=float)
+        return sp.csr_matrix((data, indices, indptr), shape=(self.n_dofs, self.n_dofs))
+
+
+def _group(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries grouped by key with one stable sort: (order, group of each sorted entry, the distinct keys).
+
+    ``key[order]`` is sorted, entries of one key keeping their original order;
+    ``slot[i]`` numbers the distinct key of sorted position ``i`` (0, 1, ...).
+    """
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.ones(len(key), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    slot = np.cumsum(new) - 1
+    return order, slot, ordered[new]
+
+
+def _scatter_matrix(element_matrices: np.ndarray, entries: np.ndarray, slot: np.ndarray, n_slots: int) -> sp.csr_matrix:
+    """Sparse (n_slots, n_elements) map from per-element weights to summed, weighted element-matrix entries.
+
+    ``entries`` are flat indices into ``element_matrices`` (shape (n_elements, k, k)),
+    already grouped by output slot (``slot``, non-decreasing) and in element order
+    within a slot, so the product sums each slot's entries in that order: the same
+    bits as a ``bincount`` of the weighted entries.
+    """
+    n_elem, k, _ = element_matrices.shape
+    return sp.csr_matrix(
+        (
+            element_matrices.reshape(-1)[entries],
+            (entries // (k * k)).astype(np.int32),
+            np.concatenate([[0], np.cumsum(np.bincount(slot, minlength=n_slots))]),
+        ),
+        shape=(n_slots, n_elem),
+    )

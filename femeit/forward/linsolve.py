@@ -19,7 +19,6 @@ current and adjoint patterns as one block.
 
 from __future__ import annotations
 
-import copy
 import weakref
 from collections.abc import Callable
 
@@ -92,7 +91,11 @@ def _split(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> t
     return high, values - high
 
 
-def residual_function(a: sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+# Bits of each solution entry kept in x1 by residual_function's split.
+_X_BITS = 24
+
+
+def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``residual(b, x)``: ``b - a x`` for float64 ``b`` and ``x`` of shape (n, k), to far better than float64.
 
     Computed in float64 with three sparse products, by splitting ``a = a1 + a2``
@@ -110,20 +113,24 @@ def residual_function(a: sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.n
     ``np.longdouble``, which is float64 on Windows and on ARM macOS and, where it
     is wider (x86 Linux: 64-bit mantissa), was 7 times slower than one float64
     product on a P2 system, and less accurate (2^-11 eps per term).
+
+    ``reuse``: a dict kept between matrices of one sparsity pattern (as in
+    :func:`factorize`); the split's per-pattern index arrays are stored there.
     """
     a = sp.csr_matrix(a, dtype=float)
     if not a.has_canonical_format:  # duplicates summed on a copy, never in the caller's arrays
         a = a.copy()
         a.sum_duplicates()
-    row_length = np.diff(a.indptr)
+    x_bits = _X_BITS
+    filled, starts, entry_row, a_bits = _residual_pattern(a, reuse)
     row_max = np.zeros(a.shape[0])
-    filled = row_length > 0
-    row_max[filled] = np.maximum.reduceat(np.abs(a.data), a.indptr[:-1][filled])
-    x_bits = 24
-    a_bits = 52 - x_bits - np.ceil(np.log2(np.maximum(row_length, 1)))
-    high, low = _split(a.data, np.repeat(row_max, row_length), np.repeat(a_bits, row_length))
+    row_max[filled] = np.maximum.reduceat(np.abs(a.data), starts)
+    # _split(a.data, row max per entry, a_bits per entry), with the exponents found per row.
+    exponent = np.ceil(np.log2(np.where(row_max > 0, row_max, 1.0)))
+    shift = np.exp2(exponent + 53 - a_bits)[entry_row]
+    high = (shift + a.data) - shift
     a1 = sp.csr_matrix((high, a.indices, a.indptr), shape=a.shape)
-    a2 = sp.csr_matrix((low, a.indices, a.indptr), shape=a.shape)
+    a2 = sp.csr_matrix((a.data - high, a.indices, a.indptr), shape=a.shape)
 
     def residual(b: np.ndarray, x: np.ndarray) -> np.ndarray:
         x1, x2 = _split(x, np.abs(x).max(axis=0), x_bits)
@@ -132,7 +139,25 @@ def residual_function(a: sp.spmatrix) -> Callable[[np.ndarray, np.ndarray], np.n
     return residual
 
 
-def refined(a: sp.spmatrix, solve: Solve, steps: int) -> Solve:
+def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple[np.ndarray, ...]:
+    """Per-pattern arrays of :func:`residual_function`: non-empty rows, their starts, entry rows, a1 bits per row."""
+    known = reuse.get("residual") if reuse is not None else None
+    if known is not None and np.array_equal(known[0], a.indptr) and np.array_equal(known[1], a.indices):
+        return known[2:]
+    row_length = np.diff(a.indptr)
+    filled = row_length > 0
+    pattern = (
+        filled,
+        a.indptr[:-1][filled],
+        np.repeat(np.arange(a.shape[0]), row_length),
+        52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))),
+    )
+    if reuse is not None:
+        reuse["residual"] = (a.indptr.copy(), a.indices.copy(), *pattern)
+    return pattern
+
+
+def refined(a: sp.spmatrix, solve: Solve, steps: int, reuse: dict | None = None) -> Solve:
     """``solve`` followed by ``steps`` steps of mixed-precision iterative refinement.
 
     Each step computes the residual ``b - a x`` to better than float64
@@ -149,10 +174,12 @@ def refined(a: sp.spmatrix, solve: Solve, steps: int) -> Solve:
         An approximate ``a^-1 b`` for b of shape (n,) or (n, k).
     steps : int
         Refinement steps (0: ``solve`` itself).
+    reuse : dict, optional
+        Kept between matrices of one sparsity pattern (:func:`residual_function`).
     """
     if steps <= 0:
         return solve
-    residual = residual_function(a)
+    residual = residual_function(a, reuse)
 
     def solve_refined(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, dtype=float)
@@ -169,24 +196,115 @@ def refined(a: sp.spmatrix, solve: Solve, steps: int) -> Solve:
 _PARDISO_TEMPLATE: list = []
 
 
-def _new_pardiso_solver():
-    """A fresh ``pypardiso.PyPardisoSolver`` (SPD), without finding MKL again.
+def _mkl_solver():
+    """pypardiso's solver object, made once per process: the MKL library handle and its ``pardiso`` function.
 
     pypardiso's constructor locates ``mkl_rt`` with ``ctypes.util.find_library``,
-    which runs a subprocess: 0.4 s CPU per solver, more than the whole
-    factorisation of a 2D model.  We construct one solver per process and give
-    each factorisation a shallow copy with its own handle and parameter arrays.
+    which runs a subprocess: 0.4 s CPU, more than the whole factorisation of a
+    2D model.  We make it once and call MKL's ``pardiso`` directly with our own
+    handles and arrays: pypardiso's own ``factorize``/``solve`` copy the matrix,
+    convert its indices to 1-based ``int32`` and compare it with the factored one
+    on every call (0.3 ms per solve, 10 % of a 900-unknown 3D forward solve).
     """
     import pypardiso
 
     if not _PARDISO_TEMPLATE:
         _PARDISO_TEMPLATE.append(pypardiso.PyPardisoSolver(mtype=2))  # real symmetric positive definite
-    template = _PARDISO_TEMPLATE[0]
-    solver = copy.copy(template)
-    solver.pt = np.zeros_like(template.pt)  # MKL's handle of this factorisation
-    solver.iparm = np.zeros_like(template.iparm)
-    solver.perm = np.zeros_like(template.perm)
-    return solver
+    return _PARDISO_TEMPLATE[0]
+
+
+_MKL_PARDISO: list = []
+
+
+def _mkl_pardiso():
+    """MKL's ``pardiso`` entry point, with its C signature (64-bit handle, 32-bit integers)."""
+    if not _MKL_PARDISO:
+        import ctypes
+
+        i32 = ctypes.POINTER(ctypes.c_int32)
+        function = _mkl_solver().libmkl.pardiso
+        function.argtypes = (
+            [ctypes.POINTER(ctypes.c_int64)] + [i32] * 5 + [ctypes.c_void_p, i32, i32, i32, i32, i32, i32]
+        )
+        function.argtypes += [ctypes.c_void_p, ctypes.c_void_p, i32]
+        function.restype = None
+        _MKL_PARDISO.append(function)
+    return _MKL_PARDISO[0]
+
+
+def _mkl_call(pt, phase, n, data, ia, ja, perm, iparm, b, x) -> None:
+    """One call of MKL's ``pardiso`` (real SPD, one matrix), or a FemeitError naming MKL's error code."""
+    import ctypes
+
+    i32 = ctypes.POINTER(ctypes.c_int32)
+    error = ctypes.c_int32(0)
+    _mkl_pardiso()(
+        pt.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+        ctypes.byref(ctypes.c_int32(1)),  # maxfct
+        ctypes.byref(ctypes.c_int32(1)),  # mnum
+        ctypes.byref(ctypes.c_int32(2)),  # mtype: real symmetric positive definite
+        ctypes.byref(ctypes.c_int32(phase)),
+        ctypes.byref(ctypes.c_int32(n)),
+        data.ctypes.data,
+        ia.ctypes.data_as(i32),
+        ja.ctypes.data_as(i32),
+        perm.ctypes.data_as(i32),
+        ctypes.byref(ctypes.c_int32(b.shape[1] if b.ndim == 2 else 1)),
+        iparm.ctypes.data_as(i32),
+        ctypes.byref(ctypes.c_int32(0)),  # no messages
+        b.ctypes.data,
+        x.ctypes.data,
+        ctypes.byref(error),
+    )
+    if error.value:
+        raise FemeitError(f"PARDISO failed (MKL error {error.value}, phase {phase}); is the matrix SPD and grounded?")
+
+
+def _mkl_release(pt) -> None:
+    """Phase -1: all memory of one MKL handle (phase 0 leaked 20 MB per factorisation, measured)."""
+    if pt.any():
+        empty = np.zeros(1, dtype=np.int32) + 1
+        _mkl_call(pt, -1, 0, np.zeros(1), empty, empty, empty, np.zeros(64, dtype=np.int32), np.zeros(1), np.zeros(1))
+
+
+class _PardisoHandle:
+    """One MKL handle (``pt``) with its parameters; its memory is released when the handle is collected."""
+
+    def __init__(self) -> None:
+        self.pt = np.zeros(64, dtype=np.int64)  # MKL's handle: 64 pointers
+        self.iparm = _pardiso_parameters(_mkl_solver())
+        self.user = None  # weak reference to the solve function that uses the current factor
+        weakref.finalize(self, _mkl_release, self.pt)
+
+    def idle(self) -> bool:
+        return self.user is None or self.user() is None
+
+
+class _PardisoPattern:
+    """What PARDISO keeps of one sparsity pattern (``reuse["pardiso"]``).
+
+    The upper triangle's place in the full CSR data, its 1-based ``int32``
+    structure, the fill-reducing ordering, and the handle that analysed the
+    pattern (phase 11: ordering and symbolic factorisation): a new matrix of the
+    pattern is then factored by phase 22 alone on that handle whenever no live
+    solve function still uses the handle's previous factor (else on a new handle
+    given the ordering).
+    """
+
+    def __init__(self, a: sp.csr_matrix) -> None:
+        n = a.shape[0]
+        rows = np.repeat(np.arange(n), np.diff(a.indptr))
+        upper = a.indices >= rows
+        self.indptr, self.indices = a.indptr.copy(), a.indices.copy()
+        self.upper = np.flatnonzero(upper)
+        self.ia = (np.concatenate([[0], np.cumsum(np.bincount(rows[upper], minlength=n))]) + 1).astype(np.int32)
+        self.ja = (a.indices[upper] + 1).astype(np.int32)
+        self.perm = np.zeros(n, dtype=np.int32)
+        self.ordered = False
+        self.handle: _PardisoHandle | None = None
+
+    def matches(self, a: sp.csr_matrix) -> bool:
+        return np.array_equal(self.indptr, a.indptr) and np.array_equal(self.indices, a.indices)
 
 
 _PARDISO_PARAMETERS: list = []
@@ -218,33 +336,46 @@ def _pardiso_parameters(solver) -> np.ndarray:
 
 
 def _pardiso(a: sp.csr_matrix, reuse: dict | None = None) -> Solve:
-    solver = _new_pardiso_solver()
-    upper = sp.triu(a, format="csr")
-    solver.iparm[:] = _pardiso_parameters(solver)
-    # The fill-reducing ordering (METIS nested dissection, a third of a 3D
-    # factorisation's time) depends only on the sparsity pattern, the same for
-    # every conductivity of a model: MKL returns it the first time (iparm[4] =
-    # 2) and is given it back later (iparm[4] = 1), which skips the ordering.
-    known = reuse.get("pardiso") if reuse is not None else None
-    if known is not None and np.array_equal(known[0], upper.indptr) and np.array_equal(known[1], upper.indices):
-        solver.perm = known[2].copy()
-        solver.iparm[4] = 1
+    if not a.has_canonical_format:  # sorted, distinct column indices (PARDISO needs them sorted)
+        a = a.copy()
+        a.sum_duplicates()
+    n = a.shape[0]
+    if np.any(np.diff(a.indptr) == 0):
+        raise FemeitError("the system matrix has an empty row: it is singular")
+    pattern = reuse.get("pardiso") if reuse is not None else None
+    if not isinstance(pattern, _PardisoPattern) or not pattern.matches(a):
+        pattern = _PardisoPattern(a)
+        if reuse is not None:
+            reuse["pardiso"] = pattern
+    upper = np.ascontiguousarray(a.data[pattern.upper])
+    # The fill-reducing ordering (METIS nested dissection) and the symbolic factorisation
+    # depend only on the sparsity pattern, the same for every conductivity of a model: the
+    # first factorisation finds them (phase 12, iparm[4] = 2 returns the ordering), later ones
+    # on the same handle only factor (phase 22: 0.68 instead of 1.55 ms CPU on a
+    # 877-unknown 3D system, a third of the KGPSR cylinder's factorisation).
+    handle = pattern.handle
+    no_rhs = np.zeros((n, 1))
+    if handle is not None and handle.idle():
+        _mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_rhs.copy())
     else:
-        solver.perm = np.zeros(upper.shape[0], dtype=np.int32)
-        solver.iparm[4] = 2
-    solver.factorize(upper)
-    if reuse is not None and solver.iparm[4] == 2:
-        reuse["pardiso"] = (upper.indptr.copy(), upper.indices.copy(), solver.perm.copy())
+        handle = _PardisoHandle()
+        handle.iparm[4] = 1 if pattern.ordered else 2  # 1: use pattern.perm; 2: return the ordering in it
+        perm = pattern.perm if not pattern.ordered else pattern.perm.copy()
+        _mkl_call(handle.pt, 12, n, upper, pattern.ia, pattern.ja, perm, handle.iparm, no_rhs, no_rhs.copy())
+        pattern.ordered = True
+        if pattern.handle is None and reuse is not None:
+            pattern.handle = handle
 
     def solve(b: np.ndarray) -> np.ndarray:
-        return solver.solve(upper, np.asfortranarray(b))
+        b = np.asarray(b, dtype=float)
+        rhs = np.asfortranarray(b.reshape(n, -1))
+        x = np.zeros_like(rhs)
+        _mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, rhs, x)
+        return np.ascontiguousarray(x).reshape(b.shape)
 
-    # MKL keeps the factor until told to release it, and pypardiso never does:
-    # without this, every factorisation leaked its factor (53 MB each on a
-    # 27k-unknown 3D system).  Released when the solve function is collected;
-    # phase -1 ("everything": all memory of this solver's own handle), since
-    # phase 0 still leaked 20 MB per factorisation.
-    weakref.finalize(solve, solver.free_memory, everything=True)
+    # The handle's factor is this function's until the function is collected; a handle
+    # nobody holds is released (MKL keeps a factor until told, 53 MB on a 27k-unknown system).
+    handle.user = weakref.ref(solve)
     # Why refine: a solve is accurate only to ~cond(A) eps (3e-13 relative on
     # a 2D CEM tank, whose contact-impedance rows make cond ~1e6), and MKL's
     # error, unlike SuperLU's, is not smooth in the matrix: conductivities one
@@ -253,7 +384,7 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None) -> Solve:
     # extended-precision residual brings the solution to the float64 rounding
     # of the exact one (PARDISO and SuperLU-refined then agree to ~3e-16); a
     # float64 residual gave no gain (measured).
-    return refined(a, solve, PARDISO_REFINEMENT_STEPS)
+    return refined(a, solve, PARDISO_REFINEMENT_STEPS, reuse)
 
 
 def _splu(a: sp.csc_matrix) -> Solve:
@@ -336,8 +467,17 @@ def _amg(a: sp.csr_matrix, rtol: float = AMG_RTOL) -> Solve:
     return solve
 
 
+_FOUND: list = []
+
+
 def available_backends() -> list[str]:
-    """The backends that can be imported here, in the order ``auto`` tries them."""
+    """The backends that can be imported here, in the order ``auto`` tries them.
+
+    Found once per process: a failed import searches the file system again on
+    every call (50 microseconds, a hundredth of a small 3D forward solve).
+    """
+    if _FOUND:
+        return list(_FOUND[0])
     found = []
     for name, module in (("cholmod", "sksparse.cholmod"), ("pardiso", "pypardiso")):
         try:
@@ -351,7 +491,8 @@ def available_backends() -> list[str]:
         found.append("amg")
     except ImportError:
         pass
-    return found
+    _FOUND.append(found)
+    return list(found)
 
 
 def choose_backend(n_unknowns: int, dim: int | None = None, order: int | None = None) -> str:

@@ -247,15 +247,14 @@ class ForwardModel:
     # ----------------------------------------------------------- solving
     def _solve_patterns(self, solve, patterns: np.ndarray) -> np.ndarray:
         """Fields x (unknown space, ground 0) for current patterns of shape (n, L); returns (n, n_unknowns)."""
-        renumber = self.discretization.plan.renumber
-        rhs = np.zeros((self.discretization.plan.size, len(patterns)))
-        targets = renumber[self.discretization.electrode_unknowns]
+        plan = self.discretization.plan
+        rhs = np.zeros((plan.size, len(patterns)))
         # The ground electrode's current leaves through the fixed potential.
-        np.add.at(rhs, targets[1:], patterns[:, 1:].T)
-        x = np.zeros((self.discretization.n_unknowns, len(patterns)))
+        np.add.at(rhs, plan.renumber[self.discretization.electrode_unknowns[1:]], patterns[:, 1:].T)
+        x = np.zeros((len(patterns), self.discretization.n_unknowns))
         if len(patterns):
-            x[renumber >= 0] = np.asarray(solve(rhs)).reshape(-1, len(patterns))
-        return x.T
+            x[:, plan.free] = np.asarray(solve(rhs)).reshape(-1, len(patterns)).T
+        return x
 
     def _injection_fields(self, sigma: np.ndarray) -> np.ndarray:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
@@ -264,7 +263,7 @@ class ForwardModel:
             # Release the previous conductivity's factor before making this one: two live
             # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
             self._state.key, self._state.cache = None, None
-            system = self.system_matrix(sigma)
+            system = self.discretization.system_matrix(sigma, self._block_data)  # sigma is checked already
             check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
             solve = factorize(system, self.solver, self._state.solver_state, dim=self.mesh.dim, order=self.order)
             self._state.key = key

@@ -1,0 +1,227 @@
+"""femeit's forward beside the floor on every benchmark case, interleaved; writes a section of BENCHMARKS.md.
+
+Run:  python benchmarks/floor_ratio.py [--samples 15] [--no-p2] [--no-one-thread] [-o BENCHMARKS.md]
+
+The floor of a forward solve is the factorisation of the grounded system plus one
+solve per current pattern, with the backend ``auto`` picks (the fastest installed
+one by the measured crossovers), on matrices assembled beforehand, reusing what
+femeit reuses between conductivities of one model (the fill-reducing ordering and
+PARDISO's symbolic analysis), without femeit's refinement step
+(``timing.floor_factorize``).  femeit's forward is ``model.simulate`` on a new
+conductivity: validation, assembly, factorisation, the pattern solves with their
+refinement, the readings.  For PARDISO cases a third call, femeit with the
+refinement step switched off, shows what the refinement costs.
+
+Each round times every call once, alternating the order, so a change of load
+falls on all of them; cells are medians over the rounds (range), and the ratios
+are medians (range) of the per-round ratios.  Wall and CPU time
+(``time.process_time``, all threads of the process) are both given: on a shared
+machine the CPU time is what the work costs alone.  The main run uses the
+machine's default threads; a child process with BLAS, MKL and OpenMP pinned to one
+thread gives the second table.  The cases are those of ``pyeit_comparison.py``
+(point electrodes, adjacent protocol as pyEIT's ``std`` parser) and of
+``forward.py`` (CEM disk, KGPSR cylinder P1 and P2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from timing import commit, floor_factorize
+
+import femeit as fe
+from femeit.forward import ForwardModel, linsolve
+from femeit.forward.linsolve import available_backends, choose_backend
+from femeit.protocol import Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 1.5
+HEADING = "## femeit's forward beside the floor (issue 25)"
+
+
+def cases(p2: bool) -> list[tuple[str, object, int]]:
+    """(name, model factory, rounds divisor): the larger cases run fewer rounds."""
+
+    def point_disk(h):
+        mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=h, h_electrode=h / 2))
+        return ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+
+    def point_ball(h):
+        mesh = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=h, h_electrode=h / 2))
+        return ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+
+    def cem_disk():
+        mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
+        return ForwardModel(mesh, Protocol.adjacent(16), 0.01)
+
+    def kgpsr(order):
+        mesh = fe.mesh_from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
+        return ForwardModel(mesh, Protocol.adjacent(16), 1e-4, order=order)
+
+    out = [
+        ("disk, 16 point el., h=0.06", lambda: point_disk(0.06), 1),
+        ("disk, 16 point el., h=0.03", lambda: point_disk(0.03), 1),
+        ("disk, 16 point el., h=0.02", lambda: point_disk(0.02), 1),
+        ("ball, 16 point el., h=0.25", lambda: point_ball(0.25), 1),
+        ("ball, 16 point el., h=0.16", lambda: point_ball(0.16), 1),
+        ("disk, 16 el., P1 CEM (forward.py)", cem_disk, 1),
+        ("KGPSR-BB cylinder, P1 CEM", lambda: kgpsr(1), 2),
+    ]
+    if p2:
+        out.append(("KGPSR-BB cylinder, P2 CEM", lambda: kgpsr(2), 5))
+    return out
+
+
+def measure(make, rounds: int) -> dict:
+    """Interleaved wall and CPU times of femeit's forward, the floor and (PARDISO) femeit unrefined."""
+    model = make()
+    n_elem, size = model.mesh.n_elements, model.discretization.plan.size
+    backend = choose_backend(size, model.mesh.dim, model.order)
+    rng = np.random.default_rng(1)
+    # A new conductivity for every call: femeit keeps the last factorisation.
+    draws = iter([np.exp(0.3 * rng.standard_normal(n_elem)) for _ in range(3 * rounds + 3)])
+    systems = iter([model.system_matrix(np.exp(0.3 * rng.standard_normal(n_elem))) for _ in range(rounds + 1)])
+    rhs = rng.standard_normal((size, len(model.protocol.injections)))
+    reuse: dict = {}
+
+    def unrefined():
+        steps = linsolve.PARDISO_REFINEMENT_STEPS
+        linsolve.PARDISO_REFINEMENT_STEPS = 0
+        try:
+            model.simulate(next(draws))
+        finally:
+            linsolve.PARDISO_REFINEMENT_STEPS = steps
+
+    calls = {
+        "femeit": lambda: model.simulate(next(draws)),
+        "floor": lambda: floor_factorize(next(systems), backend, reuse)(rhs),
+    }
+    if backend == "pardiso":
+        calls["femeit unrefined"] = unrefined
+    # One untimed call each: the ordering and analysis every later conductivity reuses.
+    for name in ("femeit", "floor"):
+        calls[name]()
+    times = {name: {"wall": [], "cpu": []} for name in calls}
+    names = list(calls)
+    for k in range(rounds):
+        for name in names if k % 2 == 0 else names[::-1]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            calls[name]()
+            times[name]["cpu"].append(time.process_time() - cpu)
+            times[name]["wall"].append(time.perf_counter() - wall)
+    kind = "tri" if model.mesh.dim == 2 else "tet"
+    return {"size": f"{n_elem} {kind}, P{model.order}, {size} unknowns", "backend": backend, "times": times}
+
+
+def cell(values: list[float]) -> str:
+    return f"{1e3 * statistics.median(values):.3g} ({1e3 * min(values):.3g}-{1e3 * max(values):.3g})"
+
+
+def ratio(a: list[float], b: list[float]) -> tuple[float, str]:
+    r = [x / y for x, y in zip(a, b, strict=True)]
+    return statistics.median(r), f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+
+
+def table(rows: dict[str, dict]) -> list[str]:
+    lines = [
+        "| case | mesh | floor backend | rounds | femeit ms wall / CPU | floor ms wall / CPU "
+        "| femeit / floor, wall | femeit / floor, CPU | femeit unrefined / floor, CPU |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        t = r["times"]
+        f, fl = t["femeit"], t["floor"]
+        unref = ratio(t["femeit unrefined"]["cpu"], fl["cpu"])[1] if "femeit unrefined" in t else "-"
+        lines.append(
+            f"| {name} | {r['size']} | {r['backend']} | {len(f['cpu'])} | {cell(f['wall'])} / {cell(f['cpu'])} "
+            f"| {cell(fl['wall'])} / {cell(fl['cpu'])} | {ratio(f['wall'], fl['wall'])[1]} "
+            f"| **{ratio(f['cpu'], fl['cpu'])[1]}** | {unref} |"
+        )
+    return lines
+
+
+def run(args: argparse.Namespace) -> dict[str, dict]:
+    rows = {}
+    for name, make, divisor in cases(not args.no_p2):
+        rows[name] = measure(make, max(3, args.samples // divisor))
+        t = rows[name]["times"]
+        print(f"{name:36s} femeit/floor CPU {ratio(t['femeit']['cpu'], t['floor']['cpu'])[1]}", flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=15, help="interleaved rounds per small case (default 15)")
+    parser.add_argument("--no-p2", action="store_true", help="leave out the KGPSR cylinder with P2 elements")
+    parser.add_argument("--no-one-thread", action="store_true", help="skip the 1-thread child run")
+    parser.add_argument("-o", "--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--child-json", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    start, load_start, code = time.perf_counter(), tuple(round(x, 2) for x in os.getloadavg()), commit()
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    rows = run(args)
+    if args.child_json:
+        args.child_json.write_text(json.dumps(rows))
+        return 0
+    single: dict = {}
+    if not args.no_one_thread:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "one_thread.json"
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_NUM_THREADS="1")
+            command = [sys.executable, __file__, "--samples", str(args.samples), "--child-json", str(out)]
+            subprocess.run(command + (["--no-p2"] if args.no_p2 else []), env=env, check=True)
+            single = json.loads(out.read_text())
+    import scipy
+
+    seconds = time.perf_counter() - start
+    lines = [
+        HEADING,
+        "",
+        f"Written by `python benchmarks/floor_ratio.py --samples {args.samples}"
+        + (" --no-p2" if args.no_p2 else "")
+        + (" --no-one-thread" if args.no_one_thread else "")
+        + f"` from {started} UTC, {seconds:.0f} s in all: femeit at {code}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"backends here {available_backends()}; load average (1, 5, 15 min) at the start {load_start}, at the end "
+        f"{tuple(round(x, 2) for x in os.getloadavg())}.",
+        "",
+        "Protocol (the module docstring): each round times femeit's forward (`simulate` on a new conductivity), "
+        "the floor (factorisation + one solve per current pattern with the backend `auto` picks, on a matrix "
+        "assembled beforehand, reusing the ordering and symbolic analysis as femeit does, no refinement) and, "
+        "for PARDISO, femeit with its refinement step off, alternating the order; cells are medians over the "
+        f"rounds (range), ms; ratios are medians (range) of the per-round ratios; target femeit / floor <= {TARGET}.",
+        "",
+        "Default threads:",
+        "",
+        *table(rows),
+        "",
+    ]
+    if single:
+        lines += ["One thread (`OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = OMP_NUM_THREADS = 1`, a child process):", ""]
+        lines += [*table(single), ""]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    old = args.output.read_text() if args.output.exists() else ""
+    if HEADING in old:  # replace this script's section, keep every other
+        begin = old.index(HEADING)
+        end = old.find("\n## ", begin + len(HEADING))
+        new = old[:begin] + text + (old[end + 1 :] if end >= 0 else "")
+    else:
+        new = old.rstrip("\n") + "\n\n\n" + text
+    args.output.write_text(new)
+    print(f"written: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

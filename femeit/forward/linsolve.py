@@ -176,21 +176,45 @@ def refined(a: sp.spmatrix, solve: Solve, steps: int, reuse: dict | None = None)
         Refinement steps (0: ``solve`` itself).
     reuse : dict, optional
         Kept between matrices of one sparsity pattern (:func:`residual_function`).
+
+    Returns
+    -------
+    callable
+        ``solve`` itself when ``steps <= 0``, else a :class:`RefinedSolve`.
     """
     if steps <= 0:
         return solve
-    residual = residual_function(a, reuse)
+    return RefinedSolve(solve, residual_function(a, reuse), steps)
 
-    def solve_refined(b: np.ndarray) -> np.ndarray:
+
+class RefinedSolve:
+    """A solve followed by refinement steps, with its parts kept for callers that need less.
+
+    ``RefinedSolve(b)`` is the refined solution.  ``unrefined`` (the plain solve)
+    and ``residual`` (``residual(b, x)``: ``b - a x`` to better than float64, for
+    2D ``b`` and ``x`` of shape (n, k)) let a caller that needs only linear
+    functionals of the solution correct them by the adjoint-weighted residual
+    instead of a second solve (:meth:`femeit.forward.ForwardModel.simulate`), and
+    refine later with :meth:`refine` if the whole solution is wanted.
+    """
+
+    def __init__(self, unrefined: Solve, residual: Callable[[np.ndarray, np.ndarray], np.ndarray], steps: int):
+        self.unrefined = unrefined
+        self.residual = residual
+        self.steps = int(steps)
+
+    def refine(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The refined solution from ``x = unrefined(b)`` (the same numbers as ``self(b)``)."""
         b = np.asarray(b, dtype=float)
-        x = solve(b)
         shape = x.shape
         b2, x2 = b.reshape(len(b), -1), x.reshape(len(x), -1)
-        for _ in range(steps):
-            x2 = x2 + np.asarray(solve(residual(b2, x2))).reshape(x2.shape)
+        for _ in range(self.steps):
+            x2 = x2 + np.asarray(self.unrefined(self.residual(b2, x2))).reshape(x2.shape)
         return x2.reshape(shape)
 
-    return solve_refined
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b, dtype=float)
+        return self.refine(b, self.unrefined(b))
 
 
 _PARDISO_TEMPLATE: list = []

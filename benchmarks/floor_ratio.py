@@ -8,9 +8,11 @@ one by the measured crossovers), on matrices assembled beforehand, reusing what
 femeit reuses between conductivities of one model (the fill-reducing ordering and
 PARDISO's symbolic analysis), without femeit's refinement step
 (``timing.floor_factorize``).  femeit's forward is ``model.simulate`` on a new
-conductivity: validation, assembly, factorisation, the pattern solves with their
-refinement, the readings.  For PARDISO cases a third call, femeit with the
-refinement step switched off, shows what the refinement costs.
+conductivity: validation, assembly, factorisation, the pattern solves, the
+readings (for PARDISO corrected by the solves' adjoint-weighted residual, which
+gives them the accuracy of a refined solve).  For PARDISO cases a third call,
+femeit with the refinement switched off (no residual, no correction), shows what
+that accuracy costs.
 
 Each round times every call once, alternating the order, so a change of load
 falls on all of them; cells are medians over the rounds (range), and the ratios
@@ -198,7 +200,8 @@ def main() -> int:
         "Protocol (the module docstring): each round times femeit's forward (`simulate` on a new conductivity), "
         "the floor (factorisation + one solve per current pattern with the backend `auto` picks, on a matrix "
         "assembled beforehand, reusing the ordering and symbolic analysis as femeit does, no refinement) and, "
-        "for PARDISO, femeit with its refinement step off, alternating the order; cells are medians over the "
+        "for PARDISO, femeit with its refinement off (no residual, no correction of the readings), alternating "
+        "the order; cells are medians over the "
         f"rounds (range), ms; ratios are medians (range) of the per-round ratios; target femeit / floor <= {TARGET}.",
         "",
         "Default threads:",

@@ -407,7 +407,9 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None) -> Solve:
     # inverse method started at the truth amplifies.  One step with an
     # extended-precision residual brings the solution to the float64 rounding
     # of the exact one (PARDISO and SuperLU-refined then agree to ~3e-16); a
-    # float64 residual gave no gain (measured).
+    # float64 residual gave no gain (measured).  ForwardModel.simulate gives its
+    # readings the same accuracy without the second solve (RefinedSolve's parts:
+    # the unrefined fields corrected by their adjoint-weighted residual).
     return refined(a, solve, PARDISO_REFINEMENT_STEPS, reuse)
 
 

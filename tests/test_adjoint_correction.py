@@ -69,3 +69,31 @@ def test_measurements_that_are_no_injection_fall_back_to_the_refined_fields(disk
     np.testing.assert_array_equal(v, model.solve(sigma).voltages)
     exact = _exact(disk, sigma, protocol)
     assert np.abs(v - exact).max() < 1e-11 * np.abs(exact).max()
+
+
+def test_measurements_against_the_drive_reuse_its_field_with_a_negative_scale(disk, sigma, monkeypatch):
+    """pyEIT's orientation (V_N - V_M for the drive A -> B): the adjoint fields are the injections' fields negated."""
+    rows = np.array([[a, (a + 1) % 16, m, (m + 1) % 16] for a in range(16) for m in range(16)])
+    rows = rows[[len({*r}) == 4 for r in rows]]
+    reverse = rows[:, [0, 1, 3, 2]]
+    solved = []
+
+    def counting(a, *args, **kwargs):
+        solve = linsolve.factorize(a, "splu")
+
+        def counted(b):
+            solved.append(np.asarray(b).reshape(len(b), -1).shape[1])
+            return solve(b)
+
+        return counted
+
+    monkeypatch.setattr(model_module, "factorize", counting)
+    forward = ForwardModel(disk, Protocol.from_abmn(rows, 16))
+    backward = ForwardModel(disk, Protocol.from_abmn(reverse, 16))
+    v_forward = forward.simulate(sigma)
+    solved.clear()
+    np.testing.assert_allclose(backward.simulate(sigma), -v_forward, rtol=1e-12, atol=0)
+    jac = backward.jacobian(sigma)
+    assert sum(solved) == 16  # the 16 drives only: no measurement pattern solved on its own
+    scale = np.abs(jac).max()
+    np.testing.assert_allclose(jac, -forward.jacobian(sigma), rtol=0, atol=1e-12 * scale)

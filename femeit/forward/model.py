@@ -356,17 +356,31 @@ class ForwardModel:
         return x_inj, self._state.cache["measurements"]
 
     def _plan_adjoint_reuse(self) -> list[tuple[int, int, float]]:
-        """For each measurement pattern q: (q, injection p or -1, scale) with pattern_q = scale * injection_p."""
-        inj = self.protocol.injections
-        norms = np.linalg.norm(inj, axis=1)
-        lookup = {}
-        for p in range(len(inj)):
-            lookup.setdefault(np.round(inj[p] / norms[p], 12).tobytes(), p)
+        """For each measurement pattern q: (q, injection p or -1, scale) with pattern_q = scale * injection_p.
+
+        The scale may be negative: pyEIT-style protocols measure V_N - V_M against
+        the drive's A -> B, the opposite orientation of the same pattern.
+        """
+
+        def direction(v: np.ndarray) -> tuple[bytes, float]:
+            # Unit vector with its first non-zero entry positive, and the signed norm.
+            norm = np.linalg.norm(v) * np.sign(v[np.flatnonzero(v)[0]])
+            return (np.round(v / norm, 12) + 0.0).tobytes(), norm  # + 0.0: -0.0 and 0.0 alike
+
+        lookup: dict[bytes, tuple[int, float]] = {}
+        for p, pattern in enumerate(self.protocol.injections):
+            if pattern.any():
+                key, norm = direction(pattern)
+                lookup.setdefault(key, (p, norm))
         out = []
         for q, pattern in enumerate(self._meas_patterns):
-            nq = np.linalg.norm(pattern)
-            p = lookup.get(np.round(pattern / nq, 12).tobytes(), -1) if nq > 0 else -1
-            out.append((q, p, nq / norms[p] if p >= 0 else 0.0))
+            p, scale = -1, 0.0
+            if pattern.any():
+                key, norm = direction(pattern)
+                if key in lookup:
+                    p, norm_p = lookup[key]
+                    scale = norm / norm_p
+            out.append((q, p, scale))
         return out
 
     def _to_dofs(self, x: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from femeit.grids import PixelGrid
 from femeit.inverse.base import CLASSICAL, build
 from femeit.phantom import Box, Disk, Phantom, Sphere
 from femeit.protocol import Protocol
-from validation.generalisation import Ellipse, noise_model, removed_mask, setup_3d
+from validation.generalisation import Ellipse, noise_model, placed_balls, removed_mask, setup_3d
 
 SEED = 90417
 
@@ -93,15 +93,8 @@ def dev_cases(n: int, seed: int = SEED):
 
 def dev_phantom_3d(rng, radius: float, z0: float) -> Phantom:
     n = int(rng.integers(1, 4))
-    shapes, placed = [], []
-    while len(shapes) < n:
-        r = rng.uniform(0.15, 0.35) * radius
-        rc = rng.uniform(0, 0.7) * radius
-        phi = rng.uniform(0, 2 * np.pi)
-        c = np.array([rc * np.cos(phi), rc * np.sin(phi), z0 + rng.uniform(-0.25, 0.25) * radius])
-        if any(np.linalg.norm(c - c2) < r + r2 + 0.02 * radius for c2, r2 in placed):
-            continue
-        placed.append((c, r))
+    shapes = []
+    for c, r in placed_balls(rng, n, radius, z0, size=(0.15, 0.35), off_axis=0.7, dz=0.25, gap=0.02):
         if rng.random() < 0.5:
             shape = Sphere(tuple(c), r)
         else:

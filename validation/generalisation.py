@@ -129,20 +129,30 @@ def random_phantom_2d(rng) -> Phantom:
     return Phantom(1.0, tuple(shapes))
 
 
+def placed_balls(rng, n: int, radius: float, z0: float, size, off_axis: float, dz: float, gap: float = 0.0):
+    """Yield ``n`` non-overlapping balls (centre, r) in a cylinder of radius ``radius``, drawn one at a time.
+
+    r = U(size) R, the centre within ``off_axis`` R of the axis and ``dz`` R of z0;
+    a ball closer than ``gap`` R to an earlier one is drawn again.  A generator, so
+    the caller may draw from ``rng`` between balls (its shape, its value).
+    """
+    placed: list = []
+    while len(placed) < n:
+        r = rng.uniform(*size) * radius
+        rc = rng.uniform(0, off_axis) * radius
+        phi = rng.uniform(0, 2 * np.pi)
+        c = np.array([rc * np.cos(phi), rc * np.sin(phi), z0 + rng.uniform(-dz, dz) * radius])
+        if any(np.linalg.norm(c - c2) < r + r2 + gap * radius for c2, r2 in placed):
+            continue
+        placed.append((c, r))
+        yield c, r
+
+
 def random_phantom_3d(rng, radius: float, z0: float) -> Phantom:
     """1-2 balls of radius 0.2-0.3 R, centred within 0.6 R of the axis, near the ring's plane."""
     n = int(rng.integers(1, 3))
-    shapes, placed = [], []
-    while len(shapes) < n:
-        r = rng.uniform(0.2, 0.3) * radius
-        rc = rng.uniform(0, 0.6) * radius
-        phi = rng.uniform(0, 2 * np.pi)
-        c = np.array([rc * np.cos(phi), rc * np.sin(phi), z0 + rng.uniform(-0.1, 0.1) * radius])
-        if any(np.linalg.norm(c - c2) < r + r2 for c2, r2 in placed):
-            continue
-        placed.append((c, r))
-        shapes.append((Sphere(tuple(c), r), _value(rng)))
-    return Phantom(1.0, tuple(shapes))
+    balls = placed_balls(rng, n, radius, z0, size=(0.2, 0.3), off_axis=0.6, dz=0.1)
+    return Phantom(1.0, tuple((Sphere(tuple(c), r), _value(rng)) for c, r in balls))
 
 
 def noise_model(reference: np.ndarray, percent: float, mask=None) -> NoiseModel:

@@ -310,7 +310,7 @@ class ForwardModel:
         solution of ``A y = b_i`` and ``r_i = b_i - A y`` its residual to better
         than float64, the reading ``m_k' y_i`` errs by ``w_k' r_i`` exactly, where
         ``w_k = A^-1 m_k`` is the measurement pattern's (adjoint) field, here a
-        multiple of an injection's field (adjacent, opposite and most protocols).
+        multiple of an injection's field (the adjacent protocol, pyEIT's, any whose measured pairs are driven).
         Using the unrefined ``w_k`` leaves an error of the order of the product of
         the two fields' errors (the adjoint error correction of Giles & Suli,
         "Adjoint methods for PDEs: a posteriori error analysis and postprocessing
@@ -337,7 +337,7 @@ class ForwardModel:
         """Fields of the current patterns (P, n_unknowns) and of the measurement patterns (Q, n_unknowns).
 
         A measurement pattern driven as a current gives the adjoint field.  When
-        it is a multiple of a current pattern (adjacent and opposite protocols)
+        it is a multiple of a current pattern (adjacent protocol: every measured pair is driven)
         the field is that pattern's field rescaled; the others are solved with
         the factorisation already made for ``sigma``.
         """

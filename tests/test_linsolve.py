@@ -18,6 +18,19 @@ def _spd(n: int = 400, seed: int = 0) -> sp.csr_matrix:
     return (lap + sp.diags(np.random.default_rng(seed).uniform(0.01, 0.1, side * side))).tocsr()
 
 
+def _recorded_mkl_calls(monkeypatch) -> list:
+    """From here on, every call of MKL's pardiso as (phase, a copy of iparm, the handle's address)."""
+    calls = []
+    call = linsolve._mkl_call
+
+    def record(pt, phase, n, data, ia, ja, perm, iparm, b, x):
+        call(pt, phase, n, data, ia, ja, perm, iparm, b, x)
+        calls.append((phase, iparm.copy(), pt.ctypes.data))
+
+    monkeypatch.setattr(linsolve, "_mkl_call", record)
+    return calls
+
+
 def test_auto_follows_the_crossover_per_dimension_and_order(monkeypatch):
     monkeypatch.setattr(linsolve, "available_backends", lambda: ["splu", "amg"])
     limit3 = SPLU_MAX_UNKNOWNS[3, 1]
@@ -124,19 +137,13 @@ def test_pardiso_factors_are_independent_cheap_to_make_and_released(monkeypatch)
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
 def test_pardiso_reuses_a_patterns_analysis_and_leaves_out_mkls_float64_refinement(monkeypatch):
-    calls = []
-    call = linsolve._mkl_call
-
-    def record(pt, phase, n, data, ia, ja, perm, iparm, b, x):
-        call(pt, phase, n, data, ia, ja, perm, iparm, b, x)
-        calls.append((phase, int(iparm[4]), int(iparm[6]), pt.ctypes.data))
-
-    monkeypatch.setattr(linsolve, "_mkl_call", record)
+    recorded = _recorded_mkl_calls(monkeypatch)
     a1, a2 = _spd(900, seed=10), _spd(900, seed=11) * 2.0  # one sparsity pattern, two matrices
     b = np.random.default_rng(12).standard_normal((a1.shape[0], 4))
     reuse: dict = {}
     factorize(a1, "pardiso", reuse)(b)
     x2 = factorize(a2, "pardiso", reuse)(b)
+    calls = [(phase, iparm[4], iparm[6], handle) for phase, iparm, handle in recorded]
     # The first factorisation ordered and analysed the pattern (phase 12, MKL returning its
     # ordering: iparm[4] = 2); the second, on the same handle, only factored (phase 22).
     phases = [c[0] for c in calls]
@@ -147,12 +154,37 @@ def test_pardiso_reuses_a_patterns_analysis_and_leaves_out_mkls_float64_refineme
     # MKL's own float64 refinement is off: no step done (iparm[6]) in any solve.
     assert all(c[2] == 0 for c in calls if c[0] == 33)
     # Another pattern is ordered anew, never given the first pattern's ordering.
-    calls.clear()
+    recorded.clear()
     a3 = _spd(400, seed=13)
     x3 = factorize(a3, "pardiso", reuse)(b[:400])
-    factored = [c for c in calls if c[0] != -1]  # -1: the replaced pattern's handle released
-    assert factored[0][:2] == (12, 2) and len(reuse["pardiso"].perm) == 400
+    # Phase -1: the replaced pattern's handle released.
+    factored = [(phase, iparm[4]) for phase, iparm, _ in recorded if phase != -1]
+    assert factored[0] == (12, 2) and len(reuse["pardiso"].perm) == 400
     np.testing.assert_allclose(a3 @ x3, b[:400], rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_solves_right_hand_sides_in_the_marked_rows_sparsely_and_all_others_in_full(monkeypatch):
+    recorded = _recorded_mkl_calls(monkeypatch)
+    a = _spd(900, seed=21)
+    rows = np.array([899, 3, 400, 50])
+    rng = np.random.default_rng(22)
+    in_rows = np.zeros((900, 3))
+    in_rows[rows] = rng.standard_normal((4, 3))
+    one_outside = in_rows.copy()
+    one_outside[7, 1] = 1e-3
+    dense = rng.standard_normal((900, 3))
+    reuse: dict = {}
+    for matrix in (a, 2.0 * a):  # the second factorisation reuses the sparse-mode analysis
+        solve = factorize(matrix, "pardiso", reuse, rhs_rows=rows).unrefined
+        recorded.clear()
+        exact = factorize(matrix, "splu")
+        for b in (in_rows, one_outside, dense, in_rows[:, 0]):
+            x = solve(b)
+            assert x.shape == b.shape
+            np.testing.assert_allclose(x, exact(b), rtol=0, atol=1e-12 * np.abs(x).max())
+        # MKL's sparse solve only where it is right: it gives wrong numbers for the others.
+        assert [iparm[30] for phase, iparm, _ in recorded if phase == 33] == [2, 0, 0, 2]
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")

@@ -57,7 +57,7 @@ def real_values(value, what: str) -> np.ndarray:
     return arr.astype(float)
 
 
-def reliable_digits(system, sigma: np.ndarray, n_electrodes: int) -> float:
+def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.ndarray | None = None) -> float:
     """Estimated number of reliable decimal digits of the readings (see the module docstring).
 
     Parameters
@@ -69,8 +69,10 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int) -> float:
         The conductivity, S/m.
     n_electrodes : int
         Electrodes of the complete electrode model, 0 for the shunt and point models.
+    diagonal : ndarray, shape (n,), optional
+        ``system.diagonal()``, when the caller has it at hand.
     """
-    diag = np.abs(system.diagonal())
+    diag = np.abs(system.diagonal() if diagonal is None else diagonal)
     if diag.size == 0 or not np.all(np.isfinite(diag)) or diag.min() <= 0:
         return -math.inf
     loss = math.log10(float(sigma.max() / sigma.min()))
@@ -82,12 +84,12 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int) -> float:
     return 16.0 - loss
 
 
-def check_conditioning(system, sigma: np.ndarray, n_electrodes: int) -> float:
+def check_conditioning(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.ndarray | None = None) -> float:
     """Warn (:class:`ConditioningWarning`) when the readings keep fewer than 6 reliable digits.
 
-    Returns the estimate of :func:`reliable_digits`.
+    Returns the estimate of :func:`reliable_digits` (same parameters).
     """
-    digits = reliable_digits(system, sigma, n_electrodes)
+    digits = reliable_digits(system, sigma, n_electrodes, diagonal)
     if digits >= MIN_DIGITS:
         return digits
     diag = np.abs(system.diagonal())

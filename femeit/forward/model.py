@@ -29,7 +29,6 @@ factorisation and one block solve for all current and measurement patterns.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -233,11 +232,12 @@ class ForwardModel:
                     f"conductivity must be a number, a region mapping or an array of {mesh.n_elements} "
                     f"values (one per element), got shape {arr.shape}"
                 )
+        # Two reductions decide the common case: a NaN makes the minimum NaN, an inf the maximum.
+        if not out.size or (out.min() > 0 and np.isfinite(out.max())):
+            return out
         if not np.all(np.isfinite(out)):
             raise FemeitError("conductivity contains NaN or infinite values")
-        if np.any(out <= 0):
-            raise FemeitError(f"conductivity must be positive, got minimum {out.min():.3g} S/m")
-        return out
+        raise FemeitError(f"conductivity must be positive, got minimum {out.min():.3g} S/m")
 
     def system_matrix(self, sigma: float | np.ndarray | Mapping[str, float]) -> sp.csr_matrix:
         """The grounded SPD system matrix for ``sigma``, shape (n_unknowns - 1, n_unknowns - 1).
@@ -271,17 +271,31 @@ class ForwardModel:
 
     def _factored(self, sigma: np.ndarray) -> dict:
         """The cache of ``sigma``: its factorisation (made here when sigma is new) and what was solved with it."""
-        key = hashlib.sha1(sigma.tobytes()).digest()
-        if key != self._state.key:
+        state = self._state
+        # The last conductivity is kept (a copy) and compared whole: cheaper than hashing it.
+        if state.sigma is None or not np.array_equal(sigma, state.sigma):
             # Release the previous conductivity's factor before making this one: two live
             # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
-            self._state.key, self._state.cache = None, None
+            state.sigma, state.cache = None, None
             system = self.discretization.system_matrix(sigma, self._block_data)  # sigma is checked already
-            check_conditioning(system, sigma, self.mesh.n_electrodes if self.electrode_model == "cem" else 0)
-            solve = factorize(system, self.solver, self._state.solver_state, dim=self.mesh.dim, order=self.order)
-            self._state.key = key
-            self._state.cache = {"solve": solve}
-        return self._state.cache
+            diagonal = self.discretization.plan.diagonal
+            check_conditioning(
+                system,
+                sigma,
+                self.mesh.n_electrodes if self.electrode_model == "cem" else 0,
+                system.data[diagonal] if len(diagonal) == system.shape[0] else None,
+            )
+            solve = factorize(
+                system,
+                self.solver,
+                state.solver_state,
+                dim=self.mesh.dim,
+                order=self.order,
+                rhs_rows=self.discretization.plan.renumber[self.discretization.electrode_unknowns[1:]],
+            )
+            state.sigma = np.array(sigma, dtype=float)
+            state.cache = {"solve": solve}
+        return state.cache
 
     def _injection_fields(self, sigma: np.ndarray) -> np.ndarray:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
@@ -298,7 +312,11 @@ class ForwardModel:
     def _draft(self, cache: dict) -> tuple[np.ndarray, np.ndarray]:
         """The injections' right-hand sides (size, P) and their unrefined solutions, kept in the cache."""
         if "draft" not in cache:
-            rhs = self._pattern_rhs(self.protocol.injections)
+            rhs = self._state.injection_rhs
+            if rhs is None:  # the same for every conductivity: made once, read-only, in the solvers' column order
+                rhs = np.asfortranarray(self._pattern_rhs(self.protocol.injections))
+                rhs.flags.writeable = False
+                self._state.injection_rhs = rhs
             cache["draft"] = (rhs, np.asarray(cache["solve"].unrefined(rhs)).reshape(rhs.shape))
         return cache["draft"]
 
@@ -659,8 +677,9 @@ class _SolverState:
     """One model's mutable cache: the last factorisation, its fields, reusable solver analysis."""
 
     def __init__(self) -> None:
-        self.key: bytes | None = None
+        self.sigma: np.ndarray | None = None
         self.cache: dict | None = None
+        self.injection_rhs: np.ndarray | None = None
         self.solver_state: dict = {}
 
 

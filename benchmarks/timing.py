@@ -55,7 +55,7 @@ def ratio(numerator: list[float], denominator: list[float]) -> str:
     return f"{statistics.median(r):.3g} ({min(r):.3g}-{max(r):.3g})"
 
 
-def floor_factorize(a, backend: str, reuse: dict | None = None):
+def floor_factorize(a, backend: str, reuse: dict | None = None, rhs_rows=None):
     """Factor ``a`` with ``backend`` and no iterative refinement: the bare factorisation + solves.
 
     femeit refines each PARDISO solve once (``linsolve.PARDISO_REFINEMENT_STEPS``);
@@ -65,13 +65,16 @@ def floor_factorize(a, backend: str, reuse: dict | None = None):
     femeit, reuses what depends only on the sparsity pattern (the fill-reducing
     ordering and, for PARDISO, the symbolic analysis on one MKL handle: phase 22
     alone per matrix once the previous call's solve function is gone).
+    ``rhs_rows``: the rows of the forward's current patterns, for PARDISO's
+    sparse right-hand-side solve as femeit's models use it (pass the patterns
+    themselves as right-hand sides then).
     """
     from femeit.forward import linsolve
 
     steps = linsolve.PARDISO_REFINEMENT_STEPS
     linsolve.PARDISO_REFINEMENT_STEPS = 0
     try:
-        return linsolve.factorize(a, backend, reuse)
+        return linsolve.factorize(a, backend, reuse, rhs_rows=rhs_rows)
     finally:
         linsolve.PARDISO_REFINEMENT_STEPS = steps
 

@@ -95,7 +95,7 @@ def _split(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> t
 _X_BITS = 24
 
 
-def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     """``residual(b, x)``: ``b - a x`` for float64 ``b`` and ``x`` of shape (n, k), to far better than float64.
 
     Computed in float64 with three sparse products, by splitting ``a = a1 + a2``
@@ -116,6 +116,8 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Callable[[np
 
     ``reuse``: a dict kept between matrices of one sparsity pattern (as in
     :func:`factorize`); the split's per-pattern index arrays are stored there.
+    The returned :class:`Residual` also gives, with two products,
+    the residual of ``x`` rounded to ``x1`` (:meth:`Residual.rounded`).
     """
     a = _canonical_csr(a)
     x_bits = _X_BITS
@@ -130,14 +132,32 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Callable[[np
     exponent = np.ceil(np.log2(np.where(row_max > 0, row_max, 1.0)))
     shift = np.exp2(exponent + 53 - a_bits)[entry_row]
     high = (shift + a.data) - shift
-    a1 = _with_values(a, high)
-    a2 = _with_values(a, a.data - high)
+    return Residual(_with_values(a, high), _with_values(a, a.data - high), x_bits)
 
-    def residual(b: np.ndarray, x: np.ndarray) -> np.ndarray:
-        x1, x2 = _split(x, np.abs(x).max(axis=0), x_bits)
-        return (b - a1 @ x1) - (a1 @ x2 + a2 @ x)
 
-    return residual
+class Residual:
+    """``b - a x`` to far better than float64, from the split ``a = a1 + a2`` (see :func:`residual_function`)."""
+
+    def __init__(self, a1: sp.csr_matrix, a2: sp.csr_matrix, x_bits: int) -> None:
+        self.a1, self.a2, self.x_bits = a1, a2, x_bits
+
+    def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products."""
+        x1, x2 = _split(x, np.abs(x).max(axis=0), self.x_bits)
+        return (b - self.a1 @ x1) - (self.a1 @ x2 + self.a2 @ x)
+
+    def rounded(self, b: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(x1, b - a x1)`` with ``x1`` = ``x`` rounded to ``x_bits`` bits of its column's largest entry.
+
+        Two sparse products instead of three: ``a1 @ x1`` is exact, and the
+        residual, though now of the size of the rounding (2^-24 of ``|a| |x|``),
+        is as accurate as ``__call__``'s in absolute terms.  For callers that
+        correct linear functionals of a solution by an adjoint-weighted
+        residual (the error left is the product of the adjoint's error and
+        ``x1``'s, both small), ``x1`` serves as well as ``x``.
+        """
+        x1, _ = _split(x, np.abs(x).max(axis=0), self.x_bits)
+        return x1, (b - self.a1 @ x1) - self.a2 @ x1
 
 
 def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
@@ -187,9 +207,16 @@ def _structure_of(a: sp.csr_matrix) -> tuple:
 
 def _same_structure(a: sp.csr_matrix, indptr: np.ndarray, indices: np.ndarray) -> bool:
     """Whether ``a`` has the sparsity pattern ``(indptr, indices)``."""
-    if a.indptr is indptr and a.indices is indices and not indptr.flags.writeable and not indices.flags.writeable:
+    if _same_read_only_array(a.indptr, indptr) and _same_read_only_array(a.indices, indices):
         return True
     return np.array_equal(a.indptr, indptr) and np.array_equal(a.indices, indices)
+
+
+def _same_read_only_array(x: np.ndarray, kept: np.ndarray) -> bool:
+    """Whether ``x`` is the read-only ``kept`` or a whole view of it (scipy's CSR holds ``indices[:nnz]``)."""
+    if kept.flags.writeable:
+        return False
+    return x is kept or (x.base is kept and x.shape == kept.shape and x.strides == kept.strides)
 
 
 def refined(a: sp.spmatrix, solve: Solve, steps: int, reuse: dict | None = None) -> Solve:
@@ -233,7 +260,7 @@ class RefinedSolve:
     refine later with :meth:`refine` if the whole solution is wanted.
     """
 
-    def __init__(self, unrefined: Solve, residual: Callable[[np.ndarray, np.ndarray], np.ndarray], steps: int):
+    def __init__(self, unrefined: Solve, residual: Residual, steps: int):
         self.unrefined = unrefined
         self.residual = residual
         self.steps = int(steps)

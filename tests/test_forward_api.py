@@ -160,3 +160,21 @@ def test_a_new_conductivity_releases_the_previous_factor_before_factoring(disk, 
     v2 = model.simulate(2.0)
     assert made == [0, 0]  # the first factor was gone before the second was made
     np.testing.assert_array_equal(v2, ForwardModel(disk, Protocol.adjacent(16), 0.02).simulate(2.0))
+
+
+def test_threads_sharing_a_model_each_get_their_own_readings_and_jacobians():
+    """Dask's threaded workers share one model: each call must see its own conductivity's factor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ball = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=0.35, h_electrode=0.2))
+    rng = np.random.default_rng(11)
+    sigmas = [np.exp(0.5 * rng.standard_normal(ball.n_elements)) for _ in range(24)]
+    v = rng.standard_normal(ball.n_elements)
+    alone = ForwardModel(ball, Protocol.adjacent(16), electrode_model="point")
+    expected = [(alone.simulate(s), alone.jvec(s, v)) for s in sigmas]
+    shared = ForwardModel(ball, Protocol.adjacent(16), electrode_model="point")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda s: (shared.simulate(s), shared.jvec(s, v)), sigmas * 3))
+    for (readings, products), (want, want_products) in zip(got, expected * 3, strict=True):
+        np.testing.assert_allclose(readings, want, rtol=0, atol=1e-13 * np.abs(want).max())
+        np.testing.assert_allclose(products, want_products, rtol=0, atol=1e-11 * np.abs(want_products).max())

@@ -19,6 +19,7 @@ current and adjoint patterns as one block.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -98,7 +99,8 @@ _X_BITS = 24
 def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     """``residual(b, x)``: ``b - a x`` for float64 ``b`` and ``x`` of shape (n, k), to far better than float64.
 
-    Computed in float64 with three sparse products, by splitting ``a = a1 + a2``
+    Computed in float64 with two sparse products (of the stacked ``[a1; a2]``
+    with ``x1`` and ``x2``), by splitting ``a = a1 + a2``
     (per row) and ``x = x1 + x2`` (per column) so that every product of ``a1``
     and ``x1`` entries and every partial row sum of ``a1 @ x1`` is an exact
     multiple of one quantum below 2^53 of it: ``a1 @ x1`` is then exact (the
@@ -106,7 +108,7 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     matrix multiplication by using fast routines of matrix multiplication",
     Numer. Algorithms 59, 2012, applied to a sparse row of ``m`` entries: x1
     keeps 24 bits, a1 keeps ``52 - 24 - ceil(log2 m)``).  The remaining terms
-    ``a1 @ x2 + a2 @ x`` are at most 2^-19 of ``|a| |x|`` for rows of up to 512
+    ``a1 @ x2 + a2 @ x1 + a2 @ x2`` are at most 2^-19 of ``|a| |x|`` for rows of up to 512
     entries, so their float64 rounding errs by ~2^-19 eps ``|a| |x|``: the
     residual of a backward-stable solution (itself ~eps ``|a| |x|``) comes out
     with several correct digits, on every platform.  We chose this over
@@ -116,62 +118,87 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
 
     ``reuse``: a dict kept between matrices of one sparsity pattern (as in
     :func:`factorize`); the split's per-pattern index arrays are stored there.
-    The returned :class:`Residual` also gives, with two products,
+    The returned :class:`Residual` also gives, with one product,
     the residual of ``x`` rounded to ``x1`` (:meth:`Residual.rounded`).
     """
     a = _canonical_csr(a)
-    x_bits = _X_BITS
-    filled, starts, entry_row, a_bits = _residual_pattern(a, reuse)
+    filled, starts, entry_row, a_bits, stacked_indices, stacked_indptr = _residual_pattern(a, reuse)
     magnitude = np.abs(a.data)
     if filled is None:  # every row has entries (a grounded system always does)
         row_max = np.maximum.reduceat(magnitude, starts)
     else:
         row_max = np.zeros(a.shape[0])
         row_max[filled] = np.maximum.reduceat(magnitude, starts)
-    # _split(a.data, row max per entry, a_bits per entry), with the exponents found per row.
+    # _split(a.data, row max per entry, a_bits per entry), with the exponents found per row,
+    # written straight into the values of the stacked matrix [a1; a2].
     exponent = np.ceil(np.log2(np.where(row_max > 0, row_max, 1.0)))
     shift = np.exp2(exponent + 53 - a_bits)[entry_row]
-    high = (shift + a.data) - shift
-    return Residual(_with_values(a, high), _with_values(a, a.data - high), x_bits)
+    values = np.empty(2 * a.nnz)
+    high = values[: a.nnz]
+    np.add(shift, a.data, out=high)
+    high -= shift
+    np.subtract(a.data, high, out=values[a.nnz :])
+    n = a.shape[0]
+    stacked = sp.csr_matrix((values, stacked_indices, stacked_indptr), shape=(2 * n, a.shape[1]))
+    stacked.has_canonical_format = True
+    return Residual(stacked, _X_BITS)
 
 
 class Residual:
-    """``b - a x`` to far better than float64, from the split ``a = a1 + a2`` (see :func:`residual_function`)."""
+    """``b - a x`` to far better than float64, from the split ``a = a1 + a2`` (see :func:`residual_function`).
 
-    def __init__(self, a1: sp.csr_matrix, a2: sp.csr_matrix, x_bits: int) -> None:
-        self.a1, self.a2, self.x_bits = a1, a2, x_bits
+    ``stacked``: the CSR matrix ``[a1; a2]`` of shape (2 n, n), so that one
+    sparse product gives both ``a1 @ x`` and ``a2 @ x``.
+    """
+
+    def __init__(self, stacked: sp.csr_matrix, x_bits: int) -> None:
+        self.stacked, self.x_bits = stacked, x_bits
+        self.n = stacked.shape[0] // 2
 
     def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products."""
+        """``b - a x`` for ``b`` and ``x`` of shape (n, k): two products with ``[a1; a2]``."""
         x1, x2 = _split(x, np.abs(x).max(axis=0), self.x_bits)
-        return (b - self.a1 @ x1) - (self.a1 @ x2 + self.a2 @ x)
+        n = self.n
+        p1, p2 = self.stacked @ x1, self.stacked @ x2
+        return (b - p1[:n]) - ((p2[:n] + p1[n:]) + p2[n:])
 
     def rounded(self, b: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(x1, b - a x1)`` with ``x1`` = ``x`` rounded to ``x_bits`` bits of its column's largest entry.
 
-        Two sparse products instead of three: ``a1 @ x1`` is exact, and the
-        residual, though now of the size of the rounding (2^-24 of ``|a| |x|``),
-        is as accurate as ``__call__``'s in absolute terms.  For callers that
-        correct linear functionals of a solution by an adjoint-weighted
-        residual (the error left is the product of the adjoint's error and
-        ``x1``'s, both small), ``x1`` serves as well as ``x``.
+        One product with ``[a1; a2]`` instead of two: ``a1 @ x1`` is exact, and
+        the residual, though now of the size of the rounding (2^-24 of
+        ``|a| |x|``), is as accurate as ``__call__``'s in absolute terms.  For
+        callers that correct linear functionals of a solution by an
+        adjoint-weighted residual (the error left is the product of the
+        adjoint's error and ``x1``'s, both small), ``x1`` serves as well as ``x``.
         """
         x1, _ = _split(x, np.abs(x).max(axis=0), self.x_bits)
-        return x1, (b - self.a1 @ x1) - self.a2 @ x1
+        p = self.stacked @ x1
+        return x1, (b - p[: self.n]) - p[self.n :]
 
 
 def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
-    """Per-pattern arrays of :func:`residual_function`: non-empty rows (None: all), row starts, entry rows, a1 bits."""
+    """Per-pattern arrays of :func:`residual_function`.
+
+    Non-empty rows (None: all), row starts, entry rows, a1 bits per entry, and
+    the structure of the stacked matrix ``[a1; a2]``.
+    """
     known = reuse.get("residual") if reuse is not None else None
     if known is not None and _same_structure(a, known[0], known[1]):
         return known[2:]
     row_length = np.diff(a.indptr)
     filled = row_length > 0
+    index = np.int32 if 2 * a.nnz < 2**31 else np.int64
+    stacked_indices = np.concatenate([a.indices, a.indices]).astype(index)
+    stacked_indptr = np.concatenate([a.indptr, a.indptr[1:] + a.nnz]).astype(index)
+    stacked_indices.flags.writeable = stacked_indptr.flags.writeable = False
     pattern = (
         None if filled.all() else filled,
         a.indptr[:-1][filled],
         np.repeat(np.arange(a.shape[0]), row_length),
         52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))),
+        stacked_indices,
+        stacked_indptr,
     )
     if reuse is not None:
         reuse["residual"] = (*_structure_of(a), *pattern)
@@ -186,13 +213,6 @@ def _canonical_csr(a: sp.spmatrix) -> sp.csr_matrix:
         a = a.copy()
         a.sum_duplicates()
     return a
-
-
-def _with_values(a: sp.csr_matrix, values: np.ndarray) -> sp.csr_matrix:
-    """A CSR matrix of ``a``'s structure (shared, not copied) with other values, known canonical like ``a``."""
-    out = sp.csr_matrix((values, a.indices, a.indptr), shape=a.shape)
-    out.has_canonical_format = True
-    return out
 
 
 def _structure_of(a: sp.csr_matrix) -> tuple:
@@ -318,6 +338,49 @@ def _mkl_pardiso():
     return _MKL_PARDISO[0]
 
 
+_MKL_DGEMM: list = []
+
+
+def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a.T @ b`` for float64 ``a`` of shape (n, p) and ``b`` of shape (n, q); by MKL's ``cblas_dgemm`` where MKL is.
+
+    For the callers of PARDISO: numpy's ``@`` runs on numpy's own BLAS
+    (OpenBLAS in the wheels), whose worker threads keep spinning after a call
+    and then compete with MKL's for the cores.  On 2 cores one small product
+    per forward solve cost 25 % of its wall time at default threads (measured
+    on a 9,118-tetrahedron ball); MKL's product shares MKL's thread pool.
+    Without MKL (no pypardiso) it is numpy's product.
+    """
+    a = np.ascontiguousarray(a, dtype=float)
+    b = np.ascontiguousarray(b, dtype=float)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
+        raise FemeitError(f"transposed_product needs (n, p) and (n, q) arrays, got {a.shape} and {b.shape}")
+    dgemm = _mkl_dgemm()
+    if dgemm is None:
+        return a.T @ b
+    n, p = a.shape
+    q = b.shape[1]
+    out = np.zeros((p, q))
+    if n and p and q:  # row-major (101), a transposed (112), b as is (111)
+        dgemm(101, 112, 111, p, q, n, 1.0, a.ctypes.data, p, b.ctypes.data, q, 0.0, out.ctypes.data, q)
+    return out
+
+
+def _mkl_dgemm():
+    """MKL's ``cblas_dgemm`` with its C signature, or None where pypardiso (MKL) is not installed."""
+    if not _MKL_DGEMM:
+        function = None
+        if "pardiso" in available_backends():
+            import ctypes
+
+            function = _mkl_solver().libmkl.cblas_dgemm
+            integer, double, pointer = ctypes.c_int, ctypes.c_double, ctypes.c_void_p
+            function.argtypes = [integer] * 6 + [double, pointer, integer, pointer, integer, double, pointer, integer]
+            function.restype = None
+        _MKL_DGEMM.append(function)
+    return _MKL_DGEMM[0]
+
+
 def _mkl_call(pt, phase, n, data, ia, ja, perm, iparm, b, x) -> None:
     """One call of MKL's ``pardiso`` (real SPD, one matrix), or a FemeitError naming MKL's error code."""
     import ctypes
@@ -360,10 +423,16 @@ class _PardisoHandle:
         self.pt = np.zeros(64, dtype=np.int64)  # MKL's handle: 64 pointers
         self.iparm = _pardiso_parameters(_mkl_solver())
         self.user = None  # weak reference to the solve function that uses the current factor
+        self.lock = threading.Lock()  # one MKL call at a time on this handle
         weakref.finalize(self, _mkl_release, self.pt)
 
     def idle(self) -> bool:
         return self.user is None or self.user() is None
+
+
+def _claimed() -> bool:
+    """A handle's user while a factorisation on it is being made (not idle)."""
+    return True
 
 
 class _PardisoPattern:
@@ -396,6 +465,7 @@ class _PardisoPattern:
         self.perm = np.zeros(n, dtype=np.int32)
         self.ordered = False
         self.handle: _PardisoHandle | None = None
+        self.lock = threading.Lock()
         self.rhs_rows = None if rhs_rows is None else np.unique(np.asarray(rhs_rows, dtype=np.int64))
         self.marker = None
         if self.rhs_rows is not None:
@@ -466,20 +536,34 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
         if reuse is not None:
             reuse["pardiso"] = pattern
     upper = np.ascontiguousarray(a.data[pattern.upper])
+    # The refinement's split of the matrix, made while its values are still in cache
+    # (after the factorisation it took twice as long on an 877-unknown system).
+    residual = residual_function(a, reuse) if PARDISO_REFINEMENT_STEPS > 0 else None
     # The fill-reducing ordering (METIS nested dissection) and the symbolic factorisation
     # depend only on the sparsity pattern, the same for every conductivity of a model: the
     # first factorisation finds them (phase 12, iparm[4] = 2 returns the ordering), later ones
     # on the same handle only factor (phase 22: 0.68 instead of 1.55 ms CPU on a
     # 877-unknown 3D system, a third of the KGPSR cylinder's factorisation).
-    handle = pattern.handle
-    if handle is not None and handle.idle():
-        no_rhs = np.zeros((n, 1))
-        _mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_rhs.copy())
-    else:
-        handle = _PardisoHandle()
-        pattern.analyse(handle, n, upper)
-        if pattern.handle is None and reuse is not None:
-            pattern.handle = handle
+    # Threads sharing a model (Dask's threaded workers) claim the idle handle under the
+    # pattern's lock, so no two factor on one handle; a new handle's analysis writes the
+    # pattern's ordering, so it is made under the lock too.
+    with pattern.lock:
+        handle = pattern.handle
+        refactor = handle is not None and handle.idle()
+        if refactor:
+            handle.user = _claimed
+        else:
+            handle = _PardisoHandle()
+            pattern.analyse(handle, n, upper)
+            if pattern.handle is None and reuse is not None:
+                pattern.handle = handle
+    if refactor:
+        no_rhs, no_x = np.zeros((n, 1)), np.zeros((n, 1))
+        try:
+            _mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_x)
+        except BaseException:
+            handle.user = None
+            raise
 
     def solve(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, dtype=float)
@@ -488,10 +572,11 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
         # MKL's sparse solve silently gives wrong numbers for a right-hand side with
         # non-zeros outside the marked rows (measured): each call is checked.
         sparse = pattern.sparse(rhs)
-        if pattern.marker is not None:
-            handle.iparm[30] = 2 if sparse else 0
         perm = pattern.marker.copy() if sparse else pattern.perm
-        _mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, perm, handle.iparm, rhs, x)
+        with handle.lock:
+            if pattern.marker is not None:
+                handle.iparm[30] = 2 if sparse else 0
+            _mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, perm, handle.iparm, rhs, x)
         return np.ascontiguousarray(x).reshape(b.shape)
 
     # The handle's factor is this function's until the function is collected; a handle
@@ -507,7 +592,7 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
     # float64 residual gave no gain (measured).  ForwardModel.simulate gives its
     # readings the same accuracy without the second solve (RefinedSolve's parts:
     # the unrefined fields corrected by their adjoint-weighted residual).
-    return refined(a, solve, PARDISO_REFINEMENT_STEPS, reuse)
+    return solve if residual is None else RefinedSolve(solve, residual, PARDISO_REFINEMENT_STEPS)
 
 
 def _splu(a: sp.csc_matrix) -> Solve:

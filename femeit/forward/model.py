@@ -39,7 +39,7 @@ import skfem
 from femeit.errors import FemeitError
 from femeit.forward.conditioning import check_conditioning, real_values
 from femeit.forward.discretization import ELECTRODE_MODELS, Discretization
-from femeit.forward.linsolve import BACKENDS, RefinedSolve, factorize
+from femeit.forward.linsolve import BACKENDS, RefinedSolve, factorize, transposed_product
 from femeit.limits import check_bytes
 from femeit.mesh import EITMesh
 from femeit.protocol import Protocol
@@ -270,32 +270,39 @@ class ForwardModel:
         return self._place(solve(rhs) if len(patterns) else rhs, len(patterns))
 
     def _factored(self, sigma: np.ndarray) -> dict:
-        """The cache of ``sigma``: its factorisation (made here when sigma is new) and what was solved with it."""
+        """The cache of ``sigma``: its factorisation (made here when sigma is new) and what was solved with it.
+
+        The model keeps one (sigma, cache) pair, replaced in one assignment, and
+        callers work on the cache returned here: threads sharing a model (Dask's
+        threaded workers) each get a consistent cache, never another's half-made one.
+        """
         state = self._state
+        current = state.current
         # The last conductivity is kept (a copy) and compared whole: cheaper than hashing it.
-        if state.sigma is None or not np.array_equal(sigma, state.sigma):
-            # Release the previous conductivity's factor before making this one: two live
-            # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
-            state.sigma, state.cache = None, None
-            system = self.discretization.system_matrix(sigma, self._block_data)  # sigma is checked already
-            diagonal = self.discretization.plan.diagonal
-            check_conditioning(
-                system,
-                sigma,
-                self.mesh.n_electrodes if self.electrode_model == "cem" else 0,
-                system.data[diagonal] if len(diagonal) == system.shape[0] else None,
-            )
-            solve = factorize(
-                system,
-                self.solver,
-                state.solver_state,
-                dim=self.mesh.dim,
-                order=self.order,
-                rhs_rows=self.discretization.plan.renumber[self.discretization.electrode_unknowns[1:]],
-            )
-            state.sigma = np.array(sigma, dtype=float)
-            state.cache = {"solve": solve}
-        return state.cache
+        if current is not None and np.array_equal(sigma, current[0]):
+            return current[1]
+        # Release the previous conductivity's factor before making this one: two live
+        # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
+        state.current = current = None
+        system = self.discretization.system_matrix(sigma, self._block_data)  # sigma is checked already
+        diagonal = self.discretization.plan.diagonal
+        check_conditioning(
+            system,
+            sigma,
+            self.mesh.n_electrodes if self.electrode_model == "cem" else 0,
+            system.data[diagonal] if len(diagonal) == system.shape[0] else None,
+        )
+        solve = factorize(
+            system,
+            self.solver,
+            state.solver_state,
+            dim=self.mesh.dim,
+            order=self.order,
+            rhs_rows=self.discretization.plan.renumber[self.discretization.electrode_unknowns[1:]],
+        )
+        cache = {"solve": solve}
+        state.current = (np.array(sigma, dtype=float), cache)
+        return cache
 
     def _injection_fields(self, sigma: np.ndarray) -> np.ndarray:
         """Fields of the current patterns, shape (P, n_unknowns); the factorisation is kept for adjoints."""
@@ -326,7 +333,7 @@ class ForwardModel:
         A solve refined once costs a second solve of every pattern; the readings
         need only linear functionals of the fields.  With ``y`` any approximate
         solution of ``A y = b_i`` (here the unrefined one rounded to 24 bits, whose
-        residual costs two sparse products: :meth:`~femeit.forward.linsolve.Residual.rounded`)
+        residual costs one sparse product: :meth:`~femeit.forward.linsolve.Residual.rounded`)
         and ``r_i = b_i - A y`` its residual to better than float64, the reading
         ``m_k' y_i`` errs by ``w_k' r_i`` exactly, where
         ``w_k = A^-1 m_k`` is the measurement pattern's (adjoint) field, here a
@@ -342,14 +349,14 @@ class ForwardModel:
         if not isinstance(solve, RefinedSolve) or self._meas_injection is None:
             return None
         rhs, y = self._draft(cache)
-        # The readings of y rounded to 24 bits (y1), corrected by y1's residual: two sparse
-        # products instead of three for y's own, and as exact (the error left is the
+        # The readings of y rounded to 24 bits (y1), corrected by y1's residual: half the sparse
+        # products of y's own, and as exact (the error left is the
         # product of the adjoint's error and y1's, each tiny).
         y1, residual = solve.residual.rounded(rhs, y)
         injection, scale = self._meas_injection
         row_injection, row_meas = self.protocol.row_injection, self._row_meas
         # w_k' r_i for every (measurement pattern, injection) pair: one small product.
-        correction = scale[row_meas] * (y.T @ residual)[injection[row_meas], row_injection]
+        correction = scale[row_meas] * transposed_product(y, residual)[injection[row_meas], row_injection]
         # Electrode potentials straight from the grounded rows (electrode 0 is the ground, 0 V).
         electrodes = self.discretization.electrode_unknowns
         u_el = np.zeros((rhs.shape[1], len(electrodes)))
@@ -365,7 +372,8 @@ class ForwardModel:
         the factorisation already made for ``sigma``.
         """
         x_inj = self._injection_fields(sigma)
-        if "measurements" not in self._state.cache:
+        cache = self._factored(sigma)
+        if "measurements" not in cache:
             x_meas = np.empty((len(self._meas_patterns), self.discretization.n_unknowns))
             missing = []
             for q, p, scale in self._meas_reuse:
@@ -374,9 +382,9 @@ class ForwardModel:
                 else:
                     missing.append(q)
             if missing:
-                x_meas[missing] = self._solve_patterns(self._state.cache["solve"], self._meas_patterns[missing])
-            self._state.cache["measurements"] = x_meas
-        return x_inj, self._state.cache["measurements"]
+                x_meas[missing] = self._solve_patterns(cache["solve"], self._meas_patterns[missing])
+            cache["measurements"] = x_meas
+        return x_inj, cache["measurements"]
 
     def _plan_adjoint_reuse(self) -> list[tuple[int, int, float]]:
         """For each measurement pattern q: (q, injection p or -1, scale) with pattern_q = scale * injection_p.
@@ -682,8 +690,7 @@ class _SolverState:
     """One model's mutable cache: the last factorisation, its fields, reusable solver analysis."""
 
     def __init__(self) -> None:
-        self.sigma: np.ndarray | None = None
-        self.cache: dict | None = None
+        self.current: tuple[np.ndarray, dict] | None = None  # (sigma, its cache)
         self.injection_rhs: np.ndarray | None = None
         self.solver_state: dict = {}
 

@@ -257,3 +257,24 @@ def test_refinement_residual_is_exact_where_float64_loses_every_digit():
     exact1 = _exact_residual(a, b, x1)
     assert np.abs(exact1).max() > 1e3 * scale  # the rounding's residual is large ...
     assert np.abs(r1 - exact1).max() < 2e-3 * scale  # ... and as accurate (measured 3.5e-4; float64: 1.3)
+
+
+def test_transposed_product_is_a_transposed_times_b_on_either_blas():
+    rng = np.random.default_rng(31)
+    for n, p, q in ((877, 16, 16), (2007, 16, 16), (3000, 7, 20), (0, 2, 3)):  # numpy's, then MKL's where it is
+        a, b = rng.standard_normal((n, p)), rng.standard_normal((n, q))
+        out = linsolve.transposed_product(a, b)
+        assert out.shape == (p, q)
+        np.testing.assert_allclose(out, a.T @ b, rtol=0, atol=1e-13 * max(np.abs(a.T @ b).max(initial=0), 1))
+    a_fortran = np.asfortranarray(rng.standard_normal((3000, 16)))
+    np.testing.assert_allclose(linsolve.transposed_product(a_fortran, a_fortran), a_fortran.T @ a_fortran, atol=1e-9)
+    with pytest.raises(FemeitError, match="transposed_product"):
+        linsolve.transposed_product(np.ones((4, 2)), np.ones((5, 2)))
+
+
+def test_column_max_abs_equals_numpys_for_every_shape_and_order():
+    rng = np.random.default_rng(32)
+    for shape in ((877, 16), (31, 4), (32, 4), (65, 1), (0, 5), (5, 0)):
+        x = rng.standard_normal(shape) * 10.0 ** rng.integers(-5, 5, shape[1])
+        for arr in (x, np.asfortranarray(x), x[::2]):
+            np.testing.assert_array_equal(linsolve._column_max_abs(arr), np.abs(arr).max(axis=0, initial=0.0))

@@ -164,6 +164,10 @@ class ForwardModel:
         whole = len(reuse) and (reuse[:, 0] >= 0).all()
         put(self, "_meas_injection", (reuse[:, 0].astype(int), reuse[:, 1]) if whole else None)
         put(self, "_state", _SolverState())
+        # The grounded system's rows of the electrode potentials: where current patterns enter.
+        rows = discretization.plan.renumber[discretization.electrode_unknowns[1:]]
+        rows.flags.writeable = False
+        put(self, "_electrode_rows", rows)
 
     def __repr__(self) -> str:
         d = self.discretization
@@ -298,7 +302,7 @@ class ForwardModel:
             state.solver_state,
             dim=self.mesh.dim,
             order=self.order,
-            rhs_rows=self.discretization.plan.renumber[self.discretization.electrode_unknowns[1:]],
+            rhs_rows=self._electrode_rows,
         )
         cache = {"solve": solve}
         state.current = (np.array(sigma, dtype=float), cache)

@@ -116,8 +116,7 @@ _X_BITS = 24
 def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     """``residual(b, x)``: ``b - a x`` for float64 ``b`` and ``x`` of shape (n, k), to far better than float64.
 
-    Computed in float64 with two sparse products (of the stacked ``[a1; a2]``
-    with ``x1`` and ``x2``), by splitting ``a = a1 + a2``
+    Computed in float64 with three sparse products, by splitting ``a = a1 + a2``
     (per row) and ``x = x1 + x2`` (per column) so that every product of ``a1``
     and ``x1`` entries and every partial row sum of ``a1 @ x1`` is an exact
     multiple of one quantum below 2^53 of it: ``a1 @ x1`` is then exact (the
@@ -125,7 +124,7 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     matrix multiplication by using fast routines of matrix multiplication",
     Numer. Algorithms 59, 2012, applied to a sparse row of ``m`` entries: x1
     keeps 24 bits, a1 keeps ``52 - 24 - ceil(log2 m)``).  The remaining terms
-    ``a1 @ x2 + a2 @ x1 + a2 @ x2`` are at most 2^-19 of ``|a| |x|`` for rows of up to 512
+    ``a1 @ x2 + a2 @ x`` are at most 2^-19 of ``|a| |x|`` for rows of up to 512
     entries, so their float64 rounding errs by ~2^-19 eps ``|a| |x|``: the
     residual of a backward-stable solution (itself ~eps ``|a| |x|``) comes out
     with several correct digits, on every platform.  We chose this over
@@ -171,13 +170,24 @@ class Residual:
     def __init__(self, stacked: sp.csr_matrix, x_bits: int) -> None:
         self.stacked, self.x_bits = stacked, x_bits
         self.n = stacked.shape[0] // 2
+        self._halves: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+
+    def halves(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``a1`` and ``a2`` as CSR matrices of their own (views of the stacked values), made on first use."""
+        if self._halves is None:
+            n, nnz = self.n, self.stacked.nnz // 2
+            indptr, indices, values = self.stacked.indptr[: n + 1], self.stacked.indices[:nnz], self.stacked.data
+            shape = (n, self.stacked.shape[1])
+            self._halves = tuple(
+                sp.csr_matrix((part, indices, indptr), shape=shape) for part in (values[:nnz], values[nnz:])
+            )
+        return self._halves
 
     def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """``b - a x`` for ``b`` and ``x`` of shape (n, k): two products with ``[a1; a2]``."""
+        """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products of the matrix's size."""
         x1, x2 = _split(x, _column_max_abs(x), self.x_bits)
-        n = self.n
-        p1, p2 = self.stacked @ x1, self.stacked @ x2
-        return (b - p1[:n]) - ((p2[:n] + p1[n:]) + p2[n:])
+        a1, a2 = self.halves()
+        return (b - a1 @ x1) - (a1 @ x2 + a2 @ x)
 
     def rounded(self, b: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(x1, b - a x1)`` with ``x1`` = ``x`` rounded to ``x_bits`` bits of its column's largest entry.

@@ -380,9 +380,10 @@ def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     For the callers of PARDISO: numpy's ``@`` runs on numpy's own BLAS
     (OpenBLAS in the wheels), whose worker threads keep spinning after a
     threaded call and then compete with MKL's for the cores.  On 2 cores one
-    16 x 16 x 2007 product per forward solve cost 25 % of its wall time at
-    default threads (measured on a 9,118-tetrahedron ball); MKL's product
-    shares MKL's thread pool.  Below 2^18 multiply-adds OpenBLAS stays on one
+    16 x 16 x 2007 product per forward solve made it 9 % slower in a loop of
+    forward solves and 23 % slower interleaved with other MKL work, at default
+    threads (measured on a 9,118-tetrahedron ball); MKL's product shares MKL's
+    thread pool.  Below 2^18 multiply-adds OpenBLAS stays on one
     thread, and numpy's product is kept (3 times faster than MKL's for
     16 x 16 x 877 on the AMD EPYC benchmark machine).  Without MKL (no
     pypardiso) it is numpy's product.

@@ -14,8 +14,11 @@ gives them the accuracy of a refined solve).  For PARDISO cases a third call,
 femeit with the refinement switched off (no residual, no correction), shows what
 that accuracy costs.
 
-Each round times every call once, alternating the order, so a change of load
-falls on all of them; cells are medians over the rounds (range), and the ratios
+Each round times every call once, in the orders of ``timing.balanced_orders``
+(every call follows every other equally often), so a change of load and what
+each call leaves in the caches fall on all of them; the floor is the faster
+method by its median (not the smaller of two times per round, which the
+noise alone biases down); cells are medians over the rounds (range), and the ratios
 are medians (range) of the per-round ratios.  Wall and CPU time
 (``time.process_time``, all threads of the process) are both given: on a shared
 machine the CPU time is what the work costs alone.  The main run uses the
@@ -39,7 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import commit, floor_factorize
+from timing import balanced_orders, commit, faster, floor_factorize
 
 import femeit as fe
 from femeit.forward import ForwardModel, linsolve
@@ -122,19 +125,18 @@ def measure(make, rounds: int) -> dict:
             calls[name]()
     times = {name: {"wall": [], "cpu": []} for name in calls}
     names = list(calls)
-    for k in range(rounds):
-        for name in names if k % 2 == 0 else names[::-1]:
+    for order in balanced_orders(len(names), rounds):
+        for name in (names[index] for index in order):
             wall, cpu = time.perf_counter(), time.process_time()
             calls[name]()
             times[name]["cpu"].append(time.process_time() - cpu)
             times[name]["wall"].append(time.perf_counter() - wall)
-    # The floor is the fastest of the available ways, round by round.
+    # The floor is the faster of the available ways (by its median, per clock).
     for clock in ("wall", "cpu"):
         dense = times["floor"][clock]
         times.setdefault("floor, dense solves", {})[clock] = list(dense)
         if "floor, sparse solves" in times:
-            sparse = times["floor, sparse solves"][clock]
-            times["floor"][clock] = [min(a, b) for a, b in zip(dense, sparse, strict=True)]
+            times["floor"][clock] = list(faster(dense, times["floor, sparse solves"][clock]))
     kind = "tri" if model.mesh.dim == 2 else "tet"
     return {"size": f"{n_elem} {kind}, P{model.order}, {size} unknowns", "backend": backend, "times": times}
 
@@ -222,9 +224,9 @@ def main() -> int:
         "the floor (factorisation + one solve per current pattern with the backend `auto` picks, on a matrix "
         "assembled beforehand, reusing the ordering and symbolic analysis as femeit does, no refinement; for "
         "PARDISO both the dense solve of 16 random right-hand sides and MKL's sparse solve of the current "
-        "patterns themselves, as femeit solves them, and the floor is the faster of the two in each round) and, "
-        "for PARDISO, femeit with its refinement off (no residual, no correction of the readings), alternating "
-        "the order; cells are medians over the "
+        "patterns themselves, as femeit solves them, and the floor is the faster of the two by its median) and, "
+        "for PARDISO, femeit with its refinement off (no residual, no correction of the readings), in a Williams "
+        "design (`timing.balanced_orders`: every call follows every other equally often); cells are medians over the "
         f"rounds (range), ms; ratios are medians (range) of the per-round ratios; target femeit / floor <= {TARGET}.",
         "",
         "Default threads:",

@@ -77,7 +77,9 @@ class Timers:
             if isinstance(solve, linsolve.RefinedSolve):  # its parts timed, so simulate still sees a RefinedSolve
                 r = solve.residual
                 return linsolve.RefinedSolve(
-                    self.timed("solves", solve.unrefined), TimedResidual(r.stacked, r.x_bits), solve.steps
+                    self.timed("solves", solve.unrefined),
+                    TimedResidual(r.indptr, r.indices, r.values, r.n_columns, r.x_bits),
+                    solve.steps,
                 )
             return self.timed("solves", solve)
 

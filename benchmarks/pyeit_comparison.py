@@ -18,13 +18,14 @@ log-normal conductivity:
 and checks that both give the same numbers: voltages, Jacobians (pyEIT's
 carries the opposite sign: it omits the minus of dV/dsigma = -int grad u .
 grad w) and the one-step images.  Calls are interleaved (each round times
-pyEIT, femeit and the floor once, in alternating order), several rounds per
-case (``--samples``), reported as median (range); the speed-ups are per-round
-ratios.  The main run uses the machine's default BLAS threads; a child process
+pyEIT, femeit and the floor once, in the orders of ``timing.balanced_orders``,
+so every call follows every other equally often), several rounds per case
+(``--samples``, rounded up to whole designs), reported as median (range); the
+speed-ups are per-round ratios.  The main run uses the machine's default BLAS threads; a child process
 with BLAS/OpenMP pinned to one thread gives the second column.  femeit's
 forward is also put beside the floor: factorisation plus pattern solves with
-the fastest installed backend, on the same matrices (for PARDISO the faster, in
-each round, of its dense solve of 16 right-hand sides and MKL's sparse solve of
+the fastest installed backend, on the same matrices (for PARDISO the faster, by
+its median, of its dense solve of 16 right-hand sides and MKL's sparse solve of
 the current patterns, which femeit uses).
 """
 
@@ -42,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import commit, floor_factorize, interleaved, ratio, spread
+from timing import commit, faster, floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -125,9 +126,13 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
     if fastest == "pardiso":
         calls["floor, sparse solves"] = lambda: floor_factorize(next(systems), fastest, reuse_sparse, rows)(patterns)
     forward = interleaved(calls, samples)
-    # The floor is the faster of the two ways in each round.
-    sparse = forward.get("floor, sparse solves", forward["floor"])
-    forward["floor"] = [min(a, b) for a, b in zip(forward["floor"], sparse, strict=True)]
+    # The floor is the faster of the two ways (by its median).
+    floor_kind = "dense solves"
+    if (
+        "floor, sparse solves" in forward
+        and faster(forward["floor"], forward["floor, sparse solves"]) is not forward["floor"]
+    ):
+        forward["floor"], floor_kind = forward["floor, sparse solves"], "sparse solves"
     # From scratch in both: factorisation, fields and the Jacobian, as pyEIT's compute_jac.
     jacobian = interleaved(
         {"pyeit": lambda: fwd.compute_jac(perm=next(draws)), "femeit": lambda: model.jacobian(next(draws))},
@@ -175,6 +180,7 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
         "femeit": fe_t,
         "floor": forward["floor"],
         "floor_backend": fastest,
+        "floor_kind": floor_kind,
         "voltage_error": float(np.abs(v_fe - v_py).max() / scale),
         "jacobian_error": float(np.abs(j_fe + j_py).max() / np.abs(j_fe).max()),
         # pyEIT's solve negates its (sign-flipped) Jacobian's answer: the images are equal.
@@ -215,8 +221,9 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
         'Protocol: identical meshes and point electrodes (femeit `electrode_model="point"`), adjacent protocol '
         "(pyEIT's `std` parser: 208 rows), random log-normal conductivity, a new one for every timed call "
         "(femeit keeps the last factorisation; nothing is served from it here). Calls are interleaved: each "
-        "round times pyEIT, femeit and the floor once, alternating their order, so a change of load falls on "
-        "all of them; every cell is the median wall time over the rounds, s, with the range in brackets, and "
+        "round times pyEIT, femeit and the floor once, in a Williams design (`timing.balanced_orders`: every call "
+        "follows every other equally often), so a change of load and what each call leaves in the caches fall "
+        "on all of them; every cell is the median wall time over the rounds, s, with the range in brackets, and "
         "every speed-up is the median (range) of the per-round ratios. Main table: the machine's default BLAS "
         "threads; the last column repeats the speed-up with BLAS and OpenMP pinned to one thread (a child "
         "process with OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = OMP_NUM_THREADS = 1). Jacobian: from scratch in "
@@ -249,7 +256,7 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
     lines += [
         "",
         "femeit's forward beside the floor on the same system: factorisation of the grounded matrix plus one "
-        "solve per current pattern with the fastest installed backend (PARDISO: the faster, round by round, of "
+        "solve per current pattern with the fastest installed backend (PARDISO: the faster, by its median, of "
         "its dense solve and MKL's sparse solve of the current patterns), timed in the same rounds (target: "
         f"femeit within {FLOOR_TARGET}x of the floor):",
         "",
@@ -259,7 +266,8 @@ def write_markdown(rows: list[dict], one_thread: dict[str, dict], path: Path, se
     for r in rows:
         single = one_thread.get(r["name"], {})
         lines.append(
-            f"| {r['name']} | {r['floor_backend']} | {spread(r['floor'])} | {spread(r['femeit']['forward'])} | "
+            f"| {r['name']} | {r['floor_backend']}, {r['floor_kind']} | {spread(r['floor'])} | "
+            f"{spread(r['femeit']['forward'])} | "
             f"{ratio(r['femeit']['forward'], r['floor'])} | "
             f"{ratio(single.get('femeit', {}).get('forward', []), single.get('floor', []))} |"
         )

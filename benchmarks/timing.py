@@ -18,26 +18,61 @@ def median_time(fn: Callable[[], object], repeat: int = 50) -> float:
     return statistics.median(times)
 
 
-def interleaved(calls: dict[str, Callable[[], object]], samples: int) -> dict[str, list[float]]:
-    """Wall times of ``samples`` rounds of every call, interleaved.
+def balanced_orders(k: int, samples: int) -> list[list[int]]:
+    """Call orders for interleaved rounds of ``k`` calls, balanced for the call that precedes each.
 
-    Each round runs every call once, in the given order on even rounds and in
-    reverse on odd ones, so a change of machine load during the run falls on all
-    calls alike instead of on whichever ran last.
+    A Williams design (E. J. Williams, "Experimental designs balanced for the
+    estimation of residual effects of treatments", Aust. J. Sci. Res. A 2, 1949):
+    the rows ``w + r (mod k)`` of ``w = 0, 1, k-1, 2, k-2, ...``, and for odd
+    ``k`` their mirror images too.  Within the rows every call follows every
+    other call equally often, so what one call leaves in the caches (a large
+    call walks through far more memory) falls on all the others alike; with
+    orders alternating forwards and backwards, the second call of ``k = 4``
+    always followed the first or the third, and the last followed itself.
+    ``samples`` is rounded up to a whole number of designs (k rows for even k,
+    2 k for odd).
+    """
+    w, low, high = [0], 1, k - 1
+    while len(w) < k:
+        w.append(low) if len(w) % 2 == 1 else w.append(high)
+        low, high = (low + 1, high) if len(w) % 2 == 0 else (low, high - 1)
+    rows = [[(x + r) % k for x in w] for r in range(k)]
+    if k % 2 == 1 and k > 1:
+        rows += [row[::-1] for row in rows]
+    rounds = -(-max(samples, 1) // len(rows)) * len(rows)
+    return [rows[i % len(rows)] for i in range(rounds)]
+
+
+def interleaved(calls: dict[str, Callable[[], object]], samples: int) -> dict[str, list[float]]:
+    """Wall times of at least ``samples`` rounds of every call, interleaved.
+
+    Each round runs every call once, in the orders of :func:`balanced_orders`,
+    so a change of machine load during the run, and what each call leaves in
+    the caches, fall on all calls alike.
 
     Returns
     -------
     dict
-        Name -> list of ``samples`` wall times, s.
+        Name -> list of wall times (one per round), s.
     """
     names = list(calls)
     times: dict[str, list[float]] = {name: [] for name in names}
-    for k in range(samples):
-        for name in names if k % 2 == 0 else names[::-1]:
+    for order in balanced_orders(len(names), samples):
+        for index in order:
+            name = names[index]
             start = time.perf_counter()
             calls[name]()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def faster(*times: list[float]) -> list[float]:
+    """The time list with the smallest median: the floor is the faster method, not the luckier of two per round.
+
+    Taking the minimum of two methods round by round would bias the floor
+    downwards by the noise alone (the smaller of two draws).
+    """
+    return min(times, key=statistics.median)
 
 
 def spread(times: list[float]) -> str:

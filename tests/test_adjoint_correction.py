@@ -97,3 +97,19 @@ def test_measurements_against_the_drive_reuse_its_field_with_a_negative_scale(di
     assert sum(solved) == 16  # the 16 drives only: no measurement pattern solved on its own
     scale = np.abs(jac).max()
     np.testing.assert_allclose(jac, -forward.jacobian(sigma), rtol=0, atol=1e-12 * scale)
+
+
+def test_the_same_conductivity_again_reuses_the_readings_and_callers_cannot_alter_them(disk, sigma, monkeypatch):
+    monkeypatch.setattr(model_module, "factorize", lambda a, *args, **kw: linsolve.refined(a, _inexact(a), 1))
+    calls = []
+    rounded = linsolve.Residual.rounded
+    monkeypatch.setattr(linsolve.Residual, "rounded", lambda self, b, x: calls.append(1) or rounded(self, b, x))
+    model = ForwardModel(disk, Protocol.adjacent(16))
+    first = model.simulate(sigma)
+    kept = first.copy()
+    first[:] = 0.0  # the caller's array, not the model's
+    again = model.simulate(sigma.copy())
+    np.testing.assert_array_equal(again, kept)
+    assert len(calls) == 1  # the residual's products once per conductivity
+    model.simulate(sigma * 1.5)
+    assert len(calls) == 2

@@ -204,6 +204,28 @@ def test_pardiso_never_overwrites_a_factor_still_in_use():
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_keeps_one_analysed_handle_per_concurrent_factor(monkeypatch):
+    """Threads sharing a model hold two factors at once: both are refactored later, neither analysed again."""
+    recorded = _recorded_mkl_calls(monkeypatch)
+    a = [_spd(900, seed=19) * (1.0 + k) for k in range(6)]
+    b = np.random.default_rng(20).standard_normal((a[0].shape[0], 2))
+    reuse: dict = {}
+    first, second = factorize(a[0], "pardiso", reuse), factorize(a[1], "pardiso", reuse)
+    assert [phase for phase, _, _ in recorded] == [12, 12]
+    del first, second
+    recorded.clear()
+    third, fourth = factorize(a[2], "pardiso", reuse), factorize(a[3], "pardiso", reuse)
+    assert [phase for phase, _, _ in recorded] == [22, 22] and len({h for _, _, h in recorded}) == 2
+    for k, solve in ((2, third), (3, fourth)):
+        np.testing.assert_allclose(a[k] @ solve(b), b, rtol=0, atol=1e-12)
+    # No more than PARDISO_HANDLES_KEPT handles are kept: a fifth live factor's handle is not.
+    monkeypatch.setattr(linsolve, "PARDISO_HANDLES_KEPT", 2)
+    fifth = factorize(a[4], "pardiso", reuse)
+    assert len(reuse["pardiso"].handles) == 2
+    np.testing.assert_allclose(a[4] @ fifth(b), b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
 def test_pardiso_with_a_reused_ordering_is_as_exact_as_refined_superlu_in_3d():
     import femeit as fe
     from femeit.forward import ForwardModel
@@ -278,3 +300,31 @@ def test_column_max_abs_equals_numpys_for_every_shape_and_order():
         x = rng.standard_normal(shape) * 10.0 ** rng.integers(-5, 5, shape[1])
         for arr in (x, np.asfortranarray(x), x[::2]):
             np.testing.assert_array_equal(linsolve._column_max_abs(arr), np.abs(arr).max(axis=0, initial=0.0))
+
+
+def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_either_path(monkeypatch):
+    rng = np.random.default_rng(33)
+    a = sp.random(300, 200, density=0.05, random_state=4, format="csr")
+    a.indices, a.indptr = a.indices.astype(np.int32), a.indptr.astype(np.int32)
+    x = rng.standard_normal((200, 5))
+    for start, stop in ((0, 300), (0, 150), (150, 300), (7, 8)):
+        out = linsolve.sparse_rows_product(a.indptr, a.indices, a.data, start, stop, 200, x)
+        if "pardiso" not in available_backends():
+            assert out is None  # no MKL: the caller uses scipy
+            continue
+        np.testing.assert_allclose(out, a[start:stop] @ x, rtol=0, atol=1e-14 * np.abs(a @ x).max())
+    with pytest.raises(FemeitError, match="cannot multiply"):
+        linsolve.sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.ones((199, 5)))
+    # The refinement residual gives the same numbers by MKL's product and by scipy's.
+    n = 80
+    m = sp.random(n, n, density=0.1, random_state=5)
+    m = (m + m.T + sp.diags(rng.uniform(1.0, 3.0, n) * 10)).tocsr()
+    b = rng.standard_normal((n, 4))
+    x = factorize(m, "splu")(b)
+    residual = linsolve.residual_function(m)
+    first, (x1, rounded) = residual(b, x), residual.rounded(b, x)
+    monkeypatch.setattr(linsolve, "sparse_rows_product", lambda *args: None)
+    np.testing.assert_allclose(residual(b, x), first, rtol=0, atol=1e-12 * np.abs(first).max())
+    x1_scipy, rounded_scipy = residual.rounded(b, x)
+    np.testing.assert_array_equal(x1_scipy, x1)
+    np.testing.assert_allclose(rounded_scipy, rounded, rtol=0, atol=1e-12 * np.abs(rounded).max())

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import commit, faster, floor_factorize, interleaved, ratio, spread
+from timing import balanced_orders, commit, faster, floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -98,13 +98,14 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
     # A new conductivity for every timed call: femeit keeps the factorisation of
     # the last conductivity, and a repeated one would time a cache hit.
     rng = np.random.default_rng(1)
-    fresh = [perm * (1.0 + 0.01 * rng.random(mesh.n_elements)) for _ in range(8 * samples + 8)]
+    rounds = max(len(balanced_orders(k, samples)) for k in (2, 3, 4))  # the most any interleaved set below runs
+    fresh = [perm * (1.0 + 0.01 * rng.random(mesh.n_elements)) for _ in range(8 * rounds + 8)]
     draws = iter(fresh)
     # The floor of any forward solve on this system: factorisation of the grounded
     # matrix plus one solve per current pattern, with the fastest installed backend
     # (matrices assembled beforehand, so only the linear algebra is timed).
     fastest = choose_backend(model.discretization.plan.size, mesh.dim, 1)
-    systems = iter([model.system_matrix(next(draws)) for _ in range(2 * samples)])
+    systems = iter([model.system_matrix(next(draws)) for _ in range(2 * rounds)])
     rhs = np.random.default_rng(2).standard_normal((model.system_matrix(perm).shape[0], len(proto.ex_mat)))
     # PARDISO can also solve the current patterns themselves by MKL's sparse solve, as femeit does.
     plan = model.discretization.plan

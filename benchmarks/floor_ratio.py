@@ -24,8 +24,9 @@ are medians (range) of the per-round ratios.  Wall and CPU time
 machine the CPU time is what the work costs alone.  The main run uses the
 machine's default threads; a child process with BLAS, MKL and OpenMP pinned to one
 thread gives the second table.  The cases are those of ``pyeit_comparison.py``
-(point electrodes, adjacent protocol as pyEIT's ``std`` parser) and of
-``forward.py`` (CEM disk, KGPSR cylinder P1 and P2).
+(point electrodes, adjacent protocol as pyEIT's ``std`` parser), two smaller
+balls (377 and 646 unknowns, where femeit's fixed per-call cost weighs most), and
+those of ``forward.py`` (CEM disk, KGPSR cylinder P1 and P2).
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def cases(p2: bool) -> list[tuple[str, object, int]]:
         ("disk, 16 point el., h=0.06", lambda: point_disk(0.06), 1),
         ("disk, 16 point el., h=0.03", lambda: point_disk(0.03), 1),
         ("disk, 16 point el., h=0.02", lambda: point_disk(0.02), 1),
+        # Smaller than any pyEIT-comparison case: where femeit's fixed per-call cost weighs most.
+        ("ball, 16 point el., h=0.4", lambda: point_ball(0.4), 1),
+        ("ball, 16 point el., h=0.3", lambda: point_ball(0.3), 1),
         ("ball, 16 point el., h=0.25", lambda: point_ball(0.25), 1),
         ("ball, 16 point el., h=0.16", lambda: point_ball(0.16), 1),
         ("disk, 16 el., P1 CEM (forward.py)", cem_disk, 1),

@@ -308,13 +308,18 @@ def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_eithe
     a.indices, a.indptr = a.indices.astype(np.int32), a.indptr.astype(np.int32)
     x = rng.standard_normal((200, 5))
     for start, stop in ((0, 300), (0, 150), (150, 300), (7, 8)):
-        out = linsolve.sparse_rows_product(a.indptr, a.indices, a.data, start, stop, 200, x)
+        out = linsolve._sparse_rows_product(a.indptr, a.indices, a.data, start, stop, 200, x)
         if "pardiso" not in available_backends():
             assert out is None  # no MKL: the caller uses scipy
             continue
         np.testing.assert_allclose(out, a[start:stop] @ x, rtol=0, atol=1e-14 * np.abs(a @ x).max())
     with pytest.raises(FemeitError, match="cannot multiply"):
-        linsolve.sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.ones((199, 5)))
+        linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.ones((199, 5)))
+    with pytest.raises(FemeitError, match="are not rows"):
+        linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 301, 200, x)
+    fortran = linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.asfortranarray(x))
+    if fortran is not None:  # read as the same matrix, whatever x's memory order
+        np.testing.assert_allclose(fortran, a @ x, rtol=0, atol=1e-14 * np.abs(a @ x).max())
     # The refinement residual gives the same numbers by MKL's product and by scipy's.
     n = 80
     m = sp.random(n, n, density=0.1, random_state=5)
@@ -323,8 +328,16 @@ def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_eithe
     x = factorize(m, "splu")(b)
     residual = linsolve.residual_function(m)
     first, (x1, rounded) = residual(b, x), residual.rounded(b, x)
-    monkeypatch.setattr(linsolve, "sparse_rows_product", lambda *args: None)
+    monkeypatch.setattr(linsolve, "_sparse_rows_product", lambda *args: None)
     np.testing.assert_allclose(residual(b, x), first, rtol=0, atol=1e-12 * np.abs(first).max())
     x1_scipy, rounded_scipy = residual.rounded(b, x)
     np.testing.assert_array_equal(x1_scipy, x1)
     np.testing.assert_allclose(rounded_scipy, rounded, rtol=0, atol=1e-12 * np.abs(rounded).max())
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_names_bad_rhs_rows():
+    a = _spd(400, seed=21)
+    for bad in ([a.shape[0]], [-1], [0.5], [[0, 1]]):
+        with pytest.raises(FemeitError, match="rhs_rows"):
+            factorize(a, "pardiso", {}, rhs_rows=np.array(bad))

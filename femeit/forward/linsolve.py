@@ -88,16 +88,19 @@ def _split(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> t
     rounds v to that multiple, and ``low = v - high`` is exact.  ``largest``
     and ``bits`` broadcast against ``values``.
     """
-    exponent = np.ceil(np.log2(np.where(largest > 0, largest, 1.0)))
-    sigma = np.exp2(exponent + 53 - bits)
-    high = (sigma + values) - sigma
+    high = _high_part(values, largest, bits)
     return high, values - high
 
 
-def _high_part(values: np.ndarray, largest: np.ndarray, bits: int) -> np.ndarray:
-    """``_split(values, largest, bits)[0]`` alone, in one new array (the rounded residual needs no low part)."""
+def _rounding_shift(largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
+    """``sigma = 2^(e + 53 - bits)`` with ``largest <= 2^e``: adding and subtracting it rounds to ``bits`` bits."""
     exponent = np.ceil(np.log2(np.where(largest > 0, largest, 1.0)))
-    sigma = np.exp2(exponent + 53 - bits)
+    return np.exp2(exponent + 53 - bits)
+
+
+def _high_part(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
+    """``_split(values, largest, bits)[0]`` alone, in one new array (the rounded residual needs no low part)."""
+    sigma = _rounding_shift(largest, bits)
     high = np.add(values, sigma)
     high -= sigma
     return high
@@ -158,8 +161,7 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
         row_max[filled] = np.maximum.reduceat(magnitude, starts)
     # _split(a.data, row max per entry, a_bits per entry), with the exponents found per row,
     # written straight into the values of the stacked matrix [a1; a2].
-    exponent = np.ceil(np.log2(np.where(row_max > 0, row_max, 1.0)))
-    shift = np.exp2(exponent + 53 - a_bits)[entry_row]
+    shift = _rounding_shift(row_max, a_bits)[entry_row]
     values = np.empty(2 * a.nnz)
     high = values[: a.nnz]
     np.add(shift, a.data, out=high)
@@ -213,7 +215,7 @@ class Residual:
         """Rows ``rows`` (a slice of whole halves) of ``[a1; a2] @ x`` for ``x`` of shape (n_columns, k)."""
         x = np.ascontiguousarray(x, dtype=float)
         start, stop = rows.start or 0, rows.stop if rows.stop is not None else 2 * self.n
-        result = sparse_rows_product(self.indptr, self.indices, self.values, start, stop, self.n_columns, x)
+        result = _sparse_rows_product(self.indptr, self.indices, self.values, start, stop, self.n_columns, x)
         if result is not None:
             return result
         if start == 0 and stop == 2 * self.n:
@@ -462,7 +464,7 @@ def _mkl_dgemm():
 _MKL_SPARSE: list = []
 
 
-def sparse_rows_product(
+def _sparse_rows_product(
     indptr: np.ndarray,
     indices: np.ndarray,
     values: np.ndarray,
@@ -479,10 +481,15 @@ def sparse_rows_product(
     handle made here only points at the arrays (``mkl_sparse_d_create_csr``
     copies nothing) and is destroyed before returning.
     """
+    x = np.ascontiguousarray(x, dtype=float)  # MKL reads x row-major
     if x.ndim == 2 and x.shape[0] != n_columns:  # MKL would read past x's end
         raise FemeitError(f"a matrix with {n_columns} columns cannot multiply x of shape {x.shape}")
+    if not 0 <= start <= stop < len(indptr):
+        raise FemeitError(f"rows {start}:{stop} are not rows of a CSR matrix with {len(indptr) - 1} rows")
     functions = _mkl_sparse()
     if functions is None or indptr.dtype != np.int32 or indices.dtype != np.int32 or x.ndim != 2:
+        return None
+    if values.dtype != np.float64 or not values.flags.c_contiguous:
         return None
     import ctypes
 
@@ -620,6 +627,14 @@ class _PardisoPattern:
 
     def __init__(self, a: sp.csr_matrix, rhs_rows: np.ndarray | None = None) -> None:
         n = a.shape[0]
+        if rhs_rows is not None:
+            rows = np.asarray(rhs_rows)
+            if (
+                rows.ndim != 1
+                or not np.issubdtype(rows.dtype, np.integer)
+                or (rows.size and not 0 <= rows.min() <= rows.max() < n)
+            ):
+                raise FemeitError(f"rhs_rows must be a 1-D array of row indices in [0, {n}), got {rhs_rows!r}")
         rows = np.repeat(np.arange(n), np.diff(a.indptr))
         upper = a.indices >= rows
         self.indptr, self.indices = _structure_of(a)

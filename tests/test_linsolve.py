@@ -188,6 +188,34 @@ def test_pardiso_solves_right_hand_sides_in_the_marked_rows_sparsely_and_all_oth
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_trusts_a_checked_right_hand_side_only_when_nothing_can_change_it(monkeypatch):
+    """A read-only array owning its memory is checked once; a writeable one or a view, on every solve."""
+    recorded = _recorded_mkl_calls(monkeypatch)
+    a = _spd(900, seed=23)
+    rows = np.array([5, 300, 899])
+    exact = factorize(a, "splu")
+    solve = factorize(a, "pardiso", {}, rhs_rows=rows).unrefined
+    fixed = np.zeros((900, 2), order="F")
+    fixed[rows] = 1.0
+    fixed.flags.writeable = False
+    for _ in range(2):
+        x = solve(fixed)
+        assert x.flags.f_contiguous  # a Fortran-ordered right-hand side: the solution as MKL writes it
+        np.testing.assert_allclose(x, exact(fixed), rtol=0, atol=1e-12 * np.abs(x).max())
+    # The same numbers in arrays that can change: found sparse, then changed outside the rows.
+    base = np.zeros((900, 2), order="F")
+    base[rows] = 1.0
+    view = base[:, :]
+    view.flags.writeable = False  # read-only, but its base is not
+    for b in (base, view):
+        np.testing.assert_allclose(solve(b), exact(base), rtol=0, atol=1e-12)
+    base[7, 0] = 1.0
+    for b in (base, view):
+        np.testing.assert_allclose(solve(b), exact(base), rtol=0, atol=1e-12 * np.abs(exact(base)).max())
+    assert [iparm[30] for phase, iparm, _ in recorded if phase == 33] == [2, 2, 2, 2, 0, 0]
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
 def test_pardiso_never_overwrites_a_factor_still_in_use():
     """Two live factors of one pattern through one reuse dict: the second gets its own handle."""
     a1, a2 = _spd(900, seed=16), _spd(900, seed=17) * 5.0
@@ -281,6 +309,30 @@ def test_refinement_residual_is_exact_where_float64_loses_every_digit():
     assert np.abs(r1 - exact1).max() < 2e-3 * scale  # ... and as accurate (measured 3.5e-4; float64: 1.3)
 
 
+def test_refinement_residual_is_exact_on_rows_that_fill_the_split_to_its_limit():
+    """Rows of many same-sign entries near the row maximum times x near its maximum: a1 @ x1's sums reach 2^53 quanta.
+
+    With the split's bits counted right every partial sum is exact.  The count
+    leaves about three bits of margin (a row of m entries is given
+    ``ceil(log2 m)`` bits, and each rounding keeps one bit fewer than it may):
+    with five bits more in a1 the sums here round, by about eps |a| |x|, the
+    size of the residual itself, and this test fails (checked).
+    """
+    rng = np.random.default_rng(34)
+    n, m = 64, 31
+    rows = np.repeat(np.arange(n), m)
+    cols = (rows + np.tile(np.arange(m), n)) % n
+    a = sp.csr_matrix((rng.uniform(0.75, 1.0, n * m) * 2.0 ** rng.integers(-4, 4, n)[rows], (rows, cols)), shape=(n, n))
+    x = rng.uniform(0.75, 1.0, (n, 3))
+    b = a @ x  # b - a x cancels every leading digit
+    exact = _exact_residual(a, b, x)
+    scale = np.abs(exact).max()
+    residual = linsolve.residual_function(a)
+    assert np.abs(residual(b, x) - exact).max() < 2e-3 * scale
+    x1, r1 = residual.rounded(b, x)
+    assert np.abs(r1 - _exact_residual(a, b, x1)).max() < 2e-3 * scale
+
+
 def test_transposed_product_is_a_transposed_times_b_on_either_blas():
     rng = np.random.default_rng(31)
     for n, p, q in ((877, 16, 16), (2007, 16, 16), (3000, 7, 20), (0, 2, 3)):  # numpy's, then MKL's where it is
@@ -307,19 +359,20 @@ def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_eithe
     a = sp.random(300, 200, density=0.05, random_state=4, format="csr")
     a.indices, a.indptr = a.indices.astype(np.int32), a.indptr.astype(np.int32)
     x = rng.standard_normal((200, 5))
-    for start, stop in ((0, 300), (0, 150), (150, 300), (7, 8)):
-        out = linsolve._sparse_rows_product(a.indptr, a.indices, a.data, start, stop, 200, x)
-        if "pardiso" not in available_backends():
-            assert out is None  # no MKL: the caller uses scipy
-            continue
-        np.testing.assert_allclose(out, a[start:stop] @ x, rtol=0, atol=1e-14 * np.abs(a @ x).max())
+    stacked = linsolve.Residual(a.indptr, a.indices, a.data, 200, 24)  # as [a1; a2] of 150 rows each
+    assert (stacked._mkl is not None) == ("pardiso" in available_backends())
+    scale = np.abs(a @ x).max()
+    for start, stop in ((0, 300), (0, 150), (150, 300)):
+        for arr in (x, np.asfortranarray(x), x[:, ::-1].copy()[:, ::-1]):  # read as the same matrix in any order
+            out = stacked._product(start, stop, arr)
+            np.testing.assert_allclose(out, a[start:stop] @ x, rtol=0, atol=1e-14 * scale)
+    if stacked._mkl is not None:  # any row range, by MKL
+        out = linsolve._mkl_rows_product(*stacked._mkl, 7, 8, 200, x)
+        np.testing.assert_allclose(out, a[7:8] @ x, rtol=0, atol=1e-14 * scale)
     with pytest.raises(FemeitError, match="cannot multiply"):
-        linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.ones((199, 5)))
+        stacked._product(0, 300, np.ones((199, 5)))
     with pytest.raises(FemeitError, match="are not rows"):
-        linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 301, 200, x)
-    fortran = linsolve._sparse_rows_product(a.indptr, a.indices, a.data, 0, 300, 200, np.asfortranarray(x))
-    if fortran is not None:  # read as the same matrix, whatever x's memory order
-        np.testing.assert_allclose(fortran, a @ x, rtol=0, atol=1e-14 * np.abs(a @ x).max())
+        stacked._product(0, 301, x)
     # The refinement residual gives the same numbers by MKL's product and by scipy's.
     n = 80
     m = sp.random(n, n, density=0.1, random_state=5)
@@ -328,7 +381,9 @@ def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_eithe
     x = factorize(m, "splu")(b)
     residual = linsolve.residual_function(m)
     first, (x1, rounded) = residual(b, x), residual.rounded(b, x)
-    monkeypatch.setattr(linsolve, "_sparse_rows_product", lambda *args: None)
+    monkeypatch.setattr(linsolve, "_mkl_sparse", lambda: None)
+    residual = linsolve.residual_function(m)
+    assert residual._mkl is None  # scipy's products
     np.testing.assert_allclose(residual(b, x), first, rtol=0, atol=1e-12 * np.abs(first).max())
     x1_scipy, rounded_scipy = residual.rounded(b, x)
     np.testing.assert_array_equal(x1_scipy, x1)

@@ -73,7 +73,8 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.n
         ``system.diagonal()``, when the caller has it at hand.
     """
     diag = np.abs(system.diagonal() if diagonal is None else diagonal)
-    if diag.size == 0 or not np.all(np.isfinite(diag)) or diag.min() <= 0:
+    # A NaN makes the minimum NaN, an inf the maximum: two reductions decide.
+    if diag.size == 0 or not (diag.min() > 0 and diag.max() < math.inf):
         return -math.inf
     loss = math.log10(float(sigma.max() / sigma.min()))
     n_el = max(n_electrodes - 1, 0)

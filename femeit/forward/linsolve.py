@@ -93,9 +93,31 @@ def _split(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> t
 
 
 def _rounding_shift(largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
-    """``sigma = 2^(e + 53 - bits)`` with ``largest <= 2^e``: adding and subtracting it rounds to ``bits`` bits."""
-    exponent = np.ceil(np.log2(np.where(largest > 0, largest, 1.0)))
-    return np.exp2(exponent + 53 - bits)
+    """``sigma = 2^(e + 53 - bits)``, ``2^e`` the least power of two ``>= largest``: ``(v + sigma) - sigma`` rounds v.
+
+    ``largest >= 0``; 0 gives 0 (its values are all 0, and stay so).  ``bits``
+    is an int or an array broadcasting against ``largest``.
+    """
+    scale = 2.0 ** (53 - bits) if isinstance(bits, int) else np.exp2(53 - np.asarray(bits, dtype=float))
+    return _power_of_two_above(largest) * scale
+
+
+_MANTISSA = np.int64(2**52 - 1)
+_EXPONENT = np.int64(0x7FF << 52)
+
+
+def _power_of_two_above(largest: np.ndarray) -> np.ndarray:
+    """The least power of two ``>= largest`` for finite ``largest >= 0`` (0 for 0), exactly, in two integer operations.
+
+    Adding all-ones to a float64's 52 mantissa bits carries into its exponent
+    unless the mantissa is zero (an exact power of two); masking keeps the
+    exponent.  Exact where ``2^ceil(log2(x))`` in floating point is not (for x
+    just above a power of two, log2 rounds down onto the integer), and
+    cheaper (2 instead of 5 operations, which matters on the small arrays of a
+    small model's forward solve).
+    """
+    bits = np.ascontiguousarray(largest, dtype=np.float64).view(np.int64)
+    return ((bits + _MANTISSA) & _EXPONENT).view(np.float64)
 
 
 def _high_part(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
@@ -152,22 +174,28 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     the residual of ``x`` rounded to ``x1`` (:meth:`Residual.rounded`).
     """
     a = _canonical_csr(a)
-    filled, starts, entry_row, a_bits, stacked_indices, stacked_indptr = _residual_pattern(a, reuse)
+    filled, starts, entry_row, row_exponent, stacked_indices, stacked_indptr, addresses = _residual_pattern(a, reuse)
     magnitude = np.abs(a.data)
     if filled is None:  # every row has entries (a grounded system always does)
         row_max = np.maximum.reduceat(magnitude, starts)
     else:
         row_max = np.zeros(a.shape[0])
         row_max[filled] = np.maximum.reduceat(magnitude, starts)
-    # _split(a.data, row max per entry, a_bits per entry), with the exponents found per row,
-    # written straight into the values of the stacked matrix [a1; a2].
-    shift = _rounding_shift(row_max, a_bits)[entry_row]
+    # _split(a.data, row max per entry, a1's bits per entry) with the shift made per row in
+    # integer arithmetic on the float64 bits: the least power of two >= the row maximum
+    # (_power_of_two_above) times 2^(53 - a1's bits), an addition to the exponent field
+    # (row_exponent, per pattern).  A zero row maximum gives a tiny shift, harmless: its
+    # row's values are 0.  Written straight into the values of the stacked matrix [a1; a2].
+    exponent = row_max.view(np.int64) + _MANTISSA
+    exponent &= _EXPONENT
+    exponent += row_exponent
+    shift = exponent.view(np.float64)[entry_row]
     values = np.empty(2 * a.nnz)
     high = values[: a.nnz]
     np.add(shift, a.data, out=high)
     high -= shift
     np.subtract(a.data, high, out=values[a.nnz :])
-    return Residual(stacked_indptr, stacked_indices, values, a.shape[1], _X_BITS)
+    return Residual(stacked_indptr, stacked_indices, values, a.shape[1], _X_BITS, addresses)
 
 
 class Residual:
@@ -180,16 +208,32 @@ class Residual:
     numbers as scipy's here (every product of ``a1`` and ``x1`` is exact, and
     the rest is summed in row order), 1.3 times faster on one thread and 2 to 3
     times on two (scipy's is single-threaded), measured on an 877-unknown and a
-    175k-unknown system with 16 columns.
+    175k-unknown system with 16 columns.  ``addresses``: those of ``indptr``
+    and ``indices`` (made once per pattern by :func:`residual_function`).
     """
 
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, n_columns: int, x_bits: int):
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        values: np.ndarray,
+        n_columns: int,
+        x_bits: int,
+        addresses: tuple[int, int] | None = None,
+    ):
         self.indptr, self.indices, self.values = indptr, indices, values
         self.n = (len(indptr) - 1) // 2
         self.n_columns = int(n_columns)
         self.x_bits = x_bits
         self._stacked: sp.csr_matrix | None = None
         self._halves: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
+        self._mkl = None  # (MKL's functions, indptr's, indices' and values' addresses), or None: scipy
+        if indptr.dtype == np.int32 and indices.dtype == np.int32 and values.dtype == np.float64:
+            functions = _mkl_sparse()
+            if functions is not None and values.flags.c_contiguous:
+                if addresses is None:
+                    addresses = (indptr.ctypes.data, indices.ctypes.data)
+                self._mkl = (functions, *addresses, values.ctypes.data)
 
     @property
     def stacked(self) -> sp.csr_matrix:
@@ -211,13 +255,16 @@ class Residual:
             )
         return self._halves
 
-    def _product(self, rows: slice, x: np.ndarray) -> np.ndarray:
-        """Rows ``rows`` (a slice of whole halves) of ``[a1; a2] @ x`` for ``x`` of shape (n_columns, k)."""
-        x = np.ascontiguousarray(x, dtype=float)
-        start, stop = rows.start or 0, rows.stop if rows.stop is not None else 2 * self.n
-        result = _sparse_rows_product(self.indptr, self.indices, self.values, start, stop, self.n_columns, x)
-        if result is not None:
-            return result
+    def _product(self, start: int, stop: int, x: np.ndarray) -> np.ndarray:
+        """Rows ``start:stop`` (whole halves) of ``[a1; a2] @ x`` for ``x`` of shape (n_columns, k)."""
+        if x.ndim != 2 or x.shape[0] != self.n_columns:  # MKL would read past x's end
+            raise FemeitError(f"a matrix with {self.n_columns} columns cannot multiply x of shape {x.shape}")
+        if not 0 <= start <= stop <= 2 * self.n:
+            raise FemeitError(f"rows {start}:{stop} are not rows of a CSR matrix with {2 * self.n} rows")
+        if self._mkl is not None and start < stop and x.size:
+            out = _mkl_rows_product(*self._mkl, start, stop, self.n_columns, x)
+            if out is not None:
+                return out
         if start == 0 and stop == 2 * self.n:
             return self.stacked @ x
         a1, a2 = self.halves()
@@ -227,8 +274,7 @@ class Residual:
         """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products of the matrix's size."""
         x1, x2 = _split(x, _column_max_abs(x), self.x_bits)
         n = self.n
-        first, second = slice(0, n), slice(n, 2 * n)
-        return (b - self._product(first, x1)) - (self._product(first, x2) + self._product(second, x))
+        return (b - self._product(0, n, x1)) - (self._product(0, n, x2) + self._product(n, 2 * n, x))
 
     def rounded(self, b: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(x1, b - a x1)`` with ``x1`` = ``x`` rounded to ``x_bits`` bits of its column's largest entry.
@@ -239,19 +285,65 @@ class Residual:
         callers that correct linear functionals of a solution by an
         adjoint-weighted residual (the error left is the product of the
         adjoint's error and ``x1``'s, both small), ``x1`` serves as well as ``x``.
+        ``x1`` is row-major whatever ``x``'s memory order (a Fortran-ordered
+        ``x``, as PARDISO returns it, has its columns' maxima in two fast
+        reductions).
         """
-        x1 = _high_part(x, _column_max_abs(x), self.x_bits)
-        p = self._product(slice(0, 2 * self.n), x1)
+        if x.flags.f_contiguous and not x.flags.c_contiguous:
+            largest = np.abs(x).max(axis=0, initial=0.0)  # contiguous columns: a fast reduction
+        else:
+            largest = _column_max_abs(x)
+        # _rounding_shift(largest, x_bits) in place on largest's bits (fewer calls, for small systems).
+        shift_bits = largest.view(np.int64)
+        shift_bits += _MANTISSA
+        shift_bits &= _EXPONENT
+        shift_bits += (53 - self.x_bits) << 52
+        shift = shift_bits.view(np.float64)
+        # x1 made row-major whatever x's order: MKL's CSR product reads a row-major x in one
+        # pass over the matrix, twice as fast as a column-major one (377 and 2,007 unknowns).
+        x1 = np.add(x, shift, order="C")
+        x1 -= shift
+        p = self._product(0, 2 * self.n, x1)
         residual = np.subtract(b, p[: self.n])
         residual -= p[self.n :]
         return x1, residual
 
 
+def _mkl_rows_product(
+    functions, indptr: int, indices: int, values: int, start: int, stop: int, n_columns: int, x: np.ndarray
+) -> np.ndarray | None:
+    """Rows ``start:stop`` of the CSR matrix at addresses ``indptr``, ``indices`` (int32), ``values`` times ``x``.
+
+    ``x``: float64, shape (n_columns, k), read row-major (copied so when it
+    is not: MKL's product with a column-major ``x`` was twice as slow); the
+    product has shape (stop - start, k), row-major.  None when MKL reports
+    an error, for the caller to use scipy.  The handle made here only
+    points at the arrays (``mkl_sparse_d_create_csr`` copies nothing) and is
+    destroyed before returning; the caller keeps the arrays alive.
+    """
+    import ctypes
+
+    create, multiply, destroy, general = functions
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    k = x.shape[1]
+    rows = stop - start
+    out = np.empty((rows, k))
+    handle = ctypes.c_void_p()
+    if create(ctypes.byref(handle), 0, rows, n_columns, indptr + 4 * start, indptr + 4 * (start + 1), indices, values):
+        return None
+    try:  # y = 1.0 * A x + 0.0 y, A not transposed (10), row-major x and y (101)
+        status = multiply(10, 1.0, handle, general, 101, x.ctypes.data, k, k, 0.0, out.ctypes.data, k)
+    finally:
+        destroy(handle)
+    return None if status else out
+
+
 def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
     """Per-pattern arrays of :func:`residual_function`.
 
-    Non-empty rows (None: all), row starts, entry rows, a1 bits per entry, and
-    the structure of the stacked matrix ``[a1; a2]``.
+    Non-empty rows (None: all), row starts, entry rows, ``53 - a1's bits`` per
+    row shifted into a float64's exponent field, the structure of the stacked
+    matrix ``[a1; a2]`` and the addresses of its two index arrays.
     """
     known = reuse.get("residual") if reuse is not None else None
     if known is not None and _same_structure(a, known[0], known[1]):
@@ -262,13 +354,15 @@ def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
     stacked_indices = np.concatenate([a.indices, a.indices]).astype(index)
     stacked_indptr = np.concatenate([a.indptr, a.indptr[1:] + a.nnz]).astype(index)
     stacked_indices.flags.writeable = stacked_indptr.flags.writeable = False
+    a1_bits = 52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))).astype(np.int64)
     pattern = (
         None if filled.all() else filled,
         a.indptr[:-1][filled],
         np.repeat(np.arange(a.shape[0]), row_length),
-        52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))),
+        (53 - a1_bits) << 52,  # times 2^(53 - a1's bits), as an addition to a float64's exponent field
         stacked_indices,
         stacked_indptr,
+        (stacked_indptr.ctypes.data, stacked_indices.ctypes.data),  # for MKL's product, made once
     )
     if reuse is not None:
         reuse["residual"] = (*_structure_of(a), *pattern)
@@ -431,15 +525,16 @@ def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     16 x 16 x 877 on the AMD EPYC benchmark machine).  Without MKL (no
     pypardiso) it is numpy's product.
     """
-    a = np.ascontiguousarray(a, dtype=float)
-    b = np.ascontiguousarray(b, dtype=float)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
     if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
         raise FemeitError(f"transposed_product needs (n, p) and (n, q) arrays, got {a.shape} and {b.shape}")
     n, p = a.shape
     q = b.shape[1]
     dgemm = _mkl_dgemm() if n * p * q >= 2**18 else None
-    if dgemm is None:
+    if dgemm is None:  # numpy's BLAS reads either memory order as it is
         return a.T @ b
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     out = np.zeros((p, q))
     if n and p and q:  # row-major (101), a transposed (112), b as is (111)
         dgemm(101, 112, 111, p, q, n, 1.0, a.ctypes.data, p, b.ctypes.data, q, 0.0, out.ctypes.data, q)
@@ -462,61 +557,6 @@ def _mkl_dgemm():
 
 
 _MKL_SPARSE: list = []
-
-
-def _sparse_rows_product(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    values: np.ndarray,
-    start: int,
-    stop: int,
-    n_columns: int,
-    x: np.ndarray,
-) -> np.ndarray | None:
-    """Rows ``start:stop`` of the CSR matrix ``(values, indices, indptr)`` times ``x``, by MKL's sparse BLAS.
-
-    ``x``: C-contiguous float64, shape (n_columns, k); returns the product,
-    shape (stop - start, k), or None where MKL is not loaded (no pypardiso) or
-    the index arrays are not 32-bit, for the caller to use scipy instead.  The
-    handle made here only points at the arrays (``mkl_sparse_d_create_csr``
-    copies nothing) and is destroyed before returning.
-    """
-    x = np.ascontiguousarray(x, dtype=float)  # MKL reads x row-major
-    if x.ndim == 2 and x.shape[0] != n_columns:  # MKL would read past x's end
-        raise FemeitError(f"a matrix with {n_columns} columns cannot multiply x of shape {x.shape}")
-    if not 0 <= start <= stop < len(indptr):
-        raise FemeitError(f"rows {start}:{stop} are not rows of a CSR matrix with {len(indptr) - 1} rows")
-    functions = _mkl_sparse()
-    if functions is None or indptr.dtype != np.int32 or indices.dtype != np.int32 or x.ndim != 2:
-        return None
-    if values.dtype != np.float64 or not values.flags.c_contiguous:
-        return None
-    import ctypes
-
-    create, multiply, destroy, general = functions
-    k = x.shape[1]
-    out = np.empty((stop - start, k))
-    if out.size == 0 or x.shape[0] == 0:
-        out[...] = 0.0
-        return out
-    handle = ctypes.c_void_p()
-    status = create(
-        ctypes.byref(handle),
-        0,  # zero-based indices
-        stop - start,
-        n_columns,
-        indptr[start:].ctypes.data,
-        indptr[start + 1 :].ctypes.data,
-        indices.ctypes.data,
-        values.ctypes.data,
-    )
-    if status:
-        return None
-    try:  # y = 1.0 * A x + 0.0 y, A not transposed (10), row-major x and y (101)
-        status = multiply(10, 1.0, handle, general, 101, x.ctypes.data, k, k, 0.0, out.ctypes.data, k)
-    finally:
-        destroy(handle)
-    return None if status else out
 
 
 def _mkl_sparse():
@@ -649,6 +689,7 @@ class _PardisoPattern:
         # A read-only rows array (a model's) is kept by reference and matched by identity.
         self.rhs_rows_given = rhs_rows if rhs_rows is not None and not rhs_rows.flags.writeable else np.empty(0)
         self.marker = None
+        self.checked = None  # the read-only right-hand side last found sparse (see sparse())
         if self.rhs_rows is not None:
             self.marker = np.zeros(n, dtype=np.int32)
             self.marker[self.rhs_rows] = 1
@@ -676,8 +717,20 @@ class _PardisoPattern:
         self.ordered = self.marker is None
 
     def sparse(self, rhs: np.ndarray) -> bool:
-        """Whether all non-zeros of ``rhs`` (shape (n, k)) lie in the marked rows, where MKL's sparse solve applies."""
-        return self.marker is not None and np.count_nonzero(rhs) == np.count_nonzero(rhs[self.rhs_rows])
+        """Whether all non-zeros of ``rhs`` (shape (n, k)) lie in the marked rows, where MKL's sparse solve applies.
+
+        A read-only array that owns its memory (a model's current patterns,
+        solved for every conductivity) is checked once and then known by
+        identity: no view can change it.
+        """
+        if self.marker is None:
+            return False
+        if rhs is self.checked:
+            return True
+        sparse = np.count_nonzero(rhs) == np.count_nonzero(rhs[self.rhs_rows])
+        if sparse and not rhs.flags.writeable and rhs.base is None:
+            self.checked = rhs
+        return sparse
 
 
 _PARDISO_PARAMETERS: list = []
@@ -751,7 +804,7 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
 
     def solve(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, dtype=float)
-        rhs = np.asfortranarray(b.reshape(n, -1))
+        rhs = b if b.ndim == 2 and len(b) == n and b.flags.f_contiguous else np.asfortranarray(b.reshape(n, -1))
         x = np.zeros_like(rhs)
         # MKL's sparse solve silently gives wrong numbers for a right-hand side with
         # non-zeros outside the marked rows (measured): each call is checked.
@@ -761,6 +814,8 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
             if pattern.marker is not None:
                 handle.iparm[30] = 2 if sparse else 0
             _mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, perm, handle.iparm, rhs, x)
+        if rhs is b:  # b was 2-D and Fortran-ordered, as MKL writes x: returned as it is, not copied
+            return x
         return np.ascontiguousarray(x).reshape(b.shape)
 
     # The handle's factor is this function's until the function is collected; a handle

@@ -168,6 +168,15 @@ class ForwardModel:
         rows = discretization.plan.renumber[discretization.electrode_unknowns[1:]]
         rows.flags.writeable = False
         put(self, "_electrode_rows", rows)
+        # What the corrected readings gather, made once (see _corrected_readings).
+        if whole:
+            injection, scale = self._meas_injection
+            row_injection, n_patterns = protocol.row_injection, len(protocol.injections)
+            put(self, "_correction_index", injection[self._row_meas] * n_patterns + row_injection)
+            put(self, "_correction_scale", scale[self._row_meas])
+            put(self, "_reading_weights", np.ascontiguousarray(protocol.measurements[:, 1:]))
+            # Row i's electrode potentials (electrodes 1..L-1) as flat indices of the (size, P) fields.
+            put(self, "_reading_index", rows[None, :] * n_patterns + row_injection[:, None])
 
     def __repr__(self) -> str:
         d = self.discretization
@@ -214,8 +223,15 @@ class ForwardModel:
         ``sigma`` may be a number (homogeneous), a mapping region name -> value
         (every region of the mesh must be given), or an array of one value per element.
         """
+        out = self._conductivity(sigma)
+        return out.copy() if out is sigma else out  # the caller's array is never handed back to be changed
+
+    def _conductivity(self, sigma: float | np.ndarray | Mapping[str, float]) -> np.ndarray:
+        """:meth:`conductivity`, but a valid float64 array of one value per element is returned itself, not copied."""
         mesh = self.mesh
-        if isinstance(sigma, Mapping):
+        if type(sigma) is np.ndarray and sigma.dtype == np.float64 and sigma.shape == (mesh.n_elements,):
+            out = sigma  # the common case, in three checks (before the reductions below)
+        elif isinstance(sigma, Mapping):
             missing = [r for r in mesh.region_names if r not in sigma]
             unknown = [r for r in sigma if r not in mesh.region_names]
             if missing or unknown:
@@ -250,7 +266,7 @@ class ForwardModel:
         potentials for the CEM) with electrode 0's potential (the ground) removed:
         unknown ``j`` is row ``discretization.plan.renumber[j]``.
         """
-        return self.discretization.system_matrix(self.conductivity(sigma), self._block_data)
+        return self.discretization.system_matrix(self._conductivity(sigma), self._block_data)
 
     # ----------------------------------------------------------- solving
     def _pattern_rhs(self, patterns: np.ndarray) -> np.ndarray:
@@ -282,8 +298,9 @@ class ForwardModel:
         """
         state = self._state
         current = state.current
-        # The last conductivity is kept (a copy) and compared whole: cheaper than hashing it.
-        if current is not None and np.array_equal(sigma, current[0]):
+        # The last conductivity is kept (a copy) and compared whole: cheaper than hashing it
+        # (a new one usually differs in its first value already, which is compared first).
+        if current is not None and current[0][0] == sigma[0] and np.array_equal(sigma, current[0]):
             return current[1]
         # Release the previous conductivity's factor before making this one: two live
         # factors raised the peak memory of a 1M-tetrahedron model from 2.8 to 3.45 GB.
@@ -327,6 +344,9 @@ class ForwardModel:
             if rhs is None:  # the same for every conductivity: made once, read-only, in the solvers' column order
                 rhs = np.asfortranarray(self._pattern_rhs(self.protocol.injections))
                 rhs.flags.writeable = False
+                # Row-major too, for the residual of the row-major rounded fields (Residual.rounded).
+                self._state.injection_rhs_c = np.ascontiguousarray(rhs)
+                self._state.injection_rhs_c.flags.writeable = False
                 self._state.injection_rhs = rhs
             cache["draft"] = (rhs, np.asarray(cache["solve"].unrefined(rhs)).reshape(rhs.shape))
         return cache["draft"]
@@ -354,20 +374,20 @@ class ForwardModel:
             return None
         if "readings" in cache:  # the same conductivity again: 0.25 ms of products saved on a small ball
             return cache["readings"].copy()
-        rhs, y = self._draft(cache)
+        _, y = self._draft(cache)
         # The readings of y rounded to 24 bits (y1), corrected by y1's residual: half the sparse
         # products of y's own, and as exact (the error left is the
         # product of the adjoint's error and y1's, each tiny).
-        y1, residual = solve.residual.rounded(rhs, y)
-        injection, scale = self._meas_injection
-        row_injection, row_meas = self.protocol.row_injection, self._row_meas
-        # w_k' r_i for every (measurement pattern, injection) pair: one small product.
-        correction = scale[row_meas] * transposed_product(y, residual)[injection[row_meas], row_injection]
-        # Electrode potentials straight from the grounded rows (electrode 0 is the ground, 0 V).
-        electrodes = self.discretization.electrode_unknowns
-        u_el = np.zeros((rhs.shape[1], len(electrodes)))
-        u_el[:, 1:] = y1[self.discretization.plan.renumber[electrodes[1:]]].T
-        readings = np.einsum("ij,ij->i", self.protocol.measurements, u_el[row_injection]) + correction
+        y1, residual = solve.residual.rounded(self._state.injection_rhs_c, y)
+        # w_k' r_i for every (measurement pattern, injection) pair: one small product, of
+        # which each row takes its pair's entry, scaled.
+        correction = transposed_product(y, residual).take(self._correction_index)
+        correction *= self._correction_scale
+        # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
+        # is the ground, 0 V, so its column of the measurement patterns is left out; y1 is row-major).
+        potentials = y1.take(self._reading_index)  # (n_rows, L - 1)
+        readings = np.einsum("ij,ij->i", self._reading_weights, potentials)
+        readings += correction
         cache["readings"] = readings
         return readings.copy()
 
@@ -434,7 +454,7 @@ class ForwardModel:
         Fields
             In the unknown space of ``discretization`` (ground potential 0, no shift).
         """
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         x_inj, x_meas = self._fields(s)
         return Fields(x_inj, x_meas, self._row_meas)
 
@@ -468,7 +488,7 @@ class ForwardModel:
         -------
         ndarray, shape (n_rows,)
         """
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         d = self._element_direction(s, v, log_conductivity, basis)
         u, w = self._dof_fields(s)
         uk = np.asarray(self.discretization.stiffness(d) @ u.T).T  # (P, n_dofs): (K(v) u_p)'
@@ -501,7 +521,7 @@ class ForwardModel:
         -------
         ndarray, shape (n_elements,) or (n_params,)
         """
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         y = np.asarray(y, dtype=float)
         if y.shape != (self.protocol.n_rows,):
             raise FemeitError(f"y must have one value per protocol row, shape ({self.protocol.n_rows},), got {y.shape}")
@@ -544,7 +564,7 @@ class ForwardModel:
 
     def solve(self, sigma: float | np.ndarray | Mapping[str, float]) -> Solution:
         """Fields and readings for ``sigma`` (see :class:`Solution`)."""
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         x_inj = self._injection_fields(s)
         u_el = x_inj[:, self.discretization.electrode_unknowns]
         shift = u_el.mean(axis=1, keepdims=True)
@@ -575,7 +595,7 @@ class ForwardModel:
         ``_corrected_readings``): as accurate as the refined fields' readings, one
         solve cheaper.  The fields are refined if they are asked for later.
         """
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         readings = self._corrected_readings(s)
         return self.solve(s).voltages if readings is None else readings
 
@@ -611,7 +631,7 @@ class ForwardModel:
         ndarray, shape (n_rows, n_elements) or (n_rows, n_params)
             V per S/m (or V per unit log-conductivity).
         """
-        s = self.conductivity(sigma)
+        s = self._conductivity(sigma)
         x_inj, x_meas = self._fields(s)
         u = self._to_dofs(x_inj)  # (P, n_dofs)
         w = self._to_dofs(x_meas)  # (Q, n_dofs)
@@ -699,7 +719,8 @@ class _SolverState:
 
     def __init__(self) -> None:
         self.current: tuple[np.ndarray, dict] | None = None  # (sigma, its cache)
-        self.injection_rhs: np.ndarray | None = None
+        self.injection_rhs: np.ndarray | None = None  # Fortran-ordered, as PARDISO reads it
+        self.injection_rhs_c: np.ndarray | None = None  # the same, row-major
         self.solver_state: dict = {}
 
 

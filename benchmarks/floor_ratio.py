@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import balanced_orders, commit, faster, floor_factorize
+from timing import as_given_by_models, balanced_orders, commit, faster, floor_factorize
 
 import femeit as fe
 from femeit.forward import ForwardModel, linsolve
@@ -106,6 +106,7 @@ def measure(make, rounds: int) -> dict:
     rows = model.discretization.plan.renumber[model.discretization.electrode_unknowns[1:]]
     patterns = np.zeros((size, len(model.protocol.injections)))
     patterns[rows] = model.protocol.injections[:, 1:].T
+    rhs, patterns = as_given_by_models(rhs), as_given_by_models(patterns)
     reuse: dict = {}
     reuse_sparse: dict = {}
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import commit, floor_factorize, median_wall_cpu
+from timing import as_given_by_models, commit, floor_factorize, median_wall_cpu
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -49,7 +49,7 @@ def floor_time(model: ForwardModel, repeat: int) -> tuple[float, float]:
     """
     rng = np.random.default_rng(1)
     systems = iter([model.system_matrix(1.0 + 0.1 * rng.random(model.mesh.n_elements)) for _ in range(repeat)])
-    rhs = rng.standard_normal((model.discretization.plan.size, len(model.protocol.injections)))
+    rhs = as_given_by_models(rng.standard_normal((model.discretization.plan.size, len(model.protocol.injections))))
     fastest = choose_backend(model.discretization.plan.size, model.mesh.dim, model.order)
     reuse: dict = {}
     floor_factorize(model.system_matrix(1.0), fastest, reuse)  # the ordering, kept as femeit's model keeps it

@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from timing import commit, floor_factorize
+from timing import as_given_by_models, commit, floor_factorize
 
 import femeit as fe
 from femeit.forward import Discretization, ForwardModel, linsolve
@@ -110,6 +110,7 @@ def stages(model: ForwardModel, repeat: int) -> dict[str, float]:
     rows = d.plan.renumber[d.electrode_unknowns[1:]]
     patterns = np.zeros_like(rhs)
     patterns[rows] = model.protocol.injections[:, 1:].T
+    rhs, patterns = as_given_by_models(rhs), as_given_by_models(patterns)
     floor_reuse: dict = {}
     sparse_reuse: dict = {}
     floor_factorize(model.system_matrix(sigmas[-1]), backend, floor_reuse)

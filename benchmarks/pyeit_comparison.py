@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import balanced_orders, commit, faster, floor_factorize, interleaved, ratio, spread
+from timing import as_given_by_models, balanced_orders, commit, faster, floor_factorize, interleaved, ratio, spread
 
 import femeit as fe
 from femeit.forward import ForwardModel
@@ -112,6 +112,7 @@ def compare(name: str, mesh: fe.EITMesh, samples: int, solver: str = "auto") -> 
     rows = plan.renumber[model.discretization.electrode_unknowns[1:]]
     patterns = np.zeros_like(rhs)
     patterns[rows] = model.protocol.injections[:, 1:].T
+    rhs, patterns = as_given_by_models(rhs), as_given_by_models(patterns)
     reuse: dict = {}
     reuse_sparse: dict = {}
     floor_factorize(model.system_matrix(perm), fastest, reuse)  # the ordering, kept as femeit's model keeps it

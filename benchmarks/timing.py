@@ -7,6 +7,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 
 def median_time(fn: Callable[[], object], repeat: int = 50) -> float:
     """Median wall time of ``repeat`` calls of ``fn``, s."""
@@ -88,6 +90,20 @@ def ratio(numerator: list[float], denominator: list[float]) -> str:
         return "-"
     r = [a / b for a, b in zip(numerator, denominator, strict=False)]
     return f"{statistics.median(r):.3g} ({min(r):.3g}-{max(r):.3g})"
+
+
+def as_given_by_models(rhs: np.ndarray) -> np.ndarray:
+    """Right-hand sides as femeit's models hand them to the solvers: a Fortran-ordered, read-only copy.
+
+    The floor's solves get the same advantages as femeit's: PARDISO reads a
+    Fortran-ordered array as it is and returns the solution in that order
+    uncopied, and checks once whether an unchangeable array lies in the
+    sparse solve's rows (a writeable C-ordered one is copied, checked on
+    every call and its solution copied back).
+    """
+    out = np.array(rhs, dtype=float, order="F")
+    out.flags.writeable = False
+    return out
 
 
 def floor_factorize(a, backend: str, reuse: dict | None = None, rhs_rows=None):

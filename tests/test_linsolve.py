@@ -342,6 +342,8 @@ def test_transposed_product_is_a_transposed_times_b_on_either_blas():
         np.testing.assert_allclose(out, a.T @ b, rtol=0, atol=1e-13 * max(np.abs(a.T @ b).max(initial=0), 1))
     a_fortran = np.asfortranarray(rng.standard_normal((3000, 16)))
     np.testing.assert_allclose(linsolve.transposed_product(a_fortran, a_fortran), a_fortran.T @ a_fortran, atol=1e-9)
+    a_fortran, b = np.asfortranarray(rng.standard_normal((3000, 7))), rng.standard_normal((3000, 20))
+    np.testing.assert_allclose(linsolve.transposed_product(a_fortran, b), a_fortran.T @ b, atol=1e-9)  # a' read as is
     with pytest.raises(FemeitError, match="transposed_product"):
         linsolve.transposed_product(np.ones((4, 2)), np.ones((5, 2)))
 

@@ -460,7 +460,9 @@ class RefinedSolve:
         """The refined solution from ``x = unrefined(b)`` (the same numbers as ``self(b)``)."""
         b = np.asarray(b, dtype=float)
         shape = x.shape
-        b2, x2 = b.reshape(len(b), -1), x.reshape(len(x), -1)
+        # Row-major x (PARDISO returns a Fortran-ordered one): the residual's products read it
+        # so, and each step's sum is then of arrays in one order.
+        b2, x2 = b.reshape(len(b), -1), np.ascontiguousarray(x.reshape(len(x), -1))
         for _ in range(self.steps):
             x2 = x2 + np.asarray(self.unrefined(self.residual(b2, x2))).reshape(x2.shape)
         return x2.reshape(shape)
@@ -535,10 +537,14 @@ def transposed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dgemm = _mkl_dgemm() if n * p * q >= 2**18 else None
     if dgemm is None:  # numpy's BLAS reads either memory order as it is
         return a.T @ b
-    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    b = np.ascontiguousarray(b)
+    if a.flags.f_contiguous and not a.flags.c_contiguous:  # a' is row-major as it is: no copy
+        a_rows, transpose_a, lda = a.T, 111, n
+    else:
+        a_rows, transpose_a, lda = np.ascontiguousarray(a), 112, p
     out = np.zeros((p, q))
-    if n and p and q:  # row-major (101), a transposed (112), b as is (111)
-        dgemm(101, 112, 111, p, q, n, 1.0, a.ctypes.data, p, b.ctypes.data, q, 0.0, out.ctypes.data, q)
+    if n and p and q:  # row-major (101), a' as it is (111) or a transposed (112), b as it is (111)
+        dgemm(101, transpose_a, 111, p, q, n, 1.0, a_rows.ctypes.data, lda, b.ctypes.data, q, 0.0, out.ctypes.data, q)
     return out
 
 

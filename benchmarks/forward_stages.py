@@ -4,7 +4,7 @@ Run:  OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmar
 
 Times ``simulate`` on a new conductivity with the functions it calls wrapped in
 timers (``time.process_time``, CPU time: on a shared machine what the work costs
-alone): the validation of sigma (``ForwardModel.conductivity``), the assembly
+alone): the validation of sigma (``ForwardModel._conductivity``), the assembly
 (``Discretization.system_matrix``), the conditioning check, the factorisation
 (``factorize``), the refinement's residual set-up (the split of the matrix), the
 solves (the solve function's calls) and the extended-precision residual (for
@@ -85,7 +85,7 @@ class Timers:
 
         factorize_fn = model_module.factorize
         targets = [
-            (ForwardModel, "conductivity", self.timed("validate sigma", ForwardModel.conductivity)),
+            (ForwardModel, "_conductivity", self.timed("validate sigma", ForwardModel._conductivity)),
             (Discretization, "system_matrix", self.timed("assemble", Discretization.system_matrix)),
             (model_module, "check_conditioning", self.timed("conditioning", model_module.check_conditioning)),
             (model_module, "factorize", factorize),

@@ -7,7 +7,8 @@ solve per current pattern, with the backend ``auto`` picks (the fastest installe
 one by the measured crossovers), on matrices assembled beforehand, reusing what
 femeit reuses between conductivities of one model (the fill-reducing ordering and
 PARDISO's symbolic analysis), without femeit's refinement step
-(``timing.floor_factorize``).  femeit's forward is ``model.simulate`` on a new
+(``timing.floor_factorize``), its right-hand sides handed over as femeit's models
+hand theirs (``timing.as_given_by_models``).  femeit's forward is ``model.simulate`` on a new
 conductivity: validation, assembly, factorisation, the pattern solves, the
 readings (for PARDISO corrected by the solves' adjoint-weighted residual, which
 gives them the accuracy of a refined solve).  For PARDISO cases a third call,
@@ -234,7 +235,8 @@ def main() -> int:
         "the floor (factorisation + one solve per current pattern with the backend `auto` picks, on a matrix "
         "assembled beforehand, reusing the ordering and symbolic analysis as femeit does, no refinement; for "
         "PARDISO both the dense solve of 16 random right-hand sides and MKL's sparse solve of the current "
-        "patterns themselves, as femeit solves them, and the floor is the faster of the two by its median) and, "
+        "patterns themselves, as femeit solves them, the right-hand sides Fortran-ordered and read-only as femeit's "
+        "models hand theirs, and the floor is the faster of the two by its median) and, "
         "for PARDISO, femeit with its refinement off (no residual, no correction of the readings), in a Williams "
         "design (`timing.balanced_orders`: every call follows every other equally often); cells are medians over the "
         f"rounds (range), ms; ratios are medians (range) of the per-round ratios; target femeit / floor <= {TARGET}.",

@@ -1,0 +1,166 @@
+"""What a small forward solve costs beyond the floor, and how much of it is Python layering.
+
+Run:  python benchmarks/forward_overhead.py [--h 0.4] [--rounds 200]
+
+On a ball with 16 point electrodes (``--h 0.4``: 377 unknowns, 0.25: 877) four
+calls are interleaved in a Williams design (``timing.balanced_orders``), each on
+a new conductivity:
+
+- ``femeit``: ``model.simulate``;
+- ``straight line``: only the operations ``simulate`` needs, one after the other
+  with no function layers: validation, assembly, the conditioning check, the
+  refinement split, MKL's factorisation and sparse solve called directly on a
+  handle the model analysed, the rounded residual, the correction and the
+  readings.  It gives the same readings bit for bit (checked before timing);
+- ``floor``: ``timing.floor_factorize`` + the sparse solve of the current
+  patterns, as in ``floor_ratio.py`` (through ``linsolve.factorize``, femeit's
+  binding to MKL);
+- ``bare floor``: MKL's factorisation and sparse solve alone, called directly
+  with everything prepared.
+
+The straight line is what femeit would cost with no Python layering at all; the
+bare floor is the floor without its own binding's layering.  This script reads
+femeit's private internals (``linsolve._mkl_call``, the model's kept PARDISO
+handle and split pattern): it is a measurement, not an example of use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+
+import numpy as np
+from timing import as_given_by_models, balanced_orders, commit, floor_factorize
+
+import femeit as fe
+from femeit.forward import ForwardModel, linsolve
+from femeit.protocol import Protocol
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--h", type=float, default=0.4, help="the ball's mesh size (0.4: 377 unknowns)")
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    if "pardiso" not in linsolve.available_backends():
+        raise SystemExit("this measurement needs PARDISO (pypardiso)")
+    mesh = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=args.h, h_electrode=args.h / 2))
+    model = ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+    bare_model = ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+    rng = np.random.default_rng(1)
+    draws = [np.exp(0.3 * rng.standard_normal(mesh.n_elements)) for _ in range(50)]
+    systems = [model.system_matrix(s) for s in draws]
+    plan = model.discretization.plan
+    n, rows = plan.size, model._electrode_rows
+    patterns = np.zeros((n, 16))
+    patterns[rows] = model.protocol.injections[:, 1:].T
+    patterns = as_given_by_models(patterns)
+    floor_reuse: dict = {}
+
+    # The straight line reuses what a model keeps: its analysed handle, split pattern and right-hand sides.
+    bare_model.simulate(draws[3])
+    state = bare_model._state
+    pattern = state.solver_state["pardiso"]
+    handle = pattern.handles[0]
+    _, starts, entry_row, row_exponent, _, _, addresses = state.solver_state["residual"][2:]
+    state.current = None
+    gc.collect()  # the solve function that held the handle is gone: the handle is idle, ours
+    scatter, mirror, diagonal, nnz = plan.upper_scatter, plan.mirror, plan.diagonal, plan.n_entries
+    rhs_f, rhs_c = state.injection_rhs, state.injection_rhs_c
+    no_rhs = np.zeros((n, 1))
+    sparse_blas = linsolve._mkl_sparse()
+    weights, index = bare_model._reading_weights, bare_model._reading_index
+    correction_index, correction_scale = bare_model._correction_index, bare_model._correction_scale
+    x_shift = (53 - 24) << 52
+
+    def straight_line(i: int) -> np.ndarray:
+        sigma = draws[i]
+        if not (sigma.min() > 0 and sigma.max() < np.inf):
+            raise ValueError("conductivity")
+        upper = scatter @ sigma
+        full = upper[mirror]
+        d = full[diagonal]
+        if not (d.min() > 0 and d.max() < np.inf):
+            raise ValueError("diagonal")
+        exponent = np.maximum.reduceat(np.abs(full), starts).view(np.int64)
+        exponent += linsolve._MANTISSA
+        exponent &= linsolve._EXPONENT
+        exponent += row_exponent
+        shift = exponent.view(np.float64)[entry_row]
+        split = np.empty(2 * nnz)
+        high = split[:nnz]
+        np.add(shift, full, out=high)
+        high -= shift
+        np.subtract(full, high, out=split[nnz:])
+        handle.iparm[30] = 2
+        linsolve._mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_rhs)
+        x = np.zeros((n, 16), order="F")
+        marker = pattern.marker.copy()
+        linsolve._mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, marker, handle.iparm, rhs_f, x)
+        column_bits = np.abs(x).max(axis=0).view(np.int64)
+        column_bits += linsolve._MANTISSA
+        column_bits &= linsolve._EXPONENT
+        column_bits += x_shift
+        x_shift_values = column_bits.view(np.float64)
+        x1 = np.add(x, x_shift_values, order="C")
+        x1 -= x_shift_values
+        product = linsolve._mkl_rows_product(sparse_blas, *addresses, split.ctypes.data, 0, 2 * n, n, x1)
+        residual = np.subtract(rhs_c, product[:n])
+        residual -= product[n:]
+        correction = (x.T @ residual).take(correction_index) * correction_scale
+        readings = np.einsum("ij,ij->i", weights, x1.take(index))
+        readings += correction
+        return readings
+
+    floor_factorize(systems[0], "pardiso", floor_reuse, rows)  # the analysis, reused as femeit reuses it
+    bare_pattern = floor_reuse["pardiso"]
+    bare_handle = bare_pattern.handles[0]
+    gc.collect()
+
+    def bare_floor(i: int) -> np.ndarray:
+        upper = np.ascontiguousarray(systems[i].data[bare_pattern.upper])
+        bare_handle.iparm[30] = 2
+        linsolve._mkl_call(
+            bare_handle.pt, 22, n, upper, bare_pattern.ia, bare_pattern.ja, bare_pattern.perm, bare_handle.iparm,
+            no_rhs, no_rhs,
+        )  # fmt: skip
+        x = np.zeros((n, 16), order="F")
+        marker = bare_pattern.marker.copy()
+        linsolve._mkl_call(
+            bare_handle.pt, 33, n, upper, bare_pattern.ia, bare_pattern.ja, marker, bare_handle.iparm, patterns, x
+        )
+        return x
+
+    floor_handles: dict = {}  # the floor gets a pattern of its own (the bare floor holds the first one's handle)
+    calls = {
+        "femeit": lambda i: model.simulate(draws[i]),
+        "straight line": straight_line,
+        "floor": lambda i: floor_factorize(systems[i], "pardiso", floor_handles, rows)(patterns),
+        "bare floor": bare_floor,
+    }
+    same = np.array_equal(straight_line(5), model.simulate(draws[5]))
+    print(f"femeit at {commit()}; {mesh.n_elements} tetrahedra, {n} unknowns; straight line = simulate: {same}")
+    if not same:
+        raise SystemExit("the straight line no longer computes what simulate does: update this script")
+    for call in calls.values():
+        call(1)
+    names = list(calls)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    count = 2
+    for order in balanced_orders(len(names), args.rounds):
+        for k in order:
+            count += 1
+            start = time.perf_counter()
+            calls[names[k]](count % len(draws))
+            times[names[k]].append(time.perf_counter() - start)
+    floor = times["floor"]
+    for name in names:
+        ratios = [a / b for a, b in zip(times[name], floor, strict=True)]
+        median = 1e6 * statistics.median(times[name])
+        print(f"{name:14s} {median:8.0f} us   / floor: median {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,8 +10,8 @@ a new conductivity:
 - ``straight line``: only the operations ``simulate`` needs, one after the other
   with no function layers: validation, assembly, the conditioning check, the
   refinement split, MKL's factorisation and sparse solve called directly on a
-  handle the model analysed, the rounded residual, the correction and the
-  readings.  It gives the same readings bit for bit (checked before timing);
+  handle analysed as a model analyses it, the rounded residual, the correction
+  and the readings.  It gives the same readings bit for bit (checked before timing);
 - ``floor``: ``timing.floor_factorize`` + the sparse solve of the current
   patterns, as in ``floor_ratio.py`` (through ``linsolve.factorize``, femeit's
   binding to MKL);
@@ -19,9 +19,11 @@ a new conductivity:
   with everything prepared.
 
 The straight line is what femeit would cost with no Python layering at all; the
-bare floor is the floor without its own binding's layering.  This script reads
-femeit's private internals (``linsolve._mkl_call``, the model's kept PARDISO
-handle and split pattern): it is a measurement, not an example of use.
+bare floor is the floor without its own binding's layering.  The model is used
+through its public API only; the straight line calls private functions of
+``femeit.forward.linsolve`` (``_mkl_call``, the kept PARDISO handle and split
+pattern): it is a measurement, not an example of use, and it stops if its
+readings are no longer ``simulate``'s bit for bit.
 """
 
 from __future__ import annotations
@@ -48,31 +50,44 @@ def main() -> None:
         raise SystemExit("this measurement needs PARDISO (pypardiso)")
     mesh = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=args.h, h_electrode=args.h / 2))
     model = ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
-    bare_model = ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
     rng = np.random.default_rng(1)
     draws = [np.exp(0.3 * rng.standard_normal(mesh.n_elements)) for _ in range(50)]
     systems = [model.system_matrix(s) for s in draws]
-    plan = model.discretization.plan
-    n, rows = plan.size, model._electrode_rows
+    plan, protocol = model.discretization.plan, model.protocol
+    n = plan.size
+    rows = plan.renumber[model.discretization.electrode_unknowns[1:]]  # where the current patterns enter
     patterns = np.zeros((n, 16))
-    patterns[rows] = model.protocol.injections[:, 1:].T
+    patterns[rows] = protocol.injections[:, 1:].T
     patterns = as_given_by_models(patterns)
     floor_reuse: dict = {}
 
-    # The straight line reuses what a model keeps: its analysed handle, split pattern and right-hand sides.
-    bare_model.simulate(draws[3])
-    state = bare_model._state
-    pattern = state.solver_state["pardiso"]
-    handle = pattern.handles[0]
-    _, starts, entry_row, row_exponent, _, _, addresses = state.solver_state["residual"][2:]
-    state.current = None
+    # The straight line's own analysed PARDISO handle and split pattern, made as a model makes them.
+    reuse: dict = {}
+    solve = linsolve.factorize(systems[3], "pardiso", reuse, dim=3, order=1, rhs_rows=rows)
+    del solve
     gc.collect()  # the solve function that held the handle is gone: the handle is idle, ours
+    pattern = reuse["pardiso"]
+    handle = pattern.handles[0]
+    _, starts, entry_row, row_exponent, _, _, addresses = reuse["residual"][2:]
     scatter, mirror, diagonal, nnz = plan.upper_scatter, plan.mirror, plan.diagonal, plan.n_entries
-    rhs_f, rhs_c = state.injection_rhs, state.injection_rhs_c
+    rhs_f, rhs_c = patterns, np.ascontiguousarray(patterns)
     no_rhs = np.zeros((n, 1))
     sparse_blas = linsolve._mkl_sparse()
-    weights, index = bare_model._reading_weights, bare_model._reading_index
-    correction_index, correction_scale = bare_model._correction_index, bare_model._correction_scale
+    weights = np.ascontiguousarray(protocol.measurements[:, 1:])  # electrode 0 is the ground
+    index = rows[None, :] * 16 + protocol.row_injection[:, None]
+    # Each row's measurement pattern as a multiple of a current pattern (the adjacent protocol
+    # measures driven pairs): its adjoint field is that pattern's field, scaled.
+    leading = {}
+    for p, pattern_p in enumerate(protocol.injections):
+        first = pattern_p[np.flatnonzero(pattern_p)[0]]
+        leading.setdefault((np.round(pattern_p / first, 12) + 0.0).tobytes(), (p, first))
+    pairs = []
+    for m in protocol.measurements:
+        first = m[np.flatnonzero(m)[0]]
+        p, first_p = leading[(np.round(m / first, 12) + 0.0).tobytes()]
+        pairs.append((p, first / first_p))
+    correction_index = np.array([p for p, _ in pairs]) * 16 + protocol.row_injection
+    correction_scale = np.array([scale for _, scale in pairs])
     x_shift = (53 - 24) << 52
 
     def straight_line(i: int) -> np.ndarray:

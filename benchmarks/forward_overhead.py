@@ -88,7 +88,7 @@ def main() -> None:
         pairs.append((p, first / first_p))
     correction_index = np.array([p for p, _ in pairs]) * 16 + protocol.row_injection
     correction_scale = np.array([scale for _, scale in pairs])
-    x_shift = (53 - 24) << 52
+    x_shift = linsolve._shift_bits(24)
 
     def straight_line(i: int) -> np.ndarray:
         sigma = draws[i]
@@ -99,11 +99,7 @@ def main() -> None:
         d = full[diagonal]
         if not (d.min() > 0 and d.max() < np.inf):
             raise ValueError("diagonal")
-        exponent = np.maximum.reduceat(np.abs(full), starts).view(np.int64)
-        exponent += linsolve._MANTISSA
-        exponent &= linsolve._EXPONENT
-        exponent += row_exponent
-        shift = exponent.view(np.float64)[entry_row]
+        shift = linsolve._rounding_shift_in_place(np.maximum.reduceat(np.abs(full), starts), row_exponent)[entry_row]
         split = np.empty(2 * nnz)
         high = split[:nnz]
         np.add(shift, full, out=high)
@@ -114,11 +110,7 @@ def main() -> None:
         x = np.zeros((n, 16), order="F")
         marker = pattern.marker.copy()
         linsolve._mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, marker, handle.iparm, rhs_f, x)
-        column_bits = np.abs(x).max(axis=0).view(np.int64)
-        column_bits += linsolve._MANTISSA
-        column_bits &= linsolve._EXPONENT
-        column_bits += x_shift
-        x_shift_values = column_bits.view(np.float64)
+        x_shift_values = linsolve._rounding_shift_in_place(np.abs(x).max(axis=0), x_shift)
         x1 = np.add(x, x_shift_values, order="C")
         x1 -= x_shift_values
         product = linsolve._mkl_rows_product(sparse_blas, *addresses, split.ctypes.data, 0, 2 * n, n, x1)

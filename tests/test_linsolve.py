@@ -393,6 +393,17 @@ def test_sparse_rows_product_matches_scipy_and_the_residual_is_the_same_on_eithe
 
 
 @pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_names_right_hand_sides_of_the_wrong_length():
+    """(n/2, 2k) would reshape into (n, k) without a word: every wrong length is named instead."""
+    a = _spd(400, seed=24)
+    solve = factorize(a, "pardiso", {})
+    for bad in (np.ones((200, 4)), np.ones((200, 4), order="F"), np.ones(399), np.ones((400, 2, 2))):
+        with pytest.raises(FemeitError, match="right-hand sides must have shape"):
+            solve(bad)
+    assert solve(np.ones((400, 2), order="F")).shape == (400, 2)
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
 def test_pardiso_names_bad_rhs_rows():
     a = _spd(400, seed=21)
     for bad in ([a.shape[0]], [-1], [0.5], [[0, 1]]):

@@ -79,48 +79,55 @@ def _cholmod(a: sp.csc_matrix, reuse: dict | None) -> Solve:
     return lambda b: factor(b)
 
 
-def _split(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+def _split(values: np.ndarray, largest: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """``values = high + low`` exactly, ``high`` a multiple of ``2^(e - bits)`` where ``largest <= 2^e``.
 
     Rump's error-free extraction (Rump, Ogita & Oishi, "Accurate floating-point
     summation part I", SIAM J. Sci. Comput. 31(1), 2008, Algorithm 3.2,
     ExtractScalar): ``high = (sigma + v) - sigma`` with ``sigma = 2^(e + 53 - bits)``
     rounds v to that multiple, and ``low = v - high`` is exact.  ``largest``
-    and ``bits`` broadcast against ``values``.
+    broadcasts against ``values``.
     """
     high = _high_part(values, largest, bits)
     return high, values - high
-
-
-def _rounding_shift(largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
-    """``sigma = 2^(e + 53 - bits)``, ``2^e`` the least power of two ``>= largest``: ``(v + sigma) - sigma`` rounds v.
-
-    ``largest >= 0``; 0 gives 0 (its values are all 0, and stay so).  ``bits``
-    is an int or an array broadcasting against ``largest``.
-    """
-    scale = 2.0 ** (53 - bits) if isinstance(bits, int) else np.exp2(53 - np.asarray(bits, dtype=float))
-    return _power_of_two_above(largest) * scale
 
 
 _MANTISSA = np.int64(2**52 - 1)
 _EXPONENT = np.int64(0x7FF << 52)
 
 
-def _power_of_two_above(largest: np.ndarray) -> np.ndarray:
-    """The least power of two ``>= largest`` for finite ``largest >= 0`` (0 for 0), exactly, in two integer operations.
+def _shift_bits(bits: int) -> int:
+    """``53 - bits`` placed in a float64's exponent field: adding it multiplies by ``2^(53 - bits)``."""
+    return (53 - bits) << 52
 
-    Adding all-ones to a float64's 52 mantissa bits carries into its exponent
-    unless the mantissa is zero (an exact power of two); masking keeps the
-    exponent.  Exact where ``2^ceil(log2(x))`` in floating point is not (for x
-    just above a power of two, log2 rounds down onto the integer), and
-    cheaper (2 instead of 5 operations, which matters on the small arrays of a
-    small model's forward solve).
+
+def _rounding_shift_in_place(largest: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
+    """``sigma = 2^e * 2^k`` for ``2^e`` the least power of two ``>= largest``, made in ``largest``'s own memory.
+
+    ``largest``: a float64 array of values ``>= 0`` that the caller made and
+    gives up (it is overwritten).  ``exponent``: ``k`` in the exponent field
+    (:func:`_shift_bits`), an int or an int64 array broadcasting against it.
+    Adding all-ones to the 52 mantissa bits carries into the exponent unless
+    the mantissa is zero (an exact power of two); masking keeps the exponent;
+    adding ``exponent`` multiplies by ``2^k``.  Exact where ``2^ceil(log2 x)`` in
+    floating point is not (x just above a power of two, where log2 rounds down
+    onto the integer), and three in-place integer operations: fewer calls,
+    which matters on the small arrays of a small model's forward solve.  A 0
+    gives a tiny positive shift, harmless: the values it rounds are all 0.
     """
-    bits = np.ascontiguousarray(largest, dtype=np.float64).view(np.int64)
-    return ((bits + _MANTISSA) & _EXPONENT).view(np.float64)
+    bits = largest.view(np.int64)
+    bits += _MANTISSA
+    bits &= _EXPONENT
+    bits += exponent
+    return bits.view(np.float64)
 
 
-def _high_part(values: np.ndarray, largest: np.ndarray, bits: np.ndarray | int) -> np.ndarray:
+def _rounding_shift(largest: np.ndarray, bits: int) -> np.ndarray:
+    """``sigma = 2^(e + 53 - bits)``, ``2^e`` the least power of two ``>= largest``: ``(v + sigma) - sigma`` rounds."""
+    return _rounding_shift_in_place(np.array(largest, dtype=np.float64), _shift_bits(bits))
+
+
+def _high_part(values: np.ndarray, largest: np.ndarray, bits: int) -> np.ndarray:
     """``_split(values, largest, bits)[0]`` alone, in one new array (the rounded residual needs no low part)."""
     sigma = _rounding_shift(largest, bits)
     high = np.add(values, sigma)
@@ -181,15 +188,10 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     else:
         row_max = np.zeros(a.shape[0])
         row_max[filled] = np.maximum.reduceat(magnitude, starts)
-    # _split(a.data, row max per entry, a1's bits per entry) with the shift made per row in
-    # integer arithmetic on the float64 bits: the least power of two >= the row maximum
-    # (_power_of_two_above) times 2^(53 - a1's bits), an addition to the exponent field
-    # (row_exponent, per pattern).  A zero row maximum gives a tiny shift, harmless: its
-    # row's values are 0.  Written straight into the values of the stacked matrix [a1; a2].
-    exponent = row_max.view(np.int64) + _MANTISSA
-    exponent &= _EXPONENT
-    exponent += row_exponent
-    shift = exponent.view(np.float64)[entry_row]
+    # _split(a.data, row max per entry, a1's bits per entry) with the shift made per row
+    # (row_exponent: _shift_bits of a1's bits, per pattern), written straight into the
+    # values of the stacked matrix [a1; a2].
+    shift = _rounding_shift_in_place(row_max, row_exponent)[entry_row]
     values = np.empty(2 * a.nnz)
     high = values[: a.nnz]
     np.add(shift, a.data, out=high)
@@ -294,12 +296,7 @@ class Residual:
             largest = np.abs(x).max(axis=0, initial=0.0)  # contiguous columns: a fast reduction
         else:
             largest = _column_max_abs(x)
-        # _rounding_shift(largest, x_bits) in place on largest's bits (fewer calls, for small systems).
-        shift_bits = largest.view(np.int64)
-        shift_bits += _MANTISSA
-        shift_bits &= _EXPONENT
-        shift_bits += (53 - self.x_bits) << 52
-        shift = shift_bits.view(np.float64)
+        shift = _rounding_shift_in_place(largest, _shift_bits(self.x_bits))
         # x1 made row-major whatever x's order: MKL's CSR product reads a row-major x in one
         # pass over the matrix, twice as fast as a column-major one (377 and 2,007 unknowns).
         x1 = np.add(x, shift, order="C")
@@ -360,7 +357,7 @@ def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
         None if filled.all() else filled,
         a.indptr[:-1][filled],
         np.repeat(np.arange(a.shape[0]), row_length),
-        (53 - a1_bits) << 52,  # times 2^(53 - a1's bits), as an addition to a float64's exponent field
+        _shift_bits(a1_bits),  # times 2^(53 - a1's bits), as an addition to a float64's exponent field
         stacked_indices,
         stacked_indptr,
         (stacked_indptr.ctypes.data, stacked_indices.ctypes.data),  # for MKL's product, made once
@@ -811,7 +808,9 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
 
     def solve(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, dtype=float)
-        rhs = b if b.ndim == 2 and len(b) == n and b.flags.f_contiguous else np.asfortranarray(b.reshape(n, -1))
+        if b.ndim not in (1, 2) or len(b) != n:  # a (n/2, 2k) array would reshape silently into (n, k)
+            raise FemeitError(f"right-hand sides must have shape ({n},) or ({n}, k), got {b.shape}")
+        rhs = b if b.ndim == 2 and b.flags.f_contiguous else np.asfortranarray(b.reshape(n, -1))
         x = np.zeros_like(rhs)
         # MKL's sparse solve silently gives wrong numbers for a right-hand side with
         # non-zeros outside the marked rows (measured): each call is checked.

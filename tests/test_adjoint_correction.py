@@ -42,15 +42,39 @@ def _exact(disk, sigma, protocol):
     return ForwardModel(disk, protocol, solver="splu").solve(sigma).voltages
 
 
-def test_the_corrected_readings_are_as_exact_as_refined_ones(disk, sigma, monkeypatch):
-    protocol = Protocol.adjacent(16)
+def _random_protocol() -> Protocol:
+    """Currents and measurement patterns nobody tuned to: 9 random zero-sum drives, 12 random zero-sum readings."""
+    rng = np.random.default_rng(11)
+    currents = rng.standard_normal((9, 16)) * 1e-3
+    currents -= currents.mean(axis=1, keepdims=True)
+    meas = rng.integers(-3, 4, size=(12, 16)).astype(float)
+    meas -= meas.mean(axis=1, keepdims=True)
+    return Protocol.from_patterns(currents.T, meas.T)  # electrodes along the first axis
+
+
+PROTOCOLS = {
+    "adjacent": lambda: Protocol.adjacent(16),  # every measured pair is driven: multiples of the drives' fields
+    "opposite": lambda: Protocol.opposite(16),  # 8 drives span 8 of 15 dimensions: 7 extra fields
+    "dipole_dipole": lambda: Protocol.dipole_dipole(16),
+    "schlumberger": lambda: Protocol.schlumberger(16),
+    "random": _random_protocol,  # 9 drives span 9 of 15 dimensions: 6 extra fields
+}
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_the_corrected_readings_are_as_exact_as_refined_ones(disk, sigma, monkeypatch, name):
+    protocol = PROTOCOLS[name]()
     exact = _exact(disk, sigma, protocol)
     scale = np.abs(exact).max()
     monkeypatch.setattr(model_module, "factorize", lambda a, *args, **kw: _inexact(a))
     plain = ForwardModel(disk, protocol).simulate(sigma)
     monkeypatch.setattr(model_module, "factorize", lambda a, *args, **kw: linsolve.refined(a, _inexact(a), 1))
     model = ForwardModel(disk, protocol)
+    rounded = linsolve.Residual.rounded
+    calls = []
+    monkeypatch.setattr(linsolve.Residual, "rounded", lambda self, b, x: calls.append(1) or rounded(self, b, x))
     corrected = model.simulate(sigma)
+    assert calls == [1]  # corrected, not refined
     assert np.abs(plain - exact).max() > 1e-8 * scale  # the inexact solver is visibly off (measured 3.8e-7) ...
     assert np.abs(corrected - exact).max() < 1e-11 * scale  # ... the correction removes it (measured 1.3e-13) ...
     # Asked for afterwards, the fields are refined: the same numbers as a fresh model's.
@@ -61,7 +85,27 @@ def test_the_corrected_readings_are_as_exact_as_refined_ones(disk, sigma, monkey
     np.testing.assert_allclose(model.solve(sigma).voltages, corrected, rtol=0, atol=1e-12 * scale)
 
 
-def test_measurements_that_are_no_injection_fall_back_to_the_refined_fields(disk, sigma, monkeypatch):
+def test_extra_adjoint_fields_are_solved_with_the_drives_in_one_call(disk, sigma, monkeypatch):
+    """The opposite protocol: 8 drives and 7 extra patterns, one unrefined solve of 15 columns, nothing else."""
+    solved = []
+
+    def counting(a, *args, **kwargs):
+        inner = _inexact(a)
+
+        def counted(b):
+            solved.append(np.asarray(b).reshape(len(b), -1).shape[1])
+            return inner(b)
+
+        return linsolve.refined(a, counted, 1)
+
+    monkeypatch.setattr(model_module, "factorize", counting)
+    model = ForwardModel(disk, Protocol.opposite(16))
+    model.simulate(sigma)
+    assert solved == [15]
+
+
+def test_measurements_that_need_more_extra_fields_than_drives_fall_back_to_the_refined_fields(disk, sigma, monkeypatch):
+    """Two drives, three readings outside their span: three extra solves would cost more than refining two."""
     protocol = Protocol.from_abmn([[0, 1, 2, 3], [0, 1, 3, 5], [4, 5, 7, 9]], 16)
     monkeypatch.setattr(model_module, "factorize", lambda a, *args, **kw: linsolve.refined(a, _inexact(a), 1))
     model = ForwardModel(disk, protocol)

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 import skfem
 
 from femeit.errors import FemeitError
+from femeit.forward.adjoints import adjoint_combination
 from femeit.forward.conditioning import check_conditioning, real_values
 from femeit.forward.discretization import ELECTRODE_MODELS, Discretization
 from femeit.forward.linsolve import BACKENDS, RefinedSolve, factorize, transposed_product
@@ -168,12 +169,26 @@ class ForwardModel:
         rows = discretization.plan.renumber[discretization.electrode_unknowns[1:]]
         rows.flags.writeable = False
         put(self, "_electrode_rows", rows)
+        # Otherwise the measurement patterns' adjoint fields as combinations of the injections'
+        # fields and at most P extra ones (each solved with the injections; P more would cost as
+        # much as refining the fields, the fallback).
+        combination = None
+        if not whole and len(protocol.injections):
+            combination = adjoint_combination(
+                protocol.injections[:, 1:], patterns[:, 1:], max_extra=len(protocol.injections)
+            )
+        put(self, "_adjoint_combination", combination)
         # What the corrected readings gather, made once (see _corrected_readings).
+        row_injection, n_patterns = protocol.row_injection, len(protocol.injections)
         if whole:
             injection, scale = self._meas_injection
-            row_injection, n_patterns = protocol.row_injection, len(protocol.injections)
             put(self, "_correction_index", injection[self._row_meas] * n_patterns + row_injection)
             put(self, "_correction_scale", scale[self._row_meas])
+        elif combination is not None:
+            put(self, "_correction_index", self._row_meas * n_patterns + row_injection)
+            # Transposed: (Q, P + d), to multiply the (P + d, P) products of fields and residuals.
+            put(self, "_correction_coefficients", np.ascontiguousarray(combination.coefficients.T))
+        if whole or combination is not None:
             put(self, "_reading_weights", np.ascontiguousarray(protocol.measurements[:, 1:]))
             # Row i's electrode potentials (electrodes 1..L-1) as flat indices of the (size, P) fields.
             put(self, "_reading_index", rows[None, :] * n_patterns + row_injection[:, None])
@@ -338,17 +353,33 @@ class ForwardModel:
         return cache["injections"]
 
     def _draft(self, cache: dict) -> tuple[np.ndarray, np.ndarray]:
-        """The injections' right-hand sides (size, P) and their unrefined solutions, kept in the cache."""
+        """The injections' right-hand sides (size, P) and their unrefined solutions, kept in the cache.
+
+        With extra adjoint patterns (``_adjoint_combination``) they are solved in
+        the same call; all unrefined solutions, (size, P + d), are kept as
+        ``cache["adjoint_draft"]``.
+        """
         if "draft" not in cache:
-            rhs = self._state.injection_rhs
+            state = self._state
+            rhs = state.injection_rhs
             if rhs is None:  # the same for every conductivity: made once, read-only, in the solvers' column order
                 rhs = np.asfortranarray(self._pattern_rhs(self.protocol.injections))
                 rhs.flags.writeable = False
                 # Row-major too, for the residual of the row-major rounded fields (Residual.rounded).
-                self._state.injection_rhs_c = np.ascontiguousarray(rhs)
-                self._state.injection_rhs_c.flags.writeable = False
-                self._state.injection_rhs = rhs
-            cache["draft"] = (rhs, np.asarray(cache["solve"].unrefined(rhs)).reshape(rhs.shape))
+                state.injection_rhs_c = np.ascontiguousarray(rhs)
+                state.injection_rhs_c.flags.writeable = False
+                extra = self._adjoint_combination.extra if self._adjoint_combination is not None else ()
+                if len(extra):  # the extra patterns enter at the electrodes too (a sparse solve still)
+                    both = np.asfortranarray(np.hstack([rhs, self._pattern_rhs(np.pad(extra, ((0, 0), (1, 0))))]))
+                    both.flags.writeable = False
+                    state.draft_rhs = both
+                state.injection_rhs = rhs
+            if state.draft_rhs is None:
+                cache["draft"] = (rhs, np.asarray(cache["solve"].unrefined(rhs)).reshape(rhs.shape))
+            else:
+                x = np.asarray(cache["solve"].unrefined(state.draft_rhs)).reshape(state.draft_rhs.shape)
+                cache["adjoint_draft"] = x
+                cache["draft"] = (rhs, x[:, : rhs.shape[1]])
         return cache["draft"]
 
     def _corrected_readings(self, sigma: np.ndarray) -> np.ndarray | None:
@@ -360,8 +391,12 @@ class ForwardModel:
         residual costs one sparse product: :meth:`~femeit.forward.linsolve.Residual.rounded`)
         and ``r_i = b_i - A y`` its residual to better than float64, the reading
         ``m_k' y_i`` errs by ``w_k' r_i`` exactly, where
-        ``w_k = A^-1 m_k`` is the measurement pattern's (adjoint) field, here a
-        multiple of an injection's field (the adjacent protocol, pyEIT's, any whose measured pairs are driven).
+        ``w_k = A^-1 m_k`` is the measurement pattern's (adjoint) field: a
+        multiple of an injection's field where the measured pairs are driven (the
+        adjacent protocol, pyEIT's), else a combination of the injections' fields
+        and of at most P extra fields solved with them (``femeit.forward.adjoints``:
+        the opposite, dipole-dipole and Schlumberger protocols need 7, 1 and 1 on
+        16 electrodes).
         Using the unrefined ``w_k`` leaves an error of the order of the product of
         the two fields' errors (the adjoint error correction of Giles & Suli,
         "Adjoint methods for PDEs: a posteriori error analysis and postprocessing
@@ -370,7 +405,7 @@ class ForwardModel:
         """
         cache = self._factored(sigma)
         solve = cache["solve"]
-        if not isinstance(solve, RefinedSolve) or self._meas_injection is None:
+        if not isinstance(solve, RefinedSolve) or (self._meas_injection is None and self._adjoint_combination is None):
             return None
         if "readings" in cache:  # the same conductivity again: 0.25 ms of products saved on a small ball
             return cache["readings"].copy()
@@ -379,10 +414,16 @@ class ForwardModel:
         # products of y's own, and as exact (the error left is the
         # product of the adjoint's error and y1's, each tiny).
         y1, residual = solve.residual.rounded(self._state.injection_rhs_c, y)
-        # w_k' r_i for every (measurement pattern, injection) pair: one small product, of
-        # which each row takes its pair's entry, scaled.
-        correction = transposed_product(y, residual).take(self._correction_index)
-        correction *= self._correction_scale
+        if self._meas_injection is not None:
+            # w_k' r_i for every (measurement pattern, injection) pair: one small product, of
+            # which each row takes its pair's entry, scaled.
+            correction = transposed_product(y, residual).take(self._correction_index)
+            correction *= self._correction_scale
+        else:
+            # w_k = [y v] c_k (the injections' and the extra patterns' unrefined fields, combined):
+            # w_k' r_i = c_k' ([y v]' r_i), for every pair in two small products.
+            fields_residuals = transposed_product(cache.get("adjoint_draft", y), residual)  # (P + d, P)
+            correction = (self._correction_coefficients @ fields_residuals).take(self._correction_index)
         # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
         # is the ground, 0 V, so its column of the measurement patterns is left out; y1 is row-major).
         potentials = y1.take(self._reading_index)  # (n_rows, L - 1)
@@ -589,11 +630,12 @@ class ForwardModel:
     def simulate(self, sigma: float | np.ndarray | Mapping[str, float]) -> np.ndarray:
         """The protocol's readings for conductivity ``sigma``, V, shape (n_rows,).
 
-        Where the backend refines its solves (PARDISO) and every measurement
-        pattern's field is a multiple of an injection's, the readings come from
-        the unrefined fields corrected by their adjoint-weighted residual (see
-        ``_corrected_readings``): as accurate as the refined fields' readings, one
-        solve cheaper.  The fields are refined if they are asked for later.
+        Where the backend refines its solves (PARDISO) and the measurement
+        patterns' fields come from the injections' fields and at most P extra
+        ones, the readings come from the unrefined fields corrected by their
+        adjoint-weighted residual (see ``_corrected_readings``): as accurate as
+        the refined fields' readings, cheaper than refining.  The fields are
+        refined if they are asked for later.
         """
         s = self._conductivity(sigma)
         readings = self._corrected_readings(s)
@@ -721,6 +763,7 @@ class _SolverState:
         self.current: tuple[np.ndarray, dict] | None = None  # (sigma, its cache)
         self.injection_rhs: np.ndarray | None = None  # Fortran-ordered, as PARDISO reads it
         self.injection_rhs_c: np.ndarray | None = None  # the same, row-major
+        self.draft_rhs: np.ndarray | None = None  # injections and extra adjoint patterns, when there are extra ones
         self.solver_state: dict = {}
 
 

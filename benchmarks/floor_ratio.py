@@ -26,8 +26,9 @@ machine the CPU time is what the work costs alone.  The main run uses the
 machine's default threads; a child process with BLAS, MKL and OpenMP pinned to one
 thread gives the second table.  The cases are those of ``pyeit_comparison.py``
 (point electrodes, adjacent protocol as pyEIT's ``std`` parser), two smaller
-balls (377 and 646 unknowns, where femeit's fixed per-call cost weighs most), and
-those of ``forward.py`` (CEM disk, KGPSR cylinder P1 and P2).
+balls (377 and 646 unknowns, where femeit's fixed per-call cost weighs most),
+those of ``forward.py`` (CEM disk, KGPSR cylinder P1 and P2), and the opposite
+and dipole-dipole protocols, whose measured pairs are not driven.
 """
 
 from __future__ import annotations
@@ -63,17 +64,17 @@ def cases(p2: bool) -> list[tuple[str, object, int]]:
         mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.0, h=h, h_electrode=h / 2))
         return ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
 
-    def point_ball(h):
+    def point_ball(h, protocol=Protocol.adjacent):
         mesh = fe.mesh_from_spec(fe.BallSpec(radius=1.0, h=h, h_electrode=h / 2))
-        return ForwardModel(mesh, Protocol.adjacent(16), electrode_model="point")
+        return ForwardModel(mesh, protocol(16), electrode_model="point")
 
     def cem_disk():
         mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.1, h=0.03, h_electrode=0.01))
         return ForwardModel(mesh, Protocol.adjacent(16), 0.01)
 
-    def kgpsr(order):
+    def kgpsr(order, protocol=Protocol.adjacent):
         mesh = fe.mesh_from_spec(fe.load_spec(ROOT / "geometries" / "kgpsr_cylinder.toml"))
-        return ForwardModel(mesh, Protocol.adjacent(16), 1e-4, order=order)
+        return ForwardModel(mesh, protocol(16), 1e-4, order=order)
 
     out = [
         ("disk, 16 point el., h=0.06", lambda: point_disk(0.06), 1),
@@ -84,8 +85,13 @@ def cases(p2: bool) -> list[tuple[str, object, int]]:
         ("ball, 16 point el., h=0.3", lambda: point_ball(0.3), 1),
         ("ball, 16 point el., h=0.25", lambda: point_ball(0.25), 1),
         ("ball, 16 point el., h=0.16", lambda: point_ball(0.16), 1),
+        # Protocols whose measured pairs are not driven: their readings are corrected with extra
+        # adjoint fields (opposite: 7 for 8 drives; dipole-dipole: 1 for 14).
+        ("ball, 16 point el., h=0.25, opposite", lambda: point_ball(0.25, Protocol.opposite), 1),
+        ("ball, 16 point el., h=0.25, dipole-dipole", lambda: point_ball(0.25, Protocol.dipole_dipole), 1),
         ("disk, 16 el., P1 CEM (forward.py)", cem_disk, 1),
         ("KGPSR-BB cylinder, P1 CEM", lambda: kgpsr(1), 2),
+        ("KGPSR-BB cylinder, P1 CEM, opposite", lambda: kgpsr(1, Protocol.opposite), 2),
     ]
     if p2:
         out.append(("KGPSR-BB cylinder, P2 CEM", lambda: kgpsr(2), 5))

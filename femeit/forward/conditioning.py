@@ -72,8 +72,9 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.n
     diagonal : ndarray, shape (n,), optional
         ``system.diagonal()``, when the caller has it at hand.
     """
-    diag = np.abs(system.diagonal() if diagonal is None else diagonal)
-    # A NaN makes the minimum NaN, an inf the maximum: two reductions decide.
+    diag = system.diagonal() if diagonal is None else diagonal
+    # An SPD matrix has a positive diagonal; a NaN makes the minimum NaN, an inf the maximum:
+    # two reductions decide.
     if diag.size == 0 or not (diag.min() > 0 and diag.max() < math.inf):
         return -math.inf
     loss = math.log10(float(sigma.max() / sigma.min()))

@@ -11,7 +11,6 @@ its protocol or contact impedance.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -313,7 +312,9 @@ class Discretization:
         # data: scipy's constructor checks the structure again (11 us, and about 50 us right
         # after a factorisation has evicted the caches, on a 377-unknown system: 5 % of its
         # forward solve).
-        system = copy.copy(self._system_template)
+        template = self._system_template
+        system = object.__new__(type(template))  # copy.copy's own steps, without its dispatch (3 us to 0.8)
+        system.__dict__.update(template.__dict__)
         system.data = upper[plan.mirror]
         return system
 

@@ -56,7 +56,7 @@ def test_cached_assembly_equals_scikit_fem(dim, order, electrode_model):
 
 
 def test_cached_dof_space_stiffness_equals_the_summed_element_matrices_beyond_int32_keys():
-    """``Discretization.stiffness`` (jvec's K(v)) on more than 46,341 dofs, where row * n_dofs + column
+    """``Discretization.stiffness`` on more than 46,341 dofs, where row * n_dofs + column
     no longer fits in int32 (the dofs of scikit-fem are int32)."""
     mesh = fe.mesh_from_spec(fe.CircleSpec(radius=1.0, electrode_width=0.2, h=0.017, h_electrode=0.017))
     d = Discretization(mesh, order=2)

@@ -349,8 +349,31 @@ class ForwardModel:
                 rhs, y = self._draft(cache)
                 cache["injections"] = self._place(solve.refine(rhs, y), len(rhs.T))
             else:
-                cache["injections"] = self._solve_patterns(solve, self.protocol.injections)
+                rhs = self._injection_rhs()
+                cache["injections"] = self._place(solve(rhs) if rhs.size else rhs, rhs.shape[1])
         return cache["injections"]
+
+    def _injection_rhs(self) -> np.ndarray:
+        """The current patterns' right-hand sides, (size, P): made once, read-only, in the solvers' column order.
+
+        Made with them: their row-major copy (``state.injection_rhs_c``, for the
+        residual of the row-major rounded fields, :meth:`Residual.rounded`) and,
+        with extra adjoint patterns (``_adjoint_combination``), the right-hand
+        sides of both (``state.draft_rhs``, (size, P + d)).
+        """
+        state = self._state
+        if state.injection_rhs is None:
+            rhs = np.asfortranarray(self._pattern_rhs(self.protocol.injections))
+            rhs.flags.writeable = False
+            state.injection_rhs_c = np.ascontiguousarray(rhs)
+            state.injection_rhs_c.flags.writeable = False
+            extra = self._adjoint_combination.extra if self._adjoint_combination is not None else ()
+            if len(extra):  # the extra patterns enter at the electrodes too (a sparse solve still)
+                both = np.asfortranarray(np.hstack([rhs, self._pattern_rhs(np.pad(extra, ((0, 0), (1, 0))))]))
+                both.flags.writeable = False
+                state.draft_rhs = both
+            state.injection_rhs = rhs
+        return state.injection_rhs
 
     def _draft(self, cache: dict) -> tuple[np.ndarray, np.ndarray]:
         """The injections' right-hand sides (size, P) and their unrefined solutions, kept in the cache.
@@ -361,19 +384,7 @@ class ForwardModel:
         """
         if "draft" not in cache:
             state = self._state
-            rhs = state.injection_rhs
-            if rhs is None:  # the same for every conductivity: made once, read-only, in the solvers' column order
-                rhs = np.asfortranarray(self._pattern_rhs(self.protocol.injections))
-                rhs.flags.writeable = False
-                # Row-major too, for the residual of the row-major rounded fields (Residual.rounded).
-                state.injection_rhs_c = np.ascontiguousarray(rhs)
-                state.injection_rhs_c.flags.writeable = False
-                extra = self._adjoint_combination.extra if self._adjoint_combination is not None else ()
-                if len(extra):  # the extra patterns enter at the electrodes too (a sparse solve still)
-                    both = np.asfortranarray(np.hstack([rhs, self._pattern_rhs(np.pad(extra, ((0, 0), (1, 0))))]))
-                    both.flags.writeable = False
-                    state.draft_rhs = both
-                state.injection_rhs = rhs
+            rhs = self._injection_rhs()  # the same for every conductivity
             if state.draft_rhs is None:
                 cache["draft"] = (rhs, np.asarray(cache["solve"].unrefined(rhs)).reshape(rhs.shape))
             else:
@@ -616,8 +627,7 @@ class ForwardModel:
         x_inj = self._injection_fields(s)
         u_el = x_inj[:, self.discretization.electrode_unknowns]
         shift = u_el.mean(axis=1, keepdims=True)
-        voltages = np.einsum("ij,ij->i", self.protocol.measurements, u_el[self.protocol.row_injection])
-        return Solution(u_el - shift, self._to_dofs(x_inj) - shift, voltages)
+        return Solution(u_el - shift, self._to_dofs(x_inj) - shift, self._readings(x_inj))
 
     def electrode_currents(self, solution: Solution) -> np.ndarray:
         """Current through each electrode, A, recomputed from the fields (CEM only).
@@ -646,7 +656,12 @@ class ForwardModel:
         """
         s = self._conductivity(sigma)
         readings = self._corrected_readings(s)
-        return self.solve(s).voltages if readings is None else readings
+        return self._readings(self._injection_fields(s)) if readings is None else readings
+
+    def _readings(self, x_inj: np.ndarray) -> np.ndarray:
+        """The protocol's readings from the current patterns' fields (P, n_unknowns), shape (n_rows,)."""
+        u_el = x_inj[:, self.discretization.electrode_unknowns]
+        return np.einsum("ij,ij->i", self.protocol.measurements, u_el[self.protocol.row_injection])
 
     def jacobian(
         self,

@@ -52,12 +52,25 @@ def _random_protocol() -> Protocol:
     return Protocol.from_patterns(currents.T, meas.T)  # electrodes along the first axis
 
 
+def _one_reading_per_drive() -> Protocol:
+    """9 random drives, each read by its own random pattern: few rows of many (pattern, drive) pairs.
+
+    The correction then takes its rows one by one, not from the (Q, P) product.
+    """
+    rng = np.random.default_rng(12)
+    currents = rng.standard_normal((9, 16)) * 1e-3
+    currents -= currents.mean(axis=1, keepdims=True)
+    meas = rng.integers(-3, 4, size=(9, 16)).astype(float)
+    return Protocol(16, currents, np.arange(9), meas)
+
+
 PROTOCOLS = {
     "adjacent": lambda: Protocol.adjacent(16),  # every measured pair is driven: multiples of the drives' fields
     "opposite": lambda: Protocol.opposite(16),  # 8 drives span 8 of 15 dimensions: 7 extra fields
     "dipole_dipole": lambda: Protocol.dipole_dipole(16),
     "schlumberger": lambda: Protocol.schlumberger(16),
     "random": _random_protocol,  # 9 drives span 9 of 15 dimensions: 6 extra fields
+    "one reading per drive": _one_reading_per_drive,
 }
 
 

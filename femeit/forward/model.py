@@ -185,7 +185,6 @@ class ForwardModel:
             put(self, "_correction_index", injection[self._row_meas] * n_patterns + row_injection)
             put(self, "_correction_scale", scale[self._row_meas])
         elif combination is not None:
-            put(self, "_correction_index", self._row_meas * n_patterns + row_injection)
             # Transposed: (Q, P + d), to multiply the (P + d, P) products of fields and residuals.
             put(self, "_correction_coefficients", np.ascontiguousarray(combination.coefficients.T))
         if whole or combination is not None:
@@ -434,7 +433,10 @@ class ForwardModel:
             # w_k = [y v] c_k (the injections' and the extra patterns' unrefined fields, combined):
             # w_k' r_i = c_k' ([y v]' r_i), for every pair in two small products.
             fields_residuals = transposed_product(cache.get("adjoint_draft", y), residual)  # (P + d, P)
-            correction = (self._correction_coefficients @ fields_residuals).take(self._correction_index)
+            # Row i takes c_q' g_p (q, p its patterns): the (Q, P) product when most pairs are read.
+            correction = _row_products(
+                self._correction_coefficients, fields_residuals.T, self._row_meas, self.protocol.row_injection
+            )
         # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
         # is the ground, 0 V, so its column of the measurement patterns is left out; y1 is row-major).
         potentials = y1.take(self._reading_index)  # (n_rows, L - 1)

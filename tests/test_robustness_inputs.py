@@ -36,8 +36,17 @@ def model(mesh):
     [(1e-12, 0.01), (1.0, 1e-15), (1.0, 1e12), ({"domain": 1.0, "inclusion_1": 1e12}, 0.01)],
 )
 def test_lost_digits_are_warned_about(mesh, sigma, z):
-    with pytest.warns(ConditioningWarning, match="reliable digits"):
+    with pytest.warns(ConditioningWarning, match="reliable digits") as record:
         ForwardModel(mesh, Protocol.adjacent(16), z).simulate(sigma)
+    assert {w.filename for w in record} == {__file__}  # the caller's line, not femeit's
+
+
+def test_the_warning_names_the_callers_line_whatever_the_path(mesh):
+    """jacobian reaches the conditioning check through more femeit frames than simulate."""
+    for call in ("simulate", "jacobian", "fields"):
+        with pytest.warns(ConditioningWarning) as record:
+            getattr(ForwardModel(mesh, Protocol.adjacent(16), 1e-15), call)(1.0)
+        assert [w.filename for w in record] == [__file__], call
 
 
 @pytest.mark.parametrize(("sigma", "z"), [(1.0, 0.01), ({"domain": 1.0, "inclusion_1": 1e6}, 0.01), (1.0, 1e-6)])

@@ -181,8 +181,9 @@ def test_floating_island_is_warned_about():
     b_nodes, b_elements = _square(offset=5.0)
     nodes = np.vstack([a_nodes, b_nodes])
     elements = np.vstack([a_elements, b_elements + 4])
-    with pytest.warns(RuntimeWarning, match="touch no electrode"):
+    with pytest.warns(RuntimeWarning, match="touch no electrode") as record:
         fe.EITMesh.from_arrays(nodes, elements, [[0, 1], [2, 3]])
+    assert record[0].filename == __file__  # the caller's line, not femeit's
 
 
 # ------------------------------------------------------------------ specs

@@ -21,11 +21,10 @@ gives 15, and a contrast of 1e6 gives 9 (readings accurate).  The KTC2023 tank
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
-from femeit.errors import FemeitError
+from femeit.errors import FemeitError, warn
 
 MIN_DIGITS = 6.0
 
@@ -101,11 +100,10 @@ def check_conditioning(system, sigma: np.ndarray, n_electrodes: int, diagonal: n
         stiffness = float(np.median(diag[: diag.size - n_el]))
         ratio = diag[diag.size - n_el :] / stiffness
         parts.append(f"electrode terms (size / z) {ratio.min():.2g}..{ratio.max():.2g} times the stiffness terms")
-    warnings.warn(
+    warn(
         f"the forward readings keep only about {max(digits, 0):.0f} reliable digits (fewer than {MIN_DIGITS:.0f}): "
         + "; ".join(parts)
         + ". Bring sigma * h / z nearer 1 (rescale units) or reduce the contrast",
         ConditioningWarning,
-        stacklevel=4,
     )
     return digits

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gmsh
 import numpy as np
 
+from femeit.errors import warn
 from femeit.geometry.spec_io import spec_digest
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class MeshCache:
         except Exception as exc:  # zipfile, zlib, OS and format errors: all mean a damaged entry
             problem = f"cannot be read ({type(exc).__name__}: {exc})"
         if problem is not None:
-            warnings.warn(f"mesh cache entry {path} {problem}; meshing again", RuntimeWarning, stacklevel=3)
+            warn(f"mesh cache entry {path} {problem}; meshing again", RuntimeWarning)
             return None
         names = [str(n) for n in arrays["electrode_names"]]
         offsets, facets, point_nodes = arrays["facet_offsets"], arrays["facets"], arrays["point_nodes"]
@@ -125,10 +125,9 @@ class MeshCache:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npz.tmp")
         except OSError as exc:
-            warnings.warn(
+            warn(
                 f"the mesh cache {self.folder} cannot be written ({exc.strerror or exc}); continuing without it",
                 RuntimeWarning,
-                stacklevel=3,
             )
             return None
         try:
@@ -137,10 +136,9 @@ class MeshCache:
             os.replace(tmp, target)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
-            warnings.warn(
+            warn(
                 f"the mesh cache entry {target} cannot be written ({exc.strerror or exc}); continuing without it",
                 RuntimeWarning,
-                stacklevel=3,
             )
             return None
         except BaseException:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
-from femeit.errors import FemeitError, MeshContractError
+from femeit.errors import FemeitError, MeshContractError, warn
 from femeit.geometry.kinds import SPEC_TYPES, Spec
 from femeit.mesh import EITMesh
 
@@ -46,7 +45,7 @@ def mesh_from_spec(spec: Spec, *, cache: bool = True, cache_dir: str | Path | No
             try:
                 mesh = EITMesh.from_parts(spec=spec, **hit)
             except MeshContractError as exc:  # an entry that fails the mesh checks: mesh again
-                warnings.warn(f"{exc}; meshing again", RuntimeWarning, stacklevel=2)
+                warn(f"{exc}; meshing again", RuntimeWarning)
             else:
                 mesh.info.update(source="cache", cache_hit=True, seconds=time.perf_counter() - start)
                 return mesh

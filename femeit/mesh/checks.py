@@ -12,11 +12,9 @@ it builds a mesh from files or arrays.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from femeit.errors import MeshContractError
+from femeit.errors import MeshContractError, warn
 
 # gmsh element type -> readable name, for the types femeit cannot use.
 _LINEAR_SIMPLEX = {1: 1, 2: 2, 3: 4}  # dim -> gmsh type of the linear simplex (line, triangle, tetrahedron)
@@ -142,11 +140,10 @@ def warn_islands(elements: np.ndarray, electrodes, n_nodes: int, where: str) -> 
     floating = [p for p in parts if p not in touched]
     if floating:
         sizes = [int(np.sum(label[elements[:, 0]] == p)) for p in floating]
-        warnings.warn(
+        warn(
             f"{where}: {len(floating)} part(s) of the mesh touch no electrode ({sizes} elements); their "
             "potential is undetermined and the forward solve will fail or be meaningless there",
             RuntimeWarning,
-            stacklevel=4,
         )
     return len(floating)
 

@@ -157,6 +157,21 @@ def test_degenerate_elements_are_refused():
         fe.EITMesh.from_arrays(nodes, elements, [[0, 3], [2, 3]])
 
 
+def test_small_sound_elements_in_a_large_mesh_are_accepted():
+    """Degeneracy is judged per element: a 1 mm corner triangle in a 10 km square is sound.
+
+    A threshold relative to the whole mesh (1e-14 of its bounding box) refused
+    it, as it refused 5 cm tetrahedra at a small sphere in a 600 m half-space.
+    """
+    nodes = np.array([[0, 0], [1e4, 0], [1e4, 1e4], [0, 1e4], [1e-3, 0], [0, 1e-3]])
+    elements = np.array([[0, 4, 5], [4, 1, 2], [4, 2, 5], [5, 2, 3]])
+    mesh = fe.EITMesh.from_arrays(nodes, elements, [[1, 2], [2, 3]])
+    assert mesh.n_elements == 4
+    flat = np.vstack([nodes, [[5e3, 1e-7]]])  # a sliver along the bottom edge, 1e-7 m high
+    with pytest.raises(MeshContractError, match="1 degenerate"):
+        fe.EITMesh.from_arrays(flat, np.vstack([elements, [[4, 1, 6]]]), [[1, 2], [2, 3]])
+
+
 def test_overlapping_electrodes_in_from_arrays_are_refused():
     nodes, elements = _square()
     with pytest.raises(MeshContractError, match="share"):

@@ -13,8 +13,9 @@ compared with ``femeit.analytic.halfspace_sphere_anomaly``.  ``--depth``,
 ``--radius`` and ``--contrast`` (sphere / background conductivity) set up
 other spheres than the acceptance case, to check that the accuracy is not
 tuned to it.  The element size on the sphere is ``HalfspaceLineSpec``'s default,
-a sixth of the radius: the earlier fixed 0.2 m (0.4 radius) gave the
-acceptance case 0.32 % but other spheres 0.59-0.79 %.
+a sixth of the radius: the earlier fixed 0.2 m (0.4 of the radius here) gave
+the acceptance case 0.32 %, and 0.4 of the radius gave four other spheres
+0.59-0.79 %.
 Prints the error
 (max |dv - dv_exact| / max |dv_exact|), CPU and wall time of each step, and
 the load average.  Acceptance (issue 25): 0.5 % in <= 30 s on the default

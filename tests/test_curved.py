@@ -7,7 +7,7 @@ import femeit as fe
 from femeit.analytic import layered_ball_point_potentials, protocol_voltages
 from femeit.errors import FemeitError
 from femeit.forward import ForwardModel
-from femeit.geometry.curved import curved_mesh, spec_spheres
+from femeit.geometry.curved import QuadricSurface, curved_mesh, spec_spheres, spec_surfaces
 from femeit.protocol import Protocol
 
 
@@ -58,4 +58,118 @@ def test_curving_refuses_bad_input(ball):
     with pytest.raises(FemeitError, match="no facet"):
         curved_mesh(straight, [(np.zeros(3), 0.7)])
     with pytest.raises(FemeitError, match="positive radius"):
+        curved_mesh(straight, [(np.zeros(3), -1.0)])
+    with pytest.raises(FemeitError, match="is 2D but the mesh is 3D"):
         curved_mesh(straight, [(np.zeros(2), 1.0)])
+    with pytest.raises(FemeitError, match="QuadricSurface"):
+        curved_mesh(straight, surfaces=[(np.zeros(3), 1.0)])
+
+
+@pytest.fixture(scope="module")
+def tank():
+    spec = fe.CylinderSpec(
+        radius=0.1,
+        height=0.1,
+        rings=(
+            fe.ElectrodeRing(z=0.05, n_electrodes=8, shape="rectangle", electrode_width=0.02, electrode_height=0.03),
+        ),
+        inclusions=(fe.CylinderInclusion(0.02, -0.01, 0.02, 0.08, 0.04),),
+        h=0.04,
+        h_electrode=0.02,
+    )
+    return spec, fe.mesh_from_spec(spec)
+
+
+def test_a_cylinder_wall_is_curved_and_its_caps_stay_flat(tank):
+    spec, straight = tank
+    curved = curved_mesh(straight)
+    surfaces = spec_surfaces(spec)
+    assert [s.axial for s in surfaces] == [True, True]  # the tank's wall and the inclusion's
+    n_vertices = straight.n_nodes
+    mids = curved.mesh.p[:, n_vertices:]
+    chords = 0.5 * (straight.mesh.p[:, straight.mesh.edges[0]] + straight.mesh.p[:, straight.mesh.edges[1]])
+    moved = np.linalg.norm(mids - chords, axis=0) > 1e-12
+    # Every moved mid node is on a wall (radius 0.1 about the axis, or 0.04 about the inclusion's axis),
+    # at its chord's height, and both walls have many (a vertical edge's chord is on the wall already).
+    radius_tank = np.hypot(mids[0], mids[1])
+    radius_inclusion = np.hypot(mids[0] - 0.02, mids[1] + 0.01)
+    on_tank = np.isclose(radius_tank, 0.1, rtol=1e-12)
+    on_inclusion = np.isclose(radius_inclusion, 0.04, rtol=1e-12)
+    assert (moved & on_tank).sum() > 50 and (moved & on_inclusion).sum() > 20
+    assert np.all((on_tank | on_inclusion)[moved])
+    np.testing.assert_allclose(mids[2, moved], chords[2, moved], rtol=0, atol=1e-15)
+    # The caps' chords (both ends on a rim, at one height) are not moved off the flat caps.
+    for z in (0.0, 0.1):
+        cap = np.isclose(chords[2], z, atol=1e-12)
+        np.testing.assert_allclose(mids[:, cap & ~on_tank], chords[:, cap & ~on_tank], rtol=0, atol=1e-15)
+
+
+def test_curving_a_cylinder_gives_its_volume_and_electrode_areas(tank):
+    _, straight = tank
+    errors = {}
+    for name, mesh in (("straight", straight), ("curved", curved_mesh(straight))):
+        model = ForwardModel(mesh, Protocol.adjacent(8), order=2)
+        volume = model.basis.dx.sum() / (np.pi * 0.1**2 * 0.1)
+        inclusion = model.basis.dx[mesh.region("inclusion_1")].sum() / (np.pi * 0.04**2 * 0.06)
+        areas = model.discretization.electrode_size / (0.02 * 0.03)  # width is arc length on the wall
+        errors[name] = np.abs([volume - 1, inclusion - 1, *(areas - 1)])
+    # Measured: straight 4.5e-3, 2.9e-3 and up to 4.1e-4; curved 1.8e-6, 6.3e-7 and 3.8e-7.
+    assert np.all(errors["straight"][:2] > 1e-3)
+    assert np.all(errors["curved"] < 1e-5)
+    assert np.all(errors["curved"] < errors["straight"] / 100)
+
+
+def test_ellipse_and_ellipsoid_inclusions_are_curved_to_their_exact_size():
+    square = fe.Outline(shape="polygon", points=((-0.1, -0.1), (0.1, -0.1), (0.1, 0.1), (-0.1, 0.1)))
+    ellipse = fe.EllipseInclusion(0.01, -0.01, 0.06, 0.03, angle_deg=30)
+    areas = {}
+    for h in (0.01, 0.005):  # the inclusion's own size (about 0.01 here) rules above h 0.01
+        ring = fe.OutlineRing(n_electrodes=8, shape="point")
+        spec = fe.ContourSpec(outline=square, rings=(ring,), inclusions=(ellipse,), h=h)
+        straight = fe.mesh_from_spec(spec)
+        for name, mesh in (("straight", straight), ("curved", curved_mesh(straight))):
+            model = ForwardModel(mesh, Protocol.adjacent(8), electrode_model="point", order=2)
+            areas[name, h] = abs(model.basis.dx[mesh.region("inclusion_1")].sum() / (np.pi * 0.06 * 0.03) - 1)
+    # Measured: straight 3.2e-3 and 2.2e-3, curved 9.9e-7 and 4.7e-7.
+    assert areas["curved", 0.01] < areas["straight", 0.01] / 1000
+    assert areas["curved", 0.005] < areas["curved", 0.01]
+    ring = fe.OutlineRing(n_electrodes=8, shape="rectangle", z=0.05, width=0.01, height=0.01)
+    ellipsoid = fe.EllipsoidInclusion(0.01, -0.01, 0.05, 0.05, 0.04, 0.03)
+    (surface,) = spec_surfaces(fe.ExtrudedSpec(outline=square, height=0.1, rings=(ring,), inclusions=(ellipsoid,)))
+    on = surface.project(np.array([[0.3], [-0.2], [0.7]]))
+    assert np.isclose(surface.level(on), 1.0) and np.isclose(
+        ((on.ravel() - [0.01, -0.01, 0.05]) ** 2 / np.array([0.05, 0.04, 0.03]) ** 2).sum(), 1.0
+    )
+
+
+def test_outlines_are_not_taken_as_exact_surfaces():
+    ellipse = fe.Outline(shape="ellipse", a=0.15, b=0.1)
+    assert spec_surfaces(fe.ContourSpec(outline=ellipse, rings=(fe.OutlineRing(n_electrodes=8),))) == []
+
+
+def test_a_cylinders_flat_caps_are_never_curved_even_with_all_their_vertices_on_the_rim():
+    # One cube of six tetrahedra: all eight corners lie on the cylinder x^2 + y^2 = 2, and each
+    # cap (z = +-1) is two triangles of rim vertices whose diagonal passes through the axis.
+    import skfem
+
+    cube = skfem.MeshTet.init_tensor(*(np.array([-1.0, 1.0]),) * 3)
+    corners = cube.p.T
+    mesh = fe.EITMesh.from_arrays(corners, cube.t.T, [[i] for i in range(8)])
+    wall = QuadricSurface.vertical_cylinder(0.0, 0.0, np.sqrt(2.0))
+    curved = curved_mesh(mesh, surfaces=[wall])
+    mids = curved.mesh.p[:, 8:]
+    assert np.all(np.isfinite(mids))
+    on_cap = np.isclose(np.abs(mids[2]), 1.0)
+    on_wall = np.isclose(np.hypot(mids[0], mids[1]), np.sqrt(2.0))
+    # Cap diagonals stay at their chords' midpoints (on the axis); the rim's edges go to the wall.
+    assert np.any(on_cap & (np.hypot(mids[0], mids[1]) < 1e-12))
+    assert np.all(on_wall[on_cap & (np.hypot(mids[0], mids[1]) > 1e-12)])
+
+
+def test_an_edge_across_a_surface_is_refused_not_folded():
+    # One tetrahedron on the unit sphere: its equatorial face has an edge spanning 130 degrees.
+    angles = np.radians([0.0, 130.0, 250.0])
+    nodes = np.vstack([np.c_[np.cos(angles), np.sin(angles), np.zeros(3)], [0.0, 0.0, 1.0]])
+    mesh = fe.EITMesh.from_arrays(nodes, [[0, 1, 2, 3]], [[i] for i in range(4)])
+    with pytest.raises(FemeitError, match="too coarse to curve"):
+        curved_mesh(mesh, [(np.zeros(3), 1.0)])

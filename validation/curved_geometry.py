@@ -15,10 +15,20 @@ Two exact references, P2 fields throughout, point electrodes:
 
 Each mesh is solved twice: straight (the first-order mesh from gmsh) and curved
 (:func:`femeit.geometry.curved_mesh`: mid-edge nodes on the spheres, isoparametric
-P2).  The error is max |v - v_exact| / max |v_exact| over all rows.  The script
-writes ``curved_geometry.md`` (the table, with the meshed / true inclusion
-volume) and exits non-zero unless, on every mesh, the curved error is below the
-straight one, and on the finest mesh below half of it.
+P2).  The error is max |v - v_exact| / max |v_exact| over all rows.
+
+A second table checks the other quadric surfaces against their exact sizes:
+the wall of a cylindrical tank (the tank's volume and its rectangular
+electrodes' areas, 0.02 m of arc by 0.03 m, at several mesh sizes, with the
+observed order of the volume error), and a vertical cylinder, an ellipse (2D)
+and an ellipsoid as inclusions (their volumes or area), each integrated on the
+quadratic element maps.
+
+The script writes ``curved_geometry.md`` (the tables, with the meshed / true
+inclusion volume) and exits non-zero unless, on every mesh, the curved error is
+below the straight one, and on the finest mesh below half of it; and unless
+every curved size errs by less than a hundredth of the straight one, and the
+tank's curved volume error falls at an observed order of at least 2.5 in h.
 """
 
 from __future__ import annotations
@@ -94,6 +104,72 @@ def halfspace_rows(hs: list[float]) -> list[dict]:
     return rows
 
 
+def _sizes(mesh: fe.EITMesh, region: str | None, exact: float, electrode_area: float | None) -> tuple:
+    """(|meshed / exact volume - 1|, largest |electrode area / exact - 1| or None) on P2 element maps."""
+    electrode_model = "point" if mesh.electrodes[0].is_point else "cem"
+    model = ForwardModel(mesh, Protocol.adjacent(mesh.n_electrodes), electrode_model=electrode_model, order=2)
+    dx = model.basis.dx
+    volume = dx.sum() if region is None else dx[mesh.region(region)].sum()
+    areas = None
+    if electrode_area is not None:
+        areas = float(np.abs(model.discretization.electrode_size / electrode_area - 1).max())
+    return abs(float(volume) / exact - 1), areas
+
+
+def quadric_rows(tank_hs: list[float]) -> list[dict]:
+    """Meshed / exact sizes of cylinders, an ellipse and an ellipsoid, straight and curved."""
+    wide = fe.ElectrodeRing(z=0.05, n_electrodes=16, shape="rectangle", electrode_width=0.02, electrode_height=0.03)
+    small = fe.ElectrodeRing(z=0.05, n_electrodes=8, shape="rectangle", electrode_width=0.01, electrode_height=0.01)
+    square = fe.Outline(shape="polygon", points=((-0.1, -0.1), (0.1, -0.1), (0.1, 0.1), (-0.1, 0.1)))
+    cases = [
+        (f"tank wall, radius 0.1, h {h:g}", h, fe.CylinderSpec(radius=0.1, height=0.1, rings=(wide,), h=h,
+         h_electrode=h / 2), None, np.pi * 0.1**2 * 0.1, 0.02 * 0.03)
+        for h in tank_hs
+    ]  # fmt: skip
+    cases += [
+        ("cylinder inclusion, radius 0.04", None, fe.CylinderSpec(radius=0.1, height=0.1, rings=(small,), h=0.04,
+         inclusions=(fe.CylinderInclusion(0.02, -0.01, 0.02, 0.08, 0.04),)), "inclusion_1", np.pi * 0.04**2 * 0.06,
+         None),
+        ("ellipse inclusion, 0.06 x 0.03 at 30 deg (2D)", None, fe.ContourSpec(outline=square, h=0.01,
+         rings=(fe.OutlineRing(n_electrodes=8, shape="point"),),
+         inclusions=(fe.EllipseInclusion(0.01, -0.01, 0.06, 0.03, angle_deg=30),)), "inclusion_1",
+         np.pi * 0.06 * 0.03, None),
+        ("ellipsoid inclusion, 0.05 x 0.04 x 0.03", None, fe.ExtrudedSpec(outline=square, height=0.1, h=0.04,
+         rings=(fe.OutlineRing(n_electrodes=8, shape="rectangle", z=0.05, width=0.01, height=0.01),),
+         inclusions=(fe.EllipsoidInclusion(0.01, -0.01, 0.05, 0.05, 0.04, 0.03),)), "inclusion_1",
+         4 / 3 * np.pi * 0.05 * 0.04 * 0.03, None),
+    ]  # fmt: skip
+    rows = []
+    for case, h, spec, region, exact, electrode_area in cases:
+        straight = fe.mesh_from_spec(spec)
+        row = {"case": case, "h": h, "elements": straight.n_elements}
+        for name, mesh in (("straight", straight), ("curved", curved_mesh(straight))):
+            row[name], row[name + " electrodes"] = _sizes(mesh, region, exact, electrode_area)
+        areas = "" if electrode_area is None else (
+            f"  electrode areas {row['straight electrodes']:.2e} / {row['curved electrodes']:.2e}"
+        )  # fmt: skip
+        print(f"{case:45s} {row['elements']:7d} el.  volume error {row['straight']:.2e} / {row['curved']:.2e}{areas}")
+        rows.append(row)
+    return rows
+
+
+def quadric_failures(rows: list[dict]) -> list[str]:
+    """Curved sizes not a hundred times closer than straight ones, or the tank's volume error falling too slowly."""
+    out = []
+    for r in rows:
+        for key in ("", " electrodes"):
+            straight, curved = r["straight" + key], r["curved" + key]
+            if straight is not None and not curved < straight / 100:
+                out.append(f"{r['case']}{key}: curved {curved:.2e} not below a hundredth of {straight:.2e}")
+    tank = [r for r in rows if r["h"] is not None]
+    if len(tank) >= 2:
+        h = np.log([r["h"] for r in tank])
+        rate = np.polyfit(h, np.log([r["curved"] for r in tank]), 1)[0]
+        if not rate >= 2.5:
+            out.append(f"tank wall: curved volume error falls at order {rate:.2f} in h, not at least 2.5")
+    return out
+
+
 def _row(case, h, name, mesh, error, volume, seconds) -> dict:
     row = {
         "case": case,
@@ -136,6 +212,7 @@ def main() -> int:
     ball_h = [0.2, 0.1] if args.quick else [0.2, 0.1, 0.07, 0.05]
     half_h = [0.2, 0.14] if args.quick else [0.2, 0.14, 0.1, 0.07]
     rows = ball_rows(ball_h) + halfspace_rows(half_h)
+    quadrics = quadric_rows([0.04, 0.02] if args.quick else [0.04, 0.02, 0.01])
     lines = [
         "# Curved geometry: error vs elements",
         "",
@@ -150,7 +227,28 @@ def main() -> int:
             f"| {r['case']} | {r['h']:g} | {r['geometry']} | {r['elements']} | {r['error']:.3e} | "
             f"{r['volume']:.6f} | {r['seconds']:.1f} |"
         )
-    failed = failures(rows)
+    lines += [
+        "",
+        "## Quadric surfaces: meshed / exact size",
+        "",
+        "|meshed / exact - 1| of the volume (area in 2D) and, on the tank, the largest over its electrodes' "
+        "areas, integrated on the P2 element maps.",
+        "",
+        "| case | elements | volume, straight | volume, curved | electrode areas, straight | electrode areas, curved |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in quadrics:
+        areas = ["-", "-"] if r["straight electrodes"] is None else [
+            f"{r['straight electrodes']:.2e}", f"{r['curved electrodes']:.2e}"
+        ]  # fmt: skip
+        volumes = f"{r['straight']:.2e} | {r['curved']:.2e}"
+        lines.append(f"| {r['case']} | {r['elements']} | {volumes} | {' | '.join(areas)} |")
+    tank = [r for r in quadrics if r["h"] is not None]
+    h = np.log([r["h"] for r in tank])
+    for name in ("straight", "curved"):
+        rate = np.polyfit(h, np.log([r[name] for r in tank]), 1)[0]
+        lines.append(f"\nTank volume error, {name}: observed order {rate:.2f} in h.")
+    failed = failures(rows) + quadric_failures(quadrics)
     lines += ["", "FAILED: " + "; ".join(failed) if failed else "Curving lowered the error on every mesh."]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "curved_geometry.md").write_text("\n".join(lines) + "\n")

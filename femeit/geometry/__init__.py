@@ -1,6 +1,6 @@
 """Geometry specifications, gmsh builders and the mesh cache (built on :mod:`femeit.mesh`)."""
 
-from femeit.geometry.curved import curved_mesh, spec_spheres
+from femeit.geometry.curved import QuadricSurface, curved_mesh, spec_spheres, spec_surfaces
 from femeit.geometry.meshing import mesh_from_spec
 from femeit.geometry.outline import Outline
 from femeit.geometry.outline_specs import (
@@ -44,11 +44,13 @@ __all__ = [
     "OutlineRing",
     "PolygonInclusion",
     "PrismInclusion",
+    "QuadricSurface",
     "SphereInclusion",
     "curved_mesh",
     "load_spec",
     "mesh_from_spec",
     "spec_from_dict",
     "spec_spheres",
+    "spec_surfaces",
     "spec_to_dict",
 ]

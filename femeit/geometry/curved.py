@@ -1,28 +1,36 @@
-"""Second-order (curved, isoparametric) geometry for meshes of spherical and circular surfaces.
+"""Second-order (curved, isoparametric) geometry on quadric surfaces: spheres, ellipsoids, vertical cylinders.
 
-A mesh from gmsh is made of flat simplices, so a sphere (or circle) is
-represented by a polyhedron inscribed in it whose volume falls short of the true
-one (meshed / true volume 0.995 for a sphere at h = 0.07 r).  For a buried
-inclusion that volume deficit dominates the error of the anomaly, long before the
-field's discretisation error does.  :func:`curved_mesh` turns a mesh into its
-second-order version (scikit-fem ``MeshTri2`` / ``MeshTet2``: one extra node per
-edge) and moves the mid-edge node of every edge on a spherical surface onto that
-surface.  Each element then maps its reference element through quadratic shape
-functions, so with P2 fields the discretisation is isoparametric (Ciarlet &
-Raviart, "The combined effect of curved boundaries and numerical integration in
-isoparametric finite element methods", in *The Mathematical Foundations of the
-Finite Element Method*, Academic Press 1972, pp. 409-474): the geometric error
-falls from O(h^2) to O(h^3) and no longer limits P2's accuracy.
+A mesh from gmsh is made of flat simplices, so a sphere (or circle, or
+cylinder wall) is represented by a polyhedron inscribed in it whose volume falls
+short of the true one (meshed / true volume 0.995 for a sphere at h = 0.07 r).
+For a buried inclusion that volume deficit dominates the error of the anomaly,
+long before the field's discretisation error does; on a tank's wall it shrinks
+the electrodes.  :func:`curved_mesh` turns a mesh into its second-order version
+(scikit-fem ``MeshTri2`` / ``MeshTet2``: one extra node per edge) and moves the
+mid-edge node of every edge on a curved surface onto that surface.  Each element
+then maps its reference element through quadratic shape functions, so with P2
+fields the discretisation is isoparametric (Ciarlet & Raviart, "The combined
+effect of curved boundaries and numerical integration in isoparametric finite
+element methods", in *The Mathematical Foundations of the Finite Element
+Method*, Academic Press 1972, pp. 409-474): the geometric error falls from
+O(h^2) to O(h^3) and no longer limits P2's accuracy.
 
-The surfaces are known exactly (centre and radius), so the mid-edge nodes are
-projected onto the exact sphere, as gmsh's ``Mesh.ElementOrder = 2`` would project
-them onto the CAD surface; the vertices already lie on it.
+The surfaces are known exactly from the geometry spec (:func:`spec_surfaces`),
+so the mid-edge nodes are placed on the exact surface, as gmsh's
+``Mesh.ElementOrder = 2`` would place them on the CAD surface; the vertices
+already lie on it.  Each surface is a quadric ``|M (x - c)| = 1``
+(:class:`QuadricSurface`), and a mid node ``p`` is moved along the ray from the
+centre (from the axis, for a cylinder): ``c + (p - c) / |M (p - c)|``, a point
+of the surface within O(h^2) of the chord's midpoint, which is all the
+quadratic map needs.  Outlines (``ContourSpec``, ``ExtrudedSpec``), boxes
+and prisms are left as meshed (a polygon's sides are straight already; a
+smooth outline is meshed by gmsh as a spline whose exact curve is gmsh's own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import skfem
@@ -30,29 +38,146 @@ import skfem
 from femeit.errors import FemeitError
 from femeit.mesh import EITMesh
 
-# A vertex is on a sphere when its distance from the surface is below this
-# fraction of the radius (gmsh places surface nodes to rounding).
+# A vertex is on a surface when |M (x - c)| differs from 1 by less than this
+# (gmsh places surface nodes to rounding).
 ON_SURFACE_RTOL = 1e-7
+
+
+@dataclass(frozen=True)
+class QuadricSurface:
+    """The surface ``|M (x - c)| = 1``: a sphere, ellipsoid, circle, ellipse or vertical cylinder.
+
+    Parameters
+    ----------
+    centre : ndarray, shape (dim,)
+        Centre ``c``, m (for a vertical cylinder, any point of its axis).
+    matrix : ndarray, shape (dim, dim)
+        ``M``, 1/m: its rows map ``x - c`` to the unit sphere's coordinates.
+        A vertical cylinder has a zero last column (z is free along the axis).
+    name : str
+        What the surface is, for messages.
+
+    Use the constructors :meth:`sphere`, :meth:`ellipsoid`, :meth:`ellipse` and
+    :meth:`vertical_cylinder`.
+    """
+
+    centre: np.ndarray
+    matrix: np.ndarray
+    name: str = "surface"
+
+    @property
+    def dim(self) -> int:
+        return len(self.centre)
+
+    @property
+    def axial(self) -> bool:
+        """Whether the surface is a cylinder along z (its caps, flat at constant z, are not curved)."""
+        return self.dim == 3 and not np.any(self.matrix[:, 2])
+
+    @classmethod
+    def sphere(cls, centre: Sequence[float], radius: float) -> QuadricSurface:
+        """A sphere (3D) or circle (2D) of ``radius`` m about ``centre`` (dim coordinates)."""
+        centre = np.asarray(centre, dtype=float).ravel()
+        radius = float(radius)
+        if centre.shape not in ((2,), (3,)) or not np.all(np.isfinite(centre)) or not radius > 0:
+            raise FemeitError(
+                f"a sphere needs a centre of 2 or 3 finite coordinates and a positive radius, "
+                f"got centre {centre}, radius {radius}"
+            )
+        return cls(centre, np.eye(len(centre)) / radius, f"sphere of centre {centre} and radius {radius:g}")
+
+    @classmethod
+    def ellipsoid(cls, centre: Sequence[float], axes: Sequence[float]) -> QuadricSurface:
+        """An axis-aligned ellipsoid with semi-axes ``axes`` = (a, b, c) along x, y, z, m."""
+        centre = np.asarray(centre, dtype=float).ravel()
+        axes = np.asarray(axes, dtype=float).ravel()
+        if centre.shape != (3,) or axes.shape != (3,) or not np.all(axes > 0) or not np.all(np.isfinite(centre)):
+            raise FemeitError(f"an ellipsoid needs a 3D centre and three positive semi-axes, got {centre}, {axes}")
+        return cls(centre, np.diag(1.0 / axes), f"ellipsoid of centre {centre} and semi-axes {axes}")
+
+    @classmethod
+    def ellipse(cls, centre: Sequence[float], a: float, b: float, angle_deg: float = 0.0) -> QuadricSurface:
+        """A 2D ellipse: semi-axis ``a`` along the direction ``angle_deg`` (from x, counter-clockwise), ``b`` across."""
+        centre = np.asarray(centre, dtype=float).ravel()
+        if centre.shape != (2,) or not (a > 0 and b > 0) or not np.all(np.isfinite(centre)):
+            raise FemeitError(f"an ellipse needs a 2D centre and positive semi-axes, got {centre}, a={a}, b={b}")
+        t = np.radians(angle_deg)
+        rotation = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # x -> the ellipse's own axes
+        return cls(
+            centre, np.diag([1.0 / a, 1.0 / b]) @ rotation, f"ellipse of centre {centre}, semi-axes {a:g}, {b:g}"
+        )
+
+    @classmethod
+    def vertical_cylinder(cls, x: float, y: float, a: float, b: float | None = None) -> QuadricSurface:
+        """The wall of a cylinder along z with axis at (x, y), m: radius ``a``, or semi-axes ``a`` (x) and ``b`` (y)."""
+        b = a if b is None else b
+        if not (a > 0 and b > 0) or not np.all(np.isfinite([x, y])):
+            raise FemeitError(f"a cylinder needs a finite axis and positive radii, got x={x}, y={y}, a={a}, b={b}")
+        matrix = np.diag([1.0 / a, 1.0 / b, 0.0])
+        shape = f"radius {a:g}" if a == b else f"semi-axes {a:g}, {b:g}"
+        return cls(np.array([x, y, 0.0]), matrix, f"cylinder along z at ({x:g}, {y:g}), {shape}")
+
+    def level(self, points: np.ndarray) -> np.ndarray:
+        """``|M (x - c)|`` for points of shape (dim, n): 1 on the surface."""
+        return np.linalg.norm(self.matrix @ (points - self.centre[:, None]), axis=0)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Points of shape (dim, n) moved onto the surface along the ray from the centre (from the axis)."""
+        offset = points - self.centre[:, None]
+        scale = 1.0 / self.level(points)
+        moved = self.centre[:, None] + offset * scale
+        if self.axial:
+            moved[2] = points[2]  # along the axis nothing moves
+        return moved
+
+
+def spec_surfaces(spec) -> list[QuadricSurface]:
+    """The curved quadric surfaces of a geometry spec (empty for specs without any).
+
+    The ball's and disk's boundaries (and a ball's inner sphere), the wall of a
+    :class:`~femeit.geometry.CylinderSpec`, and every spherical, ellipsoidal,
+    circular, elliptic or vertical cylindrical inclusion (gmsh meshes these on
+    the exact surfaces).  The outline of a ``ContourSpec`` or ``ExtrudedSpec``
+    is not among them, even an ellipse: gmsh meshes it as a spline through
+    points of the outline (within 1e-3 of the semi-axis at the tips of a 4:1
+    ellipse), so its vertices are not on the exact curve; it stays as meshed.
+    """
+    surfaces: list[QuadricSurface] = []
+    name = type(spec).__name__
+    dim = getattr(spec, "dim", 3)
+    if name in ("BallSpec", "CircleSpec"):
+        surfaces.append(QuadricSurface.sphere(np.zeros(dim), spec.radius))
+        if getattr(spec, "inner_radius", 0.0) > 0:
+            surfaces.append(QuadricSurface.sphere(np.zeros(dim), spec.inner_radius))
+    elif name == "CylinderSpec":
+        surfaces.append(QuadricSurface.vertical_cylinder(0.0, 0.0, spec.radius))
+    for inc in getattr(spec, "inclusions", ()):
+        kind = type(inc).__name__
+        if kind == "SphereInclusion":
+            surfaces.append(QuadricSurface.sphere((inc.x, inc.y, inc.z), inc.radius))
+        elif kind == "CircleInclusion":
+            surfaces.append(QuadricSurface.sphere((inc.x, inc.y), inc.radius))
+        elif kind == "EllipsoidInclusion":
+            surfaces.append(QuadricSurface.ellipsoid((inc.x, inc.y, inc.z), (inc.a, inc.b, inc.c)))
+        elif kind == "EllipseInclusion":
+            surfaces.append(QuadricSurface.ellipse((inc.x, inc.y), inc.a, inc.b, inc.angle_deg))
+        elif kind == "CylinderInclusion":
+            surfaces.append(QuadricSurface.vertical_cylinder(inc.x, inc.y, inc.radius))
+    return surfaces
 
 
 def spec_spheres(spec) -> list[tuple[np.ndarray, float]]:
     """The spherical (3D) or circular (2D) surfaces of a geometry spec: [(centre, radius), ...].
 
     The ball's or disk's outer boundary, the ball's inner sphere, and every spherical or circular
-    inclusion (``SphereInclusion``, ``CircleInclusion``).  Returns an empty list for specs without curved
-    surfaces of this kind.
+    inclusion (``SphereInclusion``, ``CircleInclusion``); :func:`spec_surfaces` gives these and the
+    other quadric surfaces (cylinders, ellipses, ellipsoids).
     """
     spheres = []
-    name = type(spec).__name__
-    if name in ("BallSpec", "CircleSpec"):
-        spheres.append((np.zeros(spec.dim), float(spec.radius)))
-        if getattr(spec, "inner_radius", 0.0) > 0:
-            spheres.append((np.zeros(spec.dim), float(spec.inner_radius)))
-    for inc in getattr(spec, "inclusions", ()):
-        if type(inc).__name__ not in ("SphereInclusion", "CircleInclusion"):
-            continue  # cylinders and boxes are not spheres
-        centre = [inc.x, inc.y] + ([inc.z] if spec.dim == 3 else [])
-        spheres.append((np.array(centre, dtype=float), float(inc.radius)))
+    for surface in spec_surfaces(spec):
+        m = surface.matrix
+        if not surface.axial and np.allclose(m, m[0, 0] * np.eye(surface.dim), rtol=0, atol=0):
+            spheres.append((surface.centre.copy(), 1.0 / m[0, 0]))
     return spheres
 
 
@@ -67,8 +192,13 @@ def _surface_facets(mesh: EITMesh) -> np.ndarray:
     return np.flatnonzero(outer | between)
 
 
-def curved_mesh(mesh: EITMesh, spheres: Sequence[tuple[np.ndarray, float]] | None = None) -> EITMesh:
-    """The second-order version of ``mesh`` with its spherical surfaces curved exactly.
+def curved_mesh(
+    mesh: EITMesh,
+    spheres: Sequence[tuple[np.ndarray, float]] | None = None,
+    *,
+    surfaces: Sequence[QuadricSurface] | None = None,
+) -> EITMesh:
+    """The second-order version of ``mesh`` with its curved surfaces exact.
 
     Parameters
     ----------
@@ -76,27 +206,36 @@ def curved_mesh(mesh: EITMesh, spheres: Sequence[tuple[np.ndarray, float]] | Non
         A first-order mesh (from :func:`femeit.geometry.mesh_from_spec` or elsewhere).
     spheres : sequence of (centre, radius), optional
         Spheres (3D) or circles (2D), centre shape (dim,) in m, radius in m.
-        Default: those of ``mesh.spec`` (:func:`spec_spheres`).
+    surfaces : sequence of QuadricSurface, optional
+        Any quadric surfaces (spheres, ellipsoids, ellipses, vertical cylinders).
+        Default (neither given): those of ``mesh.spec`` (:func:`spec_surfaces`).
 
     Returns
     -------
     EITMesh
         Same vertices, elements, electrodes and regions; ``mesh.mesh`` is a
-        scikit-fem ``MeshTri2``/``MeshTet2`` whose ``p`` (= ``doflocs``) holds the
+        scikit-fem ``MeshTet2``/``MeshTri2`` whose ``p`` (= ``doflocs``) holds the
         vertices followed by one node per edge (``mesh.points`` and ``n_nodes``
-        count both).  Every edge of a facet that lies on one of the spheres (on
+        count both).  Every edge of a facet that lies on one of the surfaces (on
         the outer boundary or between two regions) has its mid node on the
-        sphere.  :class:`femeit.forward.ForwardModel` on it integrates with the
-        quadratic element maps; use ``order=2`` for an isoparametric model.
+        surface; for a vertical cylinder, facets flat at one height (its caps,
+        whose vertices lie on the rim) stay flat, and only the rim's own edges
+        are curved, as edges of the wall.  :class:`femeit.forward.ForwardModel`
+        on it integrates with the quadratic element maps (volumes, and the
+        electrodes' areas on a curved wall); use ``order=2`` for an
+        isoparametric model.
 
     Raises
     ------
     FemeitError
-        If the mesh is already second order, or a given sphere has no facet on it.
+        If the mesh is already second order, or a given surface has no facet on it.
     """
     if not mesh.mesh.affine or isinstance(mesh.mesh, skfem.MeshTet2 | skfem.MeshTri2):
         raise FemeitError("the mesh is already second order")
-    spheres = spec_spheres(mesh.spec) if spheres is None else spheres
+    given = list(surfaces or ())
+    if spheres is not None:
+        given += [QuadricSurface.sphere(centre, radius) for centre, radius in spheres]
+    targets = given if (spheres is not None or surfaces is not None) else spec_surfaces(mesh.spec)
     linear = mesh.mesh
     quadratic_type = skfem.MeshTri2 if mesh.dim == 2 else skfem.MeshTet2
     quadratic = quadratic_type.from_mesh(linear)
@@ -107,23 +246,30 @@ def curved_mesh(mesh: EITMesh, spheres: Sequence[tuple[np.ndarray, float]] | Non
     edges = linear.facets if mesh.dim == 2 else linear.edges
     edge_keys = edges.min(axis=0) * n_vertices + edges.max(axis=0)
     order = np.argsort(edge_keys)
-    candidates = _surface_facets(mesh)
-    for centre, radius in spheres:
-        centre = np.asarray(centre, dtype=float).reshape(-1, 1)
-        radius = float(radius)
-        if centre.shape[0] != mesh.dim or not radius > 0:
-            raise FemeitError(f"a sphere needs a centre of {mesh.dim} coordinates and a positive radius")
-        on_vertex = np.abs(np.linalg.norm(linear.p - centre, axis=0) - radius) < ON_SURFACE_RTOL * radius
-        facets = linear.facets[:, candidates]
-        facets = facets[:, on_vertex[facets].all(axis=0)]
+    candidates = linear.facets[:, _surface_facets(mesh)]
+    extent = float(np.ptp(linear.p, axis=1).max())
+    for surface in targets:
+        if not isinstance(surface, QuadricSurface):
+            raise FemeitError(f"surfaces must be QuadricSurface objects, got {type(surface).__name__}")
+        if surface.dim != mesh.dim:
+            raise FemeitError(f"the {surface.name} is {surface.dim}D but the mesh is {mesh.dim}D")
+        on_vertex = np.abs(surface.level(linear.p) - 1.0) < ON_SURFACE_RTOL
+        facets = candidates[:, on_vertex[candidates].all(axis=0)]
+        if surface.axial:  # a cap's facets are flat at one height: not the wall
+            z = linear.p[2, facets]
+            facets = facets[:, np.ptp(z, axis=0) > ON_SURFACE_RTOL * extent]
         if facets.shape[1] == 0:
-            raise FemeitError(f"no facet of the mesh lies on the sphere of centre {centre.ravel()} and radius {radius}")
+            raise FemeitError(f"no facet of the mesh lies on the {surface.name}")
         pairs = np.concatenate([facets[[i, j]] for i in range(len(facets)) for j in range(i + 1, len(facets))], axis=1)
         keys = np.unique(pairs.min(axis=0) * n_vertices + pairs.max(axis=0))
-        found = order[np.searchsorted(edge_keys, keys, sorter=order)]
-        columns = n_vertices + found
-        offset = doflocs[:, columns] - centre
-        doflocs[:, columns] = centre + radius * offset / np.linalg.norm(offset, axis=0)
+        columns = n_vertices + order[np.searchsorted(edge_keys, keys, sorter=order)]
+        # A chord's midpoint on a circle of the surface is at cos(angle / 2) of the way out: below
+        # half way the edge spans more than 120 degrees, and moving it onto the surface folds elements.
+        if np.any(surface.level(doflocs[:, columns]) < 0.5):
+            raise FemeitError(
+                f"the mesh is too coarse to curve the {surface.name}: an edge on it spans more than 120 degrees"
+            )
+        doflocs[:, columns] = surface.project(doflocs[:, columns])
     curved = replace(quadratic, doflocs=doflocs, _boundaries=linear._boundaries, _subdomains=linear._subdomains)
-    info = dict(mesh.info, curved_surfaces=len(spheres))
+    info = dict(mesh.info, curved_surfaces=len(targets))
     return replace(mesh, mesh=curved, info=info)

@@ -173,3 +173,75 @@ def test_an_edge_across_a_surface_is_refused_not_folded():
     mesh = fe.EITMesh.from_arrays(nodes, [[0, 1, 2, 3]], [[i] for i in range(4)])
     with pytest.raises(FemeitError, match="too coarse to curve"):
         curved_mesh(mesh, [(np.zeros(3), 1.0)])
+
+
+def _on_unit_sphere(polar_deg, azimuth_deg) -> np.ndarray:
+    t, p = np.broadcast_arrays(np.radians(polar_deg), np.radians(azimuth_deg))
+    return np.c_[np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)].reshape(-1, 3)
+
+
+def _cap_tetrahedron(top_polar_deg: float) -> fe.EITMesh:
+    """One flat tetrahedron with all four vertices on the unit sphere: three on a ring at 40 degrees, one above it."""
+    nodes = np.vstack([_on_unit_sphere(40.0, [0.0, 120.0, 240.0]), _on_unit_sphere(top_polar_deg, 180.0)])
+    return fe.EITMesh.from_arrays(nodes, [[0, 1, 2, 3]], [[i] for i in range(4)])
+
+
+def _radially_curved_ratio(mesh: fe.EITMesh) -> float:
+    """The element's Jacobian ratio with every mid-edge node moved onto the unit sphere."""
+    import skfem
+
+    from femeit.geometry import curved as curved_module
+
+    lin = mesh.mesh
+    nodes = skfem.MeshTet2.from_mesh(lin).doflocs.copy()
+    nodes[:, 4:] /= np.linalg.norm(nodes[:, 4:], axis=0)
+    return curved_module._jacobian_ratios(lin, nodes, lin.t2e, np.arange(1))[0]
+
+
+@pytest.mark.parametrize("top_polar_deg", [36.0, 0.0])
+def test_an_element_that_curving_would_fold_keeps_its_edges_straight(top_polar_deg):
+    # All four faces lie on the sphere; the base's edges bulge towards the top vertex. With the
+    # top vertex near the ring (36 degrees: a sliver) the element folds (ratio -1.4); with it at
+    # the pole it nearly does (0.05). Either way its edges stay straight, with a warning.
+    from femeit.geometry import curved as curved_module
+
+    mesh = _cap_tetrahedron(top_polar_deg)
+    assert _radially_curved_ratio(mesh) < (0 if top_polar_deg else curved_module.MIN_JACOBIAN_RATIO)
+    sphere = QuadricSurface.sphere(np.zeros(3), 1.0)
+    with pytest.warns(RuntimeWarning, match=r"left straight \(6 on the sphere"):
+        curved = curved_mesh(mesh, surfaces=[sphere])
+    assert curved.info["straight_surface_edges"] == 6
+    # Every mid node is back at its chord's midpoint: the element is its straight self, whose ratio is 1.
+    lin = mesh.mesh
+    np.testing.assert_allclose(curved.mesh.p[:, 4:], lin.p[:, lin.edges].mean(axis=1), atol=1e-15)
+    ratios = curved_module._jacobian_ratios(lin, curved.mesh.doflocs, lin.t2e, np.arange(1))
+    np.testing.assert_allclose(ratios, 1.0)
+
+
+def test_a_sound_curved_element_keeps_its_curved_edges():
+    # A tall cap element (top vertex at the pole of a ring at 80 degrees) curves without folding.
+    nodes = np.vstack([_on_unit_sphere(80.0, [0.0, 120.0, 240.0]), [[0.0, 0.0, 1.0]]])
+    mesh = fe.EITMesh.from_arrays(nodes, [[0, 1, 2, 3]], [[i] for i in range(4)])
+    assert _radially_curved_ratio(mesh) > 0.1
+    curved = curved_mesh(mesh, surfaces=[QuadricSurface.sphere(np.zeros(3), 1.0)])
+    assert curved.info["straight_surface_edges"] == 0
+    np.testing.assert_allclose(np.linalg.norm(curved.mesh.p[:, 4:], axis=0), 1.0)
+
+
+def test_jacobian_ratios_match_scikit_fem_and_sound_elements_stay_curved(ball):
+    import skfem
+
+    curved = curved_mesh(ball[1])
+    assert curved.info["straight_surface_edges"] == 0
+    from femeit.geometry import curved as curved_module
+
+    m, lin = curved.mesh, ball[1].mesh
+    elements = np.arange(0, lin.t.shape[1], 97)
+    ratios = curved_module._jacobian_ratios(lin, m.doflocs, lin.t2e, elements)
+    # The same determinants from scikit-fem's own quadratic mapping at the sample points.
+    rule, _ = skfem.quadrature.get_quadrature(skfem.ElementTetP2().refdom, 4)
+    det = m.mapping().detDF(rule)[elements]
+    corner = lin.p[:, lin.t[:, elements]]
+    straight = np.linalg.det(np.moveaxis(corner[:, 1:] - corner[:, :1], -1, 0))
+    assert np.all(ratios <= (det / straight[:, None]).min(axis=1) + 1e-12)
+    assert 0.5 < ratios.min() and ratios.max() <= 1.0 + 1e-12

@@ -25,6 +25,9 @@ of the surface within O(h^2) of the chord's midpoint, which is all the
 quadratic map needs.  Outlines (``ContourSpec``, ``ExtrudedSpec``), boxes
 and prisms are left as meshed (a polygon's sides are straight already; a
 smooth outline is meshed by gmsh as a spline whose exact curve is gmsh's own).
+Every curved element's map is checked afterwards: an element that moving its
+mid nodes would fold keeps its edges straight (with a warning), never a
+negative Jacobian that would silently corrupt its stiffness.
 """
 
 from __future__ import annotations
@@ -35,12 +38,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import skfem
 
-from femeit.errors import FemeitError
+from femeit.errors import FemeitError, warn
 from femeit.mesh import EITMesh
 
 # A vertex is on a surface when |M (x - c)| differs from 1 by less than this
 # (gmsh places surface nodes to rounding).
 ON_SURFACE_RTOL = 1e-7
+# A curved element is kept when its Jacobian determinant, at every sample point,
+# is at least this fraction of its straight element's (1 for an uncurved element).
+# Below it the element is nearly folded (or folded: negative), and its stiffness
+# would be wrong; sound curved elements measured 0.7-0.9 on meshes of every spec kind.
+MIN_JACOBIAN_RATIO = 0.1
+# Elements whose Jacobians are sampled at once (bounds the temporaries to ~40 MB).
+_JACOBIAN_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -223,12 +233,27 @@ def curved_mesh(
         are curved, as edges of the wall.  :class:`femeit.forward.ForwardModel`
         on it integrates with the quadratic element maps (volumes, and the
         electrodes' areas on a curved wall); use ``order=2`` for an
-        isoparametric model.
+        isoparametric model.  ``info["straight_surface_edges"]`` counts the
+        surface edges left straight to keep elements unfolded (see Warns).
 
     Raises
     ------
     FemeitError
-        If the mesh is already second order, or a given surface has no facet on it.
+        If the mesh is already second order, a given surface has no facet on
+        it, or an edge on a surface spans more than 120 degrees of it.
+
+    Warns
+    -----
+    RuntimeWarning
+        Where the mesh is coarse against a surface's curvature (an element
+        with several faces on a thin ellipsoid, say), moving mid nodes onto
+        the surface can fold an element: its quadratic map's Jacobian
+        determinant, sampled at the vertices, edge midpoints, centroid and
+        degree-4 quadrature points, falls below ``MIN_JACOBIAN_RATIO`` of the
+        straight element's somewhere.  Such elements' surface edges are left
+        straight (the mesh stays conforming and every element valid, the
+        surface inexact there), and the warning counts them per surface;
+        meshing finer near the surface removes them.
     """
     if not mesh.mesh.affine or isinstance(mesh.mesh, skfem.MeshTet2 | skfem.MeshTri2):
         raise FemeitError("the mesh is already second order")
@@ -248,7 +273,8 @@ def curved_mesh(
     order = np.argsort(edge_keys)
     candidates = linear.facets[:, _surface_facets(mesh)]
     extent = float(np.ptp(linear.p, axis=1).max())
-    for surface in targets:
+    surface_of = np.full(edges.shape[1], -1)  # per edge: the surface its mid node is on, or -1
+    for index, surface in enumerate(targets):
         if not isinstance(surface, QuadricSurface):
             raise FemeitError(f"surfaces must be QuadricSurface objects, got {type(surface).__name__}")
         if surface.dim != mesh.dim:
@@ -270,6 +296,79 @@ def curved_mesh(
                 f"the mesh is too coarse to curve the {surface.name}: an edge on it spans more than 120 degrees"
             )
         doflocs[:, columns] = surface.project(doflocs[:, columns])
+        surface_of[columns - n_vertices] = index
+    straightened = _unfold(linear, doflocs, surface_of)
+    if straightened.any():
+        names = ", ".join(
+            f"{np.count_nonzero(straightened & (surface_of == i))} on the {targets[i].name}"
+            for i in np.unique(surface_of[straightened])
+        )
+        warn(
+            f"curving would fold or nearly fold elements where the mesh is coarse against a surface's curvature; "
+            f"their edges on it are left straight ({names}): mesh finer there for the exact surface",
+            RuntimeWarning,
+        )
     curved = replace(quadratic, doflocs=doflocs, _boundaries=linear._boundaries, _subdomains=linear._subdomains)
-    info = dict(mesh.info, curved_surfaces=len(targets))
+    info = dict(mesh.info, curved_surfaces=len(targets), straight_surface_edges=int(straightened.sum()))
     return replace(mesh, mesh=curved, info=info)
+
+
+def _unfold(linear: skfem.Mesh, doflocs: np.ndarray, surface_of: np.ndarray) -> np.ndarray:
+    """Move back to its chord's midpoint every curved edge of an element that curving folds; which edges moved back.
+
+    ``doflocs``: the quadratic mesh's nodes (vertices, then one per edge of
+    ``linear``), changed in place; ``surface_of``: per edge, the surface its
+    mid node was moved onto, or -1.  An element is folded when its Jacobian
+    determinant falls below ``MIN_JACOBIAN_RATIO`` of its straight element's
+    anywhere among the sample points (:func:`_jacobian_ratios`).  An edge moved
+    back makes its elements closer to their straight, valid shapes, so the
+    passes end (at worst with every edge straight, where every ratio is 1).
+    """
+    n_vertices = linear.p.shape[1]
+    element_edges = linear.t2e if linear.dim() == 3 else linear.t2f
+    straightened = np.zeros(len(surface_of), dtype=bool)
+    check = np.flatnonzero((surface_of[element_edges] >= 0).any(axis=0))
+    while check.size:
+        ratios = _jacobian_ratios(linear, doflocs, element_edges, check)
+        folded = check[ratios < MIN_JACOBIAN_RATIO]
+        edges = element_edges[:, folded].ravel()
+        edges = np.unique(edges[(surface_of[edges] >= 0) & ~straightened[edges]])
+        if edges.size == 0:
+            break
+        ends = linear.p[:, linear.edges[:, edges]] if linear.dim() == 3 else linear.p[:, linear.facets[:, edges]]
+        doflocs[:, n_vertices + edges] = ends.mean(axis=1)
+        straightened[edges] = True
+        touched = np.zeros(len(surface_of), dtype=bool)
+        touched[edges] = True
+        check = np.flatnonzero(touched[element_edges].any(axis=0))
+    return straightened
+
+
+def _jacobian_ratios(linear: skfem.Mesh, doflocs: np.ndarray, element_edges: np.ndarray, elements: np.ndarray):
+    """Per element of ``elements``: min of det J of the quadratic map over sample points / the straight element's.
+
+    Sampled at the vertices, the edge midpoints, the centroid and the points of
+    a degree-4 quadrature rule (det J of a quadratic map is a polynomial of
+    degree 2 in 2D, 3 in 3D, so these points see a fold anywhere but in a
+    sliver between them).  Shape (len(elements),).
+    """
+    dim = linear.dim()
+    element = skfem.ElementTetP2() if dim == 3 else skfem.ElementTriP2()
+    corners = np.hstack([np.zeros((dim, 1)), np.eye(dim)])
+    pairs = [(i, j) for i in range(dim + 1) for j in range(i + 1, dim + 1)]
+    midpoints = np.column_stack([(corners[:, i] + corners[:, j]) / 2 for i, j in pairs])
+    rule, _ = skfem.quadrature.get_quadrature(element.refdom, 4)
+    points = np.hstack([corners, midpoints, np.full((dim, 1), 1.0 / (dim + 1)), rule])
+    # Gradients of the element's shape functions on the reference element, (k, dim, n_points),
+    # in the element's node order: its vertices, then its edges in the mesh's local order.
+    gradients = np.array([element.lbasis(points, k)[1] for k in range(dim + 1 + len(pairs))])
+    out = np.empty(len(elements))
+    n_vertices = linear.p.shape[1]
+    for start in range(0, len(elements), _JACOBIAN_CHUNK):
+        chunk = elements[start : start + _JACOBIAN_CHUNK]
+        nodes = doflocs[:, np.vstack([linear.t[:, chunk], n_vertices + element_edges[:, chunk]])]  # (dim, k, m)
+        jacobian = np.einsum("ike,kjp->epij", nodes, gradients)  # (m, n_points, dim, dim)
+        corner = linear.p[:, linear.t[:, chunk]]
+        straight = np.linalg.det(np.moveaxis(corner[:, 1:] - corner[:, :1], -1, 0))  # (m,)
+        out[start : start + len(chunk)] = (np.linalg.det(jacobian) / straight[:, None]).min(axis=1)
+    return out

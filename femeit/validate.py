@@ -57,6 +57,7 @@ STUDIES = (
     Study("ktc2023", "KTC2023 measured tank data", ("--quick",)),
     Study("generalisation", "Every solver's automatic default on unseen random phantoms", ("--quick",)),
     Study("ert_tank3d", "3D ERT Gauss-Newton on the modeltank.shm layout (simulated readings)", ("--quick",)),
+    Study("curved_geometry", "Curved (second-order) geometry against exact solutions and sizes", ("--quick",)),
     Study("cnn_eim", "CNN-EIM against Tikhonov (learned)", None, (), needs="torch"),
 )
 

@@ -256,3 +256,18 @@ def test_curving_a_disk_gives_its_electrodes_their_exact_arc_length():
         errors[name] = np.abs(model.discretization.electrode_size / 0.3 - 1).max()
     assert errors["straight"] > 1e-4  # measured 4.2e-4
     assert errors["curved"] < 1e-6  # measured 1.0e-7
+
+
+def test_nothing_to_curve_is_said_not_silent():
+    import skfem
+
+    cube = skfem.MeshTet.init_tensor(*(np.linspace(-1.0, 1.0, 3),) * 3)
+    mesh = fe.EITMesh.from_arrays(cube.p.T, cube.t.T, [[0], [1]])  # imported: no spec
+    with pytest.warns(RuntimeWarning, match="no curved surface.*the mesh has no spec"):
+        curved = curved_mesh(mesh)
+    np.testing.assert_allclose(curved.mesh.p[:, 27:], cube.p[:, cube.edges].mean(axis=1))  # straight edges
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        curved_mesh(mesh, surfaces=[])  # asked for explicitly: no warning

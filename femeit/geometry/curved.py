@@ -245,6 +245,10 @@ def curved_mesh(
     Warns
     -----
     RuntimeWarning
+        When neither ``spheres`` nor ``surfaces`` is given and the mesh's spec
+        has no quadric surface (or the mesh has no spec, as an imported one):
+        nothing would be curved.  ``surfaces=[]`` asks for that silently.
+    RuntimeWarning
         Where the mesh is coarse against a surface's curvature (an element
         with several faces on a thin ellipsoid, say), moving mid nodes onto
         the surface can fold an element: its quadratic map's Jacobian
@@ -261,6 +265,13 @@ def curved_mesh(
     if spheres is not None:
         given += [QuadricSurface.sphere(centre, radius) for centre, radius in spheres]
     targets = given if (spheres is not None or surfaces is not None) else spec_surfaces(mesh.spec)
+    if not targets and spheres is None and surfaces is None:
+        source = "the mesh has no spec" if mesh.spec is None else f"its {type(mesh.spec).__name__} has none"
+        warn(
+            f"no curved surface to put the mid-edge nodes on ({source}): the mesh is returned second order "
+            "with straight edges; pass surfaces=[QuadricSurface...] to curve an imported mesh",
+            RuntimeWarning,
+        )
     linear = mesh.mesh
     quadratic_type = skfem.MeshTri2 if mesh.dim == 2 else skfem.MeshTet2
     quadratic = quadratic_type.from_mesh(linear)

@@ -271,3 +271,23 @@ def test_nothing_to_curve_is_said_not_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         curved_mesh(mesh, surfaces=[])  # asked for explicitly: no warning
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: QuadricSurface.sphere((0.0, 0.0, 0.0), np.inf), "positive radius"),
+        (lambda: QuadricSurface.sphere((0.0, np.nan, 0.0), 1.0), "finite coordinates"),
+        (lambda: QuadricSurface.ellipse((0.0, 0.0), 1.0, 0.5, angle_deg=np.nan), "finite angle"),
+        (lambda: QuadricSurface.ellipsoid((0.0, 0.0, 0.0), (1.0, np.inf, 1.0)), "positive semi-axes"),
+        (lambda: QuadricSurface.vertical_cylinder(0.0, 0.0, -1.0), "positive radii"),
+        (lambda: QuadricSurface(np.zeros(3), np.zeros((3, 3))), "singular"),
+        (lambda: QuadricSurface(np.zeros(3), np.diag([1.0, 0.0, 0.0])), "singular"),
+        (lambda: QuadricSurface(np.zeros(3), np.eye(2)), "square matrix"),
+        (lambda: QuadricSurface(np.zeros(4), np.eye(4)), "2 or 3 coordinates"),
+        (lambda: QuadricSurface(np.zeros(2), np.full((2, 2), np.nan)), "non-finite"),
+    ],
+)
+def test_a_quadric_surface_refuses_what_is_no_closed_surface(make, message):
+    with pytest.raises(FemeitError, match=message):
+        make()

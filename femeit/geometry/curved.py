@@ -75,6 +75,25 @@ class QuadricSurface:
     matrix: np.ndarray
     name: str = "surface"
 
+    def __post_init__(self) -> None:
+        centre = np.asarray(self.centre, dtype=float).ravel()
+        matrix = np.asarray(self.matrix, dtype=float)
+        dim = len(centre)
+        if dim not in (2, 3) or matrix.shape != (dim, dim):
+            raise FemeitError(
+                f"a quadric surface needs a centre of 2 or 3 coordinates and a square matrix of that size, "
+                f"got centre shape {np.shape(self.centre)}, matrix shape {matrix.shape}"
+            )
+        if not (np.all(np.isfinite(centre)) and np.all(np.isfinite(matrix))):
+            raise FemeitError(f"the {self.name} has a non-finite centre or matrix: {centre}, {matrix.tolist()}")
+        # Full rank, or (a cylinder along z) rank dim - 1 with a zero z column: else |M (x - c)| = 1
+        # is no closed surface, and projecting onto it divides by zero.
+        axial = dim == 3 and not np.any(matrix[:, 2])
+        if np.linalg.matrix_rank(matrix[:, :2] if axial else matrix) < (2 if axial else dim):
+            raise FemeitError(f"the {self.name}'s matrix {matrix.tolist()} is singular: no closed surface")
+        object.__setattr__(self, "centre", centre)
+        object.__setattr__(self, "matrix", matrix)
+
     @property
     def dim(self) -> int:
         return len(self.centre)
@@ -89,7 +108,7 @@ class QuadricSurface:
         """A sphere (3D) or circle (2D) of ``radius`` m about ``centre`` (dim coordinates)."""
         centre = np.asarray(centre, dtype=float).ravel()
         radius = float(radius)
-        if centre.shape not in ((2,), (3,)) or not np.all(np.isfinite(centre)) or not radius > 0:
+        if centre.shape not in ((2,), (3,)) or not np.all(np.isfinite(centre)) or not 0 < radius < np.inf:
             raise FemeitError(
                 f"a sphere needs a centre of 2 or 3 finite coordinates and a positive radius, "
                 f"got centre {centre}, radius {radius}"
@@ -101,7 +120,12 @@ class QuadricSurface:
         """An axis-aligned ellipsoid with semi-axes ``axes`` = (a, b, c) along x, y, z, m."""
         centre = np.asarray(centre, dtype=float).ravel()
         axes = np.asarray(axes, dtype=float).ravel()
-        if centre.shape != (3,) or axes.shape != (3,) or not np.all(axes > 0) or not np.all(np.isfinite(centre)):
+        if (
+            centre.shape != (3,)
+            or axes.shape != (3,)
+            or not np.all((axes > 0) & (axes < np.inf))
+            or not np.all(np.isfinite(centre))
+        ):
             raise FemeitError(f"an ellipsoid needs a 3D centre and three positive semi-axes, got {centre}, {axes}")
         return cls(centre, np.diag(1.0 / axes), f"ellipsoid of centre {centre} and semi-axes {axes}")
 
@@ -109,8 +133,15 @@ class QuadricSurface:
     def ellipse(cls, centre: Sequence[float], a: float, b: float, angle_deg: float = 0.0) -> QuadricSurface:
         """A 2D ellipse: semi-axis ``a`` along the direction ``angle_deg`` (from x, counter-clockwise), ``b`` across."""
         centre = np.asarray(centre, dtype=float).ravel()
-        if centre.shape != (2,) or not (a > 0 and b > 0) or not np.all(np.isfinite(centre)):
-            raise FemeitError(f"an ellipse needs a 2D centre and positive semi-axes, got {centre}, a={a}, b={b}")
+        if (
+            centre.shape != (2,)
+            or not (0 < a < np.inf and 0 < b < np.inf and np.isfinite(angle_deg))
+            or not np.all(np.isfinite(centre))
+        ):
+            raise FemeitError(
+                f"an ellipse needs a 2D centre, finite positive semi-axes and a finite angle, "
+                f"got {centre}, a={a}, b={b}, angle_deg={angle_deg}"
+            )
         t = np.radians(angle_deg)
         rotation = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # x -> the ellipse's own axes
         return cls(
@@ -121,7 +152,7 @@ class QuadricSurface:
     def vertical_cylinder(cls, x: float, y: float, a: float, b: float | None = None) -> QuadricSurface:
         """The wall of a cylinder along z with axis at (x, y), m: radius ``a``, or semi-axes ``a`` (x) and ``b`` (y)."""
         b = a if b is None else b
-        if not (a > 0 and b > 0) or not np.all(np.isfinite([x, y])):
+        if not (0 < a < np.inf and 0 < b < np.inf) or not np.all(np.isfinite([x, y])):
             raise FemeitError(f"a cylinder needs a finite axis and positive radii, got x={x}, y={y}, a={a}, b={b}")
         matrix = np.diag([1.0 / a, 1.0 / b, 0.0])
         shape = f"radius {a:g}" if a == b else f"semi-axes {a:g}, {b:g}"
@@ -186,7 +217,7 @@ def spec_spheres(spec) -> list[tuple[np.ndarray, float]]:
     spheres = []
     for surface in spec_surfaces(spec):
         m = surface.matrix
-        if not surface.axial and np.allclose(m, m[0, 0] * np.eye(surface.dim), rtol=0, atol=0):
+        if not surface.axial and np.array_equal(m, m[0, 0] * np.eye(surface.dim)):
             spheres.append((surface.centre.copy(), 1.0 / m[0, 0]))
     return spheres
 
@@ -308,7 +339,7 @@ def curved_mesh(
             )
         doflocs[:, columns] = surface.project(doflocs[:, columns])
         surface_of[columns - n_vertices] = index
-    straightened = _unfold(linear, doflocs, surface_of)
+    straightened = _unfold(linear, doflocs, edges, linear.t2e if mesh.dim == 3 else linear.t2f, surface_of)
     if straightened.any():
         names = ", ".join(
             f"{np.count_nonzero(straightened & (surface_of == i))} on the {targets[i].name}"
@@ -324,33 +355,35 @@ def curved_mesh(
     return replace(mesh, mesh=curved, info=info)
 
 
-def _unfold(linear: skfem.Mesh, doflocs: np.ndarray, surface_of: np.ndarray) -> np.ndarray:
+def _unfold(
+    linear: skfem.Mesh, doflocs: np.ndarray, edges: np.ndarray, element_edges: np.ndarray, surface_of: np.ndarray
+) -> np.ndarray:
     """Move back to its chord's midpoint every curved edge of an element that curving folds; which edges moved back.
 
     ``doflocs``: the quadratic mesh's nodes (vertices, then one per edge of
-    ``linear``), changed in place; ``surface_of``: per edge, the surface its
-    mid node was moved onto, or -1.  An element is folded when its Jacobian
+    ``linear``), changed in place; ``edges``: the edges' vertices, shape (2,
+    n_edges); ``element_edges``: each element's edges, shape (edges per
+    element, n_elements); ``surface_of``: per edge, the surface its mid node
+    was moved onto, or -1.  An element is folded when its Jacobian
     determinant falls below ``MIN_JACOBIAN_RATIO`` of its straight element's
     anywhere among the sample points (:func:`_jacobian_ratios`).  An edge moved
     back makes its elements closer to their straight, valid shapes, so the
     passes end (at worst with every edge straight, where every ratio is 1).
     """
     n_vertices = linear.p.shape[1]
-    element_edges = linear.t2e if linear.dim() == 3 else linear.t2f
     straightened = np.zeros(len(surface_of), dtype=bool)
     check = np.flatnonzero((surface_of[element_edges] >= 0).any(axis=0))
     while check.size:
         ratios = _jacobian_ratios(linear, doflocs, element_edges, check)
         folded = check[ratios < MIN_JACOBIAN_RATIO]
-        edges = element_edges[:, folded].ravel()
-        edges = np.unique(edges[(surface_of[edges] >= 0) & ~straightened[edges]])
-        if edges.size == 0:
+        chosen = element_edges[:, folded].ravel()
+        chosen = np.unique(chosen[(surface_of[chosen] >= 0) & ~straightened[chosen]])
+        if chosen.size == 0:
             break
-        ends = linear.p[:, linear.edges[:, edges]] if linear.dim() == 3 else linear.p[:, linear.facets[:, edges]]
-        doflocs[:, n_vertices + edges] = ends.mean(axis=1)
-        straightened[edges] = True
+        doflocs[:, n_vertices + chosen] = linear.p[:, edges[:, chosen]].mean(axis=1)
+        straightened[chosen] = True
         touched = np.zeros(len(surface_of), dtype=bool)
-        touched[edges] = True
+        touched[chosen] = True
         check = np.flatnonzero(touched[element_edges].any(axis=0))
     return straightened
 

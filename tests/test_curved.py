@@ -291,3 +291,15 @@ def test_nothing_to_curve_is_said_not_silent():
 def test_a_quadric_surface_refuses_what_is_no_closed_surface(make, message):
     with pytest.raises(FemeitError, match=message):
         make()
+
+
+def test_curved_mesh_names_malformed_arguments(ball):
+    mesh = ball[1]
+    for spheres in ("abc", 3.0, [(np.zeros(3),)], (np.zeros(3), 1.0), [(np.zeros(3), "one")]):
+        with pytest.raises(FemeitError, match=r"\(centre, radius\) pair"):
+            curved_mesh(mesh, spheres)
+    with pytest.raises(FemeitError, match="needs an EITMesh"):
+        curved_mesh("mesh.msh")
+    # One surface alone is taken as a list of one.
+    one = curved_mesh(mesh, surfaces=QuadricSurface.sphere(np.zeros(3), 1.0))
+    assert one.info["curved_surfaces"] == 1

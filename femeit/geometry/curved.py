@@ -247,7 +247,7 @@ def curved_mesh(
         A first-order mesh (from :func:`femeit.geometry.mesh_from_spec` or elsewhere).
     spheres : sequence of (centre, radius), optional
         Spheres (3D) or circles (2D), centre shape (dim,) in m, radius in m.
-    surfaces : sequence of QuadricSurface, optional
+    surfaces : QuadricSurface or sequence of QuadricSurface, optional
         Any quadric surfaces (spheres, ellipsoids, ellipses, vertical cylinders).
         Default (neither given): those of ``mesh.spec`` (:func:`spec_surfaces`).
 
@@ -290,11 +290,13 @@ def curved_mesh(
         surface inexact there), and the warning counts them per surface;
         meshing finer near the surface removes them.
     """
+    if not isinstance(mesh, EITMesh):
+        raise FemeitError(f"curved_mesh needs an EITMesh (from mesh_from_spec or read_mesh), got {type(mesh).__name__}")
     if not mesh.mesh.affine or isinstance(mesh.mesh, skfem.MeshTet2 | skfem.MeshTri2):
         raise FemeitError("the mesh is already second order")
-    given = list(surfaces or ())
+    given = [surfaces] if isinstance(surfaces, QuadricSurface) else list(surfaces or ())
     if spheres is not None:
-        given += [QuadricSurface.sphere(centre, radius) for centre, radius in spheres]
+        given += [QuadricSurface.sphere(*_centre_radius(item)) for item in _pairs(spheres)]
     targets = given if (spheres is not None or surfaces is not None) else spec_surfaces(mesh.spec)
     if not targets and spheres is None and surfaces is None:
         source = "the mesh has no spec" if mesh.spec is None else f"its {type(mesh.spec).__name__} has none"
@@ -353,6 +355,25 @@ def curved_mesh(
     curved = replace(quadratic, doflocs=doflocs, _boundaries=linear._boundaries, _subdomains=linear._subdomains)
     info = dict(mesh.info, curved_surfaces=len(targets), straight_surface_edges=int(straightened.sum()))
     return replace(mesh, mesh=curved, info=info)
+
+
+def _pairs(spheres) -> list:
+    """``spheres`` as a list, or a FemeitError when it is no sequence of (centre, radius) pairs."""
+    if isinstance(spheres, str | bytes) or not hasattr(spheres, "__iter__"):
+        raise FemeitError(f"spheres must be a sequence of (centre, radius) pairs, got {spheres!r}")
+    return list(spheres)
+
+
+def _centre_radius(item) -> tuple:
+    """One (centre, radius) pair of ``spheres``, or a FemeitError naming what it got instead."""
+    try:
+        centre, radius = item
+        return centre, float(radius)
+    except (TypeError, ValueError):
+        raise FemeitError(
+            f"each of spheres must be a (centre, radius) pair, got {item!r}; "
+            "for one sphere pass [(centre, radius)], or surfaces=[QuadricSurface.sphere(centre, radius)]"
+        ) from None
 
 
 def _unfold(

@@ -47,7 +47,7 @@ ON_SURFACE_RTOL = 1e-7
 # A curved element is kept when its Jacobian determinant, at every sample point,
 # is at least this fraction of its straight element's (1 for an uncurved element).
 # Below it the element is nearly folded (or folded: negative), and its stiffness
-# would be wrong; sound curved elements measured 0.7-0.9 on meshes of every spec kind.
+# would be wrong; sound curved elements measured 0.49-0.91 on 25 generated specs of five kinds.
 MIN_JACOBIAN_RATIO = 0.1
 # Elements whose Jacobians are sampled at once (bounds the temporaries to ~40 MB).
 _JACOBIAN_CHUNK = 20_000

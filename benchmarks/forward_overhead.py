@@ -21,7 +21,7 @@ a new conductivity:
 The straight line is what femeit would cost with no Python layering at all; the
 bare floor is the floor without its own binding's layering.  The model is used
 through its public API only; the straight line calls private functions of
-``femeit.forward.linsolve`` (``_mkl_call``, the kept PARDISO handle and split
+``femeit.forward.linsolve`` (the kept PARDISO handle's ``call`` and the split
 pattern): it is a measurement, not an example of use, and it stops if its
 readings are no longer ``simulate``'s bit for bit.
 """
@@ -72,6 +72,8 @@ def main() -> None:
     scatter, mirror, diagonal, nnz = plan.upper_scatter, plan.mirror, plan.diagonal, plan.n_entries
     rhs_f, rhs_c = patterns, np.ascontiguousarray(patterns)
     no_rhs = np.zeros((n, 1))
+    no_rhs_address, rhs_f_address, patterns_address = no_rhs.ctypes.data, rhs_f.ctypes.data, patterns.ctypes.data
+    ia, ja, perm = pattern.addresses
     sparse_blas = linsolve._mkl_sparse()
     weights = np.ascontiguousarray(protocol.measurements[:, 1:])  # electrode 0 is the ground
     index = rows[None, :] * 16 + protocol.row_injection[:, None]
@@ -106,10 +108,10 @@ def main() -> None:
         high -= shift
         np.subtract(full, high, out=split[nnz:])
         handle.iparm[30] = 2
-        linsolve._mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_rhs)
+        data = upper.ctypes.data
+        handle.call(22, n, 1, data, ia, ja, perm, no_rhs_address, no_rhs_address)
         x = np.zeros((n, 16), order="F")
-        marker = pattern.marker.copy()
-        linsolve._mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, marker, handle.iparm, rhs_f, x)
+        handle.call(33, n, 16, data, ia, ja, handle.marker_copy(pattern.marker), rhs_f_address, x.ctypes.data)
         x_shift_values = linsolve._rounding_shift_in_place(np.abs(x).max(axis=0), x_shift)
         x1 = np.add(x, x_shift_values, order="C")
         x1 -= x_shift_values
@@ -126,18 +128,16 @@ def main() -> None:
     bare_handle = bare_pattern.handles[0]
     gc.collect()
 
+    bare_ia, bare_ja, bare_perm = bare_pattern.addresses
+
     def bare_floor(i: int) -> np.ndarray:
         upper = np.ascontiguousarray(systems[i].data[bare_pattern.upper])
         bare_handle.iparm[30] = 2
-        linsolve._mkl_call(
-            bare_handle.pt, 22, n, upper, bare_pattern.ia, bare_pattern.ja, bare_pattern.perm, bare_handle.iparm,
-            no_rhs, no_rhs,
-        )  # fmt: skip
+        data = upper.ctypes.data
+        bare_handle.call(22, n, 1, data, bare_ia, bare_ja, bare_perm, no_rhs_address, no_rhs_address)
         x = np.zeros((n, 16), order="F")
-        marker = bare_pattern.marker.copy()
-        linsolve._mkl_call(
-            bare_handle.pt, 33, n, upper, bare_pattern.ia, bare_pattern.ja, marker, bare_handle.iparm, patterns, x
-        )
+        marker = bare_handle.marker_copy(bare_pattern.marker)
+        bare_handle.call(33, n, 16, data, bare_ia, bare_ja, marker, patterns_address, x.ctypes.data)
         return x
 
     floor_handles: dict = {}  # the floor gets a pattern of its own (the bare floor holds the first one's handle)

@@ -21,13 +21,13 @@ def _spd(n: int = 400, seed: int = 0) -> sp.csr_matrix:
 def _recorded_mkl_calls(monkeypatch) -> list:
     """From here on, every call of MKL's pardiso as (phase, a copy of iparm, the handle's address)."""
     calls = []
-    call = linsolve._mkl_call
+    call = linsolve._PardisoHandle.call
 
-    def record(pt, phase, n, data, ia, ja, perm, iparm, b, x):
-        call(pt, phase, n, data, ia, ja, perm, iparm, b, x)
-        calls.append((phase, iparm.copy(), pt.ctypes.data))
+    def record(handle, phase, *arguments):
+        call(handle, phase, *arguments)
+        calls.append((phase, handle.iparm.copy(), handle.pt.ctypes.data))
 
-    monkeypatch.setattr(linsolve, "_mkl_call", record)
+    monkeypatch.setattr(linsolve._PardisoHandle, "call", record)
     return calls
 
 
@@ -409,3 +409,20 @@ def test_pardiso_names_bad_rhs_rows():
     for bad in ([a.shape[0]], [-1], [0.5], [[0, 1]]):
         with pytest.raises(FemeitError, match="rhs_rows"):
             factorize(a, "pardiso", {}, rhs_rows=np.array(bad))
+
+
+@pytest.mark.skipif("pardiso" not in available_backends(), reason="pypardiso is not installed")
+def test_pardiso_names_mkls_error_and_frees_the_handle_after_a_failed_factorisation():
+    """A matrix that is not positive definite: MKL's error code in a FemeitError, at analysis and at refactoring."""
+    a = _spd(400, seed=31)
+    indefinite = a - 20.0 * sp.eye(400, format="csr")  # the same pattern, negative eigenvalues
+    b = np.random.default_rng(32).standard_normal(400)
+    with pytest.raises(FemeitError, match=r"MKL error -?\d+, phase 12"):
+        factorize(indefinite, "pardiso", {})
+    reuse: dict = {}
+    factorize(a, "pardiso", reuse)  # analysed; its solve function is gone, so the handle is idle
+    with pytest.raises(FemeitError, match=r"MKL error -?\d+, phase 22"):
+        factorize(indefinite, "pardiso", reuse)
+    # The failed refactorisation gave its handle back: the next matrix is refactored on it.
+    assert len(reuse["pardiso"].handles) == 1 and reuse["pardiso"].handles[0].idle()
+    np.testing.assert_allclose(a @ factorize(a, "pardiso", reuse)(b), b, rtol=0, atol=1e-12)

@@ -493,18 +493,22 @@ _MKL_PARDISO: list = []
 
 
 def _mkl_pardiso():
-    """MKL's ``pardiso`` entry point, with its C signature (64-bit handle, 32-bit integers)."""
+    """MKL's ``pardiso`` entry point as a C function of 16 addresses (64-bit handle, 32-bit integers).
+
+    A prototype of our own over the function's address, every argument a
+    ``void *`` given as a Python int: ctypes converts nothing per call.  The
+    callers make the addresses of the arrays that live long (the handle, its
+    parameters, the pattern's structure) once: ``ndarray.ctypes.data`` costs
+    1.6 microseconds, and the earlier call, which made every pointer and
+    integer anew, took 15 microseconds longer per call on a 377-unknown system.
+    The function object of the library pypardiso loaded keeps its own
+    argument types.
+    """
     if not _MKL_PARDISO:
         import ctypes
 
-        i32 = ctypes.POINTER(ctypes.c_int32)
-        function = _mkl_solver().libmkl.pardiso
-        function.argtypes = (
-            [ctypes.POINTER(ctypes.c_int64)] + [i32] * 5 + [ctypes.c_void_p, i32, i32, i32, i32, i32, i32]
-        )
-        function.argtypes += [ctypes.c_void_p, ctypes.c_void_p, i32]
-        function.restype = None
-        _MKL_PARDISO.append(function)
+        address = ctypes.cast(_mkl_solver().libmkl.pardiso, ctypes.c_void_p).value
+        _MKL_PARDISO.append(ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 16)(address))
     return _MKL_PARDISO[0]
 
 
@@ -592,31 +596,40 @@ def _mkl_sparse():
 
 
 def _mkl_call(pt, phase, n, data, ia, ja, perm, iparm, b, x) -> None:
-    """One call of MKL's ``pardiso`` (real SPD, one matrix), or a FemeitError naming MKL's error code."""
-    import ctypes
+    """One call of MKL's ``pardiso`` (real SPD, one matrix) with arrays, or a FemeitError naming MKL's error code.
 
-    i32 = ctypes.POINTER(ctypes.c_int32)
-    error = ctypes.c_int32(0)
-    _mkl_pardiso()(
-        pt.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
-        ctypes.byref(ctypes.c_int32(1)),  # maxfct
-        ctypes.byref(ctypes.c_int32(1)),  # mnum
-        ctypes.byref(ctypes.c_int32(2)),  # mtype: real symmetric positive definite
-        ctypes.byref(ctypes.c_int32(phase)),
-        ctypes.byref(ctypes.c_int32(n)),
-        data.ctypes.data,
-        ia.ctypes.data_as(i32),
-        ja.ctypes.data_as(i32),
-        perm.ctypes.data_as(i32),
-        ctypes.byref(ctypes.c_int32(b.shape[1] if b.ndim == 2 else 1)),
-        iparm.ctypes.data_as(i32),
-        ctypes.byref(ctypes.c_int32(0)),  # no messages
-        b.ctypes.data,
-        x.ctypes.data,
-        ctypes.byref(error),
-    )
-    if error.value:
-        raise FemeitError(f"PARDISO failed (MKL error {error.value}, phase {phase}); is the matrix SPD and grounded?")
+    For the rare calls (a handle's release); the factorisations and solves go
+    through :meth:`_PardisoHandle.call`, with the addresses made once.
+    """
+    nrhs = b.shape[1] if b.ndim == 2 else 1
+    addresses = (x.ctypes.data for x in (pt, data, ia, ja, perm, iparm, b, x))
+    _PardisoScalars().call(phase, n, nrhs, *addresses)
+
+
+class _PardisoScalars:
+    """MKL's scalar arguments (maxfct, mnum, mtype, phase, n, nrhs, msglvl, error) in one int32 array.
+
+    MKL reads them, and writes its error code, through pointers, whose
+    addresses are made once.  One per handle: the calls on a handle never
+    overlap (its lock), so neither do the uses of its scalars.
+    """
+
+    def __init__(self) -> None:
+        # maxfct 1, mnum 1 (one matrix), mtype 2 (real symmetric positive definite), msglvl 0 (silent)
+        self.values = np.array([1, 1, 2, 0, 0, 0, 0, 0], dtype=np.int32)
+        base = self.values.ctypes.data
+        self.addresses = tuple(base + 4 * k for k in range(8))
+
+    def call(
+        self, phase: int, n: int, nrhs: int, pt: int, data: int, ia: int, ja: int, perm: int, iparm: int, b: int, x: int
+    ) -> None:
+        """One call with these scalars; the other arguments are the addresses of MKL's arrays."""
+        values = self.values
+        values[3], values[4], values[5], values[7] = phase, n, nrhs, 0
+        s = self.addresses
+        _mkl_pardiso()(pt, s[0], s[1], s[2], s[3], s[4], data, ia, ja, perm, s[5], iparm, s[6], b, x, s[7])
+        if values[7]:
+            raise FemeitError(f"PARDISO failed (MKL error {values[7]}, phase {phase}); is the matrix SPD and grounded?")
 
 
 def _mkl_release(pt) -> None:
@@ -634,10 +647,33 @@ class _PardisoHandle:
         self.iparm = _pardiso_parameters(_mkl_solver())
         self.user = None  # weak reference to the solve function that uses the current factor
         self.lock = threading.Lock()  # one MKL call at a time on this handle
+        self.scalars = _PardisoScalars()
+        self.perm_buffer: np.ndarray | None = None  # the sparse solve's marker, which MKL may overwrite
+        self.addresses = (self.pt.ctypes.data, self.iparm.ctypes.data)
         weakref.finalize(self, _mkl_release, self.pt)
 
     def idle(self) -> bool:
         return self.user is None or self.user() is None
+
+    def call(self, phase: int, n: int, nrhs: int, data: int, ia: int, ja: int, perm: int, b: int, x: int) -> None:
+        """One call of MKL's ``pardiso`` on this handle with its ``iparm``; the arrays by their addresses.
+
+        ``data``, ``ia``, ``ja``, ``perm``: the matrix's upper triangle
+        (float64 values, 1-based int32 row starts and columns) and the int32
+        ordering or marker, each of ``n`` or more entries; ``b`` and ``x``:
+        float64 (n, nrhs), column-major.  The caller keeps every array alive.
+        """
+        pt, iparm = self.addresses
+        self.scalars.call(phase, n, nrhs, pt, data, ia, ja, perm, iparm, b, x)
+
+    def marker_copy(self, marker: np.ndarray) -> int:
+        """The address of this handle's copy of ``marker`` (for one sparse solve, under the handle's lock)."""
+        buffer = self.perm_buffer
+        if buffer is None or buffer.shape != marker.shape:
+            buffer = self.perm_buffer = np.empty_like(marker)
+            self.perm_address = buffer.ctypes.data
+        np.copyto(buffer, marker)
+        return self.perm_address
 
 
 def _claimed() -> bool:
@@ -697,6 +733,7 @@ class _PardisoPattern:
         if self.rhs_rows is not None:
             self.marker = np.zeros(n, dtype=np.int32)
             self.marker[self.rhs_rows] = 1
+        self.addresses = (self.ia.ctypes.data, self.ja.ctypes.data, self.perm.ctypes.data)
 
     def matches(self, a: sp.csr_matrix, rhs_rows: np.ndarray | None) -> bool:
         if (rhs_rows is None) != (self.rhs_rows is None):
@@ -709,7 +746,7 @@ class _PardisoPattern:
 
     def analyse(self, handle: _PardisoHandle, n: int, upper: np.ndarray) -> None:
         """Phase 12 (analysis and factorisation) of ``upper`` on a new ``handle``."""
-        no_rhs = np.zeros((n, 1))
+        no_rhs, no_x = np.zeros((n, 1)), np.zeros((n, 1))
         if self.marker is not None:
             handle.iparm[30] = 2  # sparse right-hand sides, whose non-zero rows perm marks
             handle.iparm[4] = 0
@@ -717,7 +754,8 @@ class _PardisoPattern:
         else:
             handle.iparm[4] = 1 if self.ordered else 2  # 1: use self.perm; 2: return the ordering in it
             perm = self.perm if not self.ordered else self.perm.copy()
-        _mkl_call(handle.pt, 12, n, upper, self.ia, self.ja, perm, handle.iparm, no_rhs, no_rhs.copy())
+        ia, ja, _ = self.addresses
+        handle.call(12, n, 1, upper.ctypes.data, ia, ja, perm.ctypes.data, no_rhs.ctypes.data, no_x.ctypes.data)
         self.ordered = self.marker is None
 
     def sparse(self, rhs: np.ndarray) -> bool:
@@ -798,10 +836,14 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
             if reuse is not None and len(pattern.handles) < PARDISO_HANDLES_KEPT:
                 handle.user = _claimed  # not idle before its factor's solve function exists
                 pattern.handles.append(handle)
+    ia, ja, perm = pattern.addresses
+    # MKL reads the matrix by its address: solve() holds the array with it, so it lives as long.
+    matrix = (upper, upper.ctypes.data)
+    data = matrix[1]
     if refactor:
-        no_rhs, no_x = np.zeros((n, 1)), np.zeros((n, 1))
+        no_rhs = np.zeros((n, 1))
         try:
-            _mkl_call(handle.pt, 22, n, upper, pattern.ia, pattern.ja, pattern.perm, handle.iparm, no_rhs, no_x)
+            handle.call(22, n, 1, data, ia, ja, perm, no_rhs.ctypes.data, no_rhs.ctypes.data)
         except BaseException:
             handle.user = None
             raise
@@ -815,11 +857,11 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
         # MKL's sparse solve silently gives wrong numbers for a right-hand side with
         # non-zeros outside the marked rows (measured): each call is checked.
         sparse = pattern.sparse(rhs)
-        perm = pattern.marker.copy() if sparse else pattern.perm
         with handle.lock:
             if pattern.marker is not None:
                 handle.iparm[30] = 2 if sparse else 0
-            _mkl_call(handle.pt, 33, n, upper, pattern.ia, pattern.ja, perm, handle.iparm, rhs, x)
+            marked = handle.marker_copy(pattern.marker) if sparse else perm
+            handle.call(33, n, rhs.shape[1], matrix[1], ia, ja, marked, rhs.ctypes.data, x.ctypes.data)
         if rhs is b:  # b was 2-D and Fortran-ordered, as MKL writes x: returned as it is, not copied
             return x
         return np.ascontiguousarray(x).reshape(b.shape)

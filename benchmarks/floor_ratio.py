@@ -13,7 +13,10 @@ conductivity: validation, assembly, factorisation, the pattern solves, the
 readings (for PARDISO corrected by the solves' adjoint-weighted residual, which
 gives them the accuracy of a refined solve).  For PARDISO cases a third call,
 femeit with the refinement switched off (no residual, no correction), shows what
-that accuracy costs.
+that accuracy costs, and a fourth, the bare floor (``timing.bare_pardiso_floor``:
+MKL's factorisation and sparse solve called directly, every address prepared),
+what the floor's own binding costs: the floor above goes through
+``linsolve.factorize``, as a user's call would.
 
 Each round times every call once, in the orders of ``timing.balanced_orders``
 (every call follows every other equally often), so a change of load and what
@@ -45,7 +48,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import as_given_by_models, balanced_orders, commit, faster, floor_factorize
+from timing import as_given_by_models, balanced_orders, bare_pardiso_floor, commit, faster, floor_factorize
 
 import femeit as fe
 from femeit.forward import ForwardModel, linsolve
@@ -104,10 +107,10 @@ def measure(make, rounds: int) -> dict:
     n_elem, size = model.mesh.n_elements, model.discretization.plan.size
     backend = choose_backend(size, model.mesh.dim, model.order)
     rng = np.random.default_rng(1)
-    rounds = len(balanced_orders(4, rounds))  # rounded up to whole designs (4 calls at most)
+    rounds = len(balanced_orders(5, rounds))  # rounded up to whole designs (5 calls at most)
     # A new conductivity for every call: femeit keeps the last factorisation.
     draws = iter([np.exp(0.3 * rng.standard_normal(n_elem)) for _ in range(3 * rounds + 3)])
-    systems = iter([model.system_matrix(np.exp(0.3 * rng.standard_normal(n_elem))) for _ in range(2 * rounds + 2)])
+    systems = iter([model.system_matrix(np.exp(0.3 * rng.standard_normal(n_elem))) for _ in range(3 * rounds + 3)])
     rhs = rng.standard_normal((size, len(model.protocol.injections)))
     # The forward's own right-hand sides: the current patterns, non-zero only in the electrode rows.
     rows = model.discretization.plan.renumber[model.discretization.electrode_unknowns[1:]]
@@ -132,9 +135,11 @@ def measure(make, rounds: int) -> dict:
     if backend == "pardiso":
         calls["floor, sparse solves"] = lambda: floor_factorize(next(systems), backend, reuse_sparse, rows)(patterns)
         calls["femeit unrefined"] = unrefined
+        bare = bare_pardiso_floor(model.system_matrix(np.ones(n_elem)), rows)
+        calls["bare floor"] = lambda: bare(next(systems), patterns)
     # One untimed call each: the ordering and analysis every later conductivity reuses.
     for name in calls:
-        if name.startswith("floor") or name == "femeit":
+        if "floor" in name or name == "femeit":
             calls[name]()
     times = {name: {"wall": [], "cpu": []} for name in calls}
     names = list(calls)
@@ -169,20 +174,24 @@ def table(rows: dict[str, dict], clock: str) -> list[str]:
     lines = [
         "| case | mesh | floor backend | rounds | femeit ms wall / CPU | floor ms wall / CPU "
         f"| floor, dense solves / sparse solves, {name_of[clock]} ms | femeit / floor, wall | femeit / floor, CPU "
-        f"| femeit / dense-solve floor, {name_of[clock]} | femeit unrefined / floor, {name_of[clock]} |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| femeit / dense-solve floor, {name_of[clock]} | femeit unrefined / floor, {name_of[clock]} "
+        f"| bare floor ms, {name_of[clock]} | femeit / bare floor, {name_of[clock]} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         t = r["times"]
         f, fl, dense = t["femeit"], t["floor"], t["floor, dense solves"]
         unref = ratio(t["femeit unrefined"][clock], fl[clock])[1] if "femeit unrefined" in t else "-"
+        bare = cell(t["bare floor"][clock]) if "bare floor" in t else "-"
+        bare_ratio = ratio(f[clock], t["bare floor"][clock])[1] if "bare floor" in t else "-"
         sparse = cell(t["floor, sparse solves"][clock]) if "floor, sparse solves" in t else "-"
         by_clock = {c: ratio(f[c], fl[c])[1] for c in ("wall", "cpu")}
         by_clock[clock] = f"**{by_clock[clock]}**"
         lines.append(
             f"| {name} | {r['size']} | {r['backend']} | {len(f['cpu'])} | {cell(f['wall'])} / {cell(f['cpu'])} "
             f"| {cell(fl['wall'])} / {cell(fl['cpu'])} | {cell(dense[clock])} / {sparse} "
-            f"| {by_clock['wall']} | {by_clock['cpu']} | {ratio(f[clock], dense[clock])[1]} | {unref} |"
+            f"| {by_clock['wall']} | {by_clock['cpu']} | {ratio(f[clock], dense[clock])[1]} | {unref} "
+            f"| {bare} | {bare_ratio} |"
         )
     return lines
 
@@ -243,7 +252,9 @@ def main() -> int:
         "PARDISO both the dense solve of 16 random right-hand sides and MKL's sparse solve of the current "
         "patterns themselves, as femeit solves them, the right-hand sides Fortran-ordered and read-only as femeit's "
         "models hand theirs, and the floor is the faster of the two by its median) and, "
-        "for PARDISO, femeit with its refinement off (no residual, no correction of the readings), in a Williams "
+        "for PARDISO, femeit with its refinement off (no residual, no correction of the readings) and the bare floor "
+        "(MKL's factorisation and sparse solve called directly with every address prepared, no binding layers), "
+        "in a Williams "
         "design (`timing.balanced_orders`: every call follows every other equally often); cells are medians over the "
         f"rounds (range), ms; ratios are medians (range) of the per-round ratios; target femeit / floor <= {TARGET}.",
         "",

@@ -34,7 +34,7 @@ import statistics
 import time
 
 import numpy as np
-from timing import as_given_by_models, balanced_orders, commit, floor_factorize
+from timing import as_given_by_models, balanced_orders, bare_pardiso_floor, commit, floor_factorize
 
 import femeit as fe
 from femeit.forward import ForwardModel, linsolve
@@ -59,7 +59,6 @@ def main() -> None:
     patterns = np.zeros((n, 16))
     patterns[rows] = protocol.injections[:, 1:].T
     patterns = as_given_by_models(patterns)
-    floor_reuse: dict = {}
 
     # The straight line's own analysed PARDISO handle and split pattern, made as a model makes them.
     reuse: dict = {}
@@ -72,7 +71,7 @@ def main() -> None:
     scatter, mirror, diagonal, nnz = plan.upper_scatter, plan.mirror, plan.diagonal, plan.n_entries
     rhs_f, rhs_c = patterns, np.ascontiguousarray(patterns)
     no_rhs = np.zeros((n, 1))
-    no_rhs_address, rhs_f_address, patterns_address = no_rhs.ctypes.data, rhs_f.ctypes.data, patterns.ctypes.data
+    no_rhs_address, rhs_f_address = no_rhs.ctypes.data, rhs_f.ctypes.data
     ia, ja, perm = pattern.addresses
     sparse_blas = linsolve._mkl_sparse()
     weights = np.ascontiguousarray(protocol.measurements[:, 1:])  # electrode 0 is the ground
@@ -123,24 +122,12 @@ def main() -> None:
         readings += correction
         return readings
 
-    floor_factorize(systems[0], "pardiso", floor_reuse, rows)  # the analysis, reused as femeit reuses it
-    bare_pattern = floor_reuse["pardiso"]
-    bare_handle = bare_pattern.handles[0]
-    gc.collect()
-
-    bare_ia, bare_ja, bare_perm = bare_pattern.addresses
+    bare = bare_pardiso_floor(systems[0], rows)
 
     def bare_floor(i: int) -> np.ndarray:
-        upper = np.ascontiguousarray(systems[i].data[bare_pattern.upper])
-        bare_handle.iparm[30] = 2
-        data = upper.ctypes.data
-        bare_handle.call(22, n, 1, data, bare_ia, bare_ja, bare_perm, no_rhs_address, no_rhs_address)
-        x = np.zeros((n, 16), order="F")
-        marker = bare_handle.marker_copy(bare_pattern.marker)
-        bare_handle.call(33, n, 16, data, bare_ia, bare_ja, marker, patterns_address, x.ctypes.data)
-        return x
+        return bare(systems[i], patterns)
 
-    floor_handles: dict = {}  # the floor gets a pattern of its own (the bare floor holds the first one's handle)
+    floor_handles: dict = {}  # the floor's own pattern and handle
     calls = {
         "femeit": lambda i: model.simulate(draws[i]),
         "straight line": straight_line,

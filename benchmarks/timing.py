@@ -130,6 +130,50 @@ def floor_factorize(a, backend: str, reuse: dict | None = None, rhs_rows=None):
         linsolve.PARDISO_REFINEMENT_STEPS = steps
 
 
+def bare_pardiso_floor(first, rows: np.ndarray) -> Callable:
+    """The floor with no binding layers: MKL's factorisation and sparse solve called directly, all else prepared.
+
+    ``first``: a system matrix of the model (CSR, float64, canonical), whose
+    pattern is analysed once here (ordering and symbolic factorisation for
+    the sparse solve of right-hand sides non-zero only in ``rows``, as femeit's
+    models analyse theirs).  Returns ``floor(system, patterns)``: phase 22 on
+    the values of ``system`` (same pattern) and phase 33 on ``patterns``
+    (shape (n, k), Fortran-ordered, non-zero only in ``rows``), the solutions,
+    shape (n, k).  It calls femeit's private PARDISO handle
+    (``linsolve._PardisoHandle.call``, the addresses made once): a
+    measurement of what MKL's own calls cost, not an example of use.
+    """
+    import gc
+
+    from femeit.forward import linsolve
+
+    reuse: dict = {}
+    solve = floor_factorize(first, "pardiso", reuse, rows)
+    del solve
+    gc.collect()  # the solve function that held the handle is gone: the handle is idle, ours
+    pattern = reuse["pardiso"]
+    handle = pattern.handles[0]
+    handle.user = linsolve._claimed  # no other factorisation takes it
+    n = first.shape[0]
+    ia, ja, perm = pattern.addresses
+    no_rhs = np.zeros((n, 1))
+    no_rhs_address = no_rhs.ctypes.data
+    upper_index = pattern.upper
+
+    def floor(system, patterns: np.ndarray) -> np.ndarray:
+        upper = np.ascontiguousarray(system.data[upper_index])
+        handle.iparm[30] = 2  # the sparse solve of right-hand sides in the marked rows
+        data = upper.ctypes.data
+        handle.call(22, n, 1, data, ia, ja, perm, no_rhs_address, no_rhs_address)
+        x = np.zeros(patterns.shape, order="F")
+        marker = handle.marker_copy(pattern.marker)
+        handle.call(33, n, patterns.shape[1], data, ia, ja, marker, patterns.ctypes.data, x.ctypes.data)
+        return x
+
+    floor.reuse = reuse  # keeps the pattern (and so the handle) alive as long as the function
+    return floor
+
+
 def median_wall_cpu(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     """Median wall time and median CPU time (``time.process_time``: all threads of this process) of ``repeat`` calls, s.
 

@@ -9,7 +9,7 @@ own: every entry is a rounded sum of element contributions.  This script
 measures, per benchmark case of ``floor_ratio.py`` and per conductivity draw
 (log-normal, spread 0.3 and 3):
 
-- ``solver error``: the unrefined readings (``linsolve.PARDISO_REFINEMENT_STEPS = 0``)
+- ``solver error``: the unrefined readings (``ForwardModel(..., exact_readings=False)``)
   beside the corrected ones;
 - ``rounding noise``: how far the corrected readings move when every element's
   conductivity is changed by one unit in the last place (up or down at random),
@@ -69,13 +69,8 @@ def cases(kgpsr: bool) -> list[tuple[str, object]]:
 
 def readings(mesh, protocol, electrodes, z, sigma, solver: str, refine: bool) -> np.ndarray:
     """The readings of a new model (nothing kept from another conductivity or setting)."""
-    steps = linsolve.PARDISO_REFINEMENT_STEPS
-    linsolve.PARDISO_REFINEMENT_STEPS = steps if refine else 0
-    try:
-        kwargs = {"electrode_model": "point"} if electrodes == "point" else {"contact_impedance": z}
-        return ForwardModel(mesh, protocol, solver=solver, **kwargs).simulate(sigma)
-    finally:
-        linsolve.PARDISO_REFINEMENT_STEPS = steps
+    kwargs = {"electrode_model": "point"} if electrodes == "point" else {"contact_impedance": z}
+    return ForwardModel(mesh, protocol, solver=solver, exact_readings=refine, **kwargs).simulate(sigma)
 
 
 def measure(make, draws: int) -> dict[str, list[float]]:

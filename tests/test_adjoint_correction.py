@@ -170,3 +170,43 @@ def test_the_same_conductivity_again_reuses_the_readings_and_callers_cannot_alte
     assert len(calls) == 1  # the residual's products once per conductivity
     model.simulate(sigma * 1.5)
     assert len(calls) == 2
+
+
+def test_exact_readings_off_leaves_the_solve_unrefined_and_is_kept_by_replace(disk, sigma, monkeypatch):
+    """``exact_readings=False``: the readings of the plain solve; the default corrects them."""
+    import dataclasses
+
+    from femeit.errors import FemeitError
+
+    protocol = Protocol.opposite(16)
+    exact = _exact(disk, sigma, protocol)
+    scale = np.abs(exact).max()
+    asked = []
+
+    def inexact_backend(a, *args, refine=True, **kwargs):  # a refining backend, as PARDISO is
+        asked.append(refine)
+        return linsolve.refined(a, _inexact(a), 1) if refine else _inexact(a)
+
+    monkeypatch.setattr(model_module, "factorize", inexact_backend)
+    plain_model = ForwardModel(disk, protocol, exact_readings=False)
+    plain = plain_model.simulate(sigma)
+    corrected = ForwardModel(disk, protocol).simulate(sigma)
+    assert asked == [False, True]
+    assert np.abs(plain - exact).max() > 1e-8 * scale  # the inexact solve's own error (measured 3.8e-7)
+    assert np.abs(corrected - exact).max() < 1e-11 * scale
+    np.testing.assert_array_equal(plain, plain_model.solve(sigma).voltages)  # fields as plain as the readings
+    assert "exact_readings=False" in repr(plain_model) and "exact_readings" not in repr(ForwardModel(disk, protocol))
+    assert dataclasses.replace(plain_model, solver="splu").exact_readings is False
+    assert plain_model.with_contact_impedance(0.02).exact_readings is False
+    with pytest.raises(FemeitError, match="exact_readings must be True or False"):
+        ForwardModel(disk, protocol, exact_readings="no")
+
+
+@pytest.mark.skipif("pardiso" not in linsolve.available_backends(), reason="pypardiso is not installed")
+def test_pardiso_without_refinement_is_mkls_solve_alone(disk, sigma):
+    a = ForwardModel(disk, Protocol.adjacent(16)).system_matrix(sigma)
+    b = np.random.default_rng(4).standard_normal((a.shape[0], 3))
+    plain = linsolve.factorize(a, "pardiso", refine=False)
+    refined = linsolve.factorize(a, "pardiso")
+    assert not isinstance(plain, linsolve.RefinedSolve) and isinstance(refined, linsolve.RefinedSolve)
+    np.testing.assert_array_equal(plain(b), refined.unrefined(b))

@@ -803,7 +803,9 @@ def _pardiso_parameters(solver) -> np.ndarray:
     return _PARDISO_PARAMETERS[0].copy()
 
 
-def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray | None = None) -> Solve:
+def _pardiso(
+    a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray | None = None, refine: bool = True
+) -> Solve:
     a = _canonical_csr(a)  # sorted, distinct column indices (PARDISO needs them sorted)
     n = a.shape[0]
     pattern = reuse.get("pardiso") if reuse is not None else None
@@ -816,7 +818,8 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
     upper = np.ascontiguousarray(a.data[pattern.upper])
     # The refinement's split of the matrix, made while its values are still in cache
     # (after the factorisation it took twice as long on an 877-unknown system).
-    residual = residual_function(a, reuse) if PARDISO_REFINEMENT_STEPS > 0 else None
+    steps = PARDISO_REFINEMENT_STEPS if refine else 0
+    residual = residual_function(a, reuse) if steps > 0 else None
     # The fill-reducing ordering (METIS nested dissection) and the symbolic factorisation
     # depend only on the sparsity pattern, the same for every conductivity of a model: the
     # first factorisation finds them (phase 12, iparm[4] = 2 returns the ordering), later ones
@@ -879,7 +882,7 @@ def _pardiso(a: sp.csr_matrix, reuse: dict | None = None, rhs_rows: np.ndarray |
     # float64 residual gave no gain (measured).  ForwardModel.simulate gives its
     # readings the same accuracy without the second solve (RefinedSolve's parts:
     # the unrefined fields corrected by their adjoint-weighted residual).
-    return solve if residual is None else RefinedSolve(solve, residual, PARDISO_REFINEMENT_STEPS)
+    return solve if residual is None else RefinedSolve(solve, residual, steps)
 
 
 def _splu(a: sp.csc_matrix) -> Solve:
@@ -1014,6 +1017,7 @@ def factorize(
     dim: int | None = None,
     order: int | None = None,
     rhs_rows: np.ndarray | None = None,
+    refine: bool = True,
 ) -> Solve:
     """Factor a sparse SPD matrix; return ``solve(b)`` for b of shape (n,) or (n, k).
 
@@ -1038,6 +1042,11 @@ def factorize(
         by MKL's sparse solve (``iparm[30] = 2``), about twice as fast on a
         small 3D system; any other right-hand side is solved in full.  The
         other backends ignore it.
+    refine : bool
+        PARDISO only: follow each solve by ``PARDISO_REFINEMENT_STEPS`` steps
+        of refinement with an extended-precision residual (:func:`refined`;
+        the solve is then a :class:`RefinedSolve`).  False: MKL's solve
+        alone.  The other backends do not refine and ignore it.
     """
     if backend not in BACKENDS:
         raise FemeitError(f"unknown linear solver {backend!r}; choose one of {BACKENDS}")
@@ -1046,7 +1055,7 @@ def factorize(
         if name == "cholmod":
             return _cholmod(sp.csc_matrix(a), reuse)
         if name == "pardiso":
-            return _pardiso(a, reuse, rhs_rows)
+            return _pardiso(a, reuse, rhs_rows, refine)
         if name == "amg":
             return _amg(sp.csr_matrix(a))
         return _splu(sp.csc_matrix(a))

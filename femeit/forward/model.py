@@ -87,6 +87,19 @@ class ForwardModel:
         shunt (perfectly conducting electrodes, no contact impedance).
     solver : {"auto", "cholmod", "pardiso", "splu", "amg"}
         Sparse direct solver (see :mod:`femeit.forward.linsolve`).
+    exact_readings : bool
+        With PARDISO (the other backends do not refine, and ignore it): correct
+        the readings by an extended-precision residual, and refine the fields,
+        so that they are the float64 rounding of the exact solution of the
+        assembled matrix (the default).  False leaves that out: a small 3D
+        model's forward solve is about a fifth faster (1.26 instead of 1.59
+        times the bare factorisation and solves on a 377-unknown ball,
+        ``benchmarks/floor_ratio.py``), and its readings differ by PARDISO's solver error,
+        which on the benchmark models was 0.37 to 5.4 times the change that
+        the assembled matrix's own rounding makes (``benchmarks/refinement_value.py``;
+        5e-14 of the largest reading on that ball).  Inverse methods started
+        at the true conductivity and comparisons between backends want the
+        default.
 
     Attributes
     ----------
@@ -96,6 +109,7 @@ class ForwardModel:
     contact_impedance : ndarray, shape (L,), or None
         None for the point and shunt models.
     solver : str
+    exact_readings : bool
 
     Notes
     -----
@@ -114,6 +128,7 @@ class ForwardModel:
     protocol: Protocol
     contact_impedance: np.ndarray | None
     solver: str
+    exact_readings: bool
 
     def __init__(
         self,
@@ -124,6 +139,7 @@ class ForwardModel:
         electrode_model: str = "cem",
         solver: str = "auto",
         *,
+        exact_readings: bool = True,
         discretization: Discretization | None = None,
     ) -> None:
         # ``discretization=`` is how dataclasses.replace passes the field back in.
@@ -145,6 +161,8 @@ class ForwardModel:
             raise FemeitError(f"the protocol uses {protocol.n_electrodes} electrodes but the mesh has {n_electrodes}")
         if solver not in BACKENDS:
             raise FemeitError(f"unknown linear solver {solver!r}; choose one of {BACKENDS}")
+        if not isinstance(exact_readings, (bool, np.bool_)):
+            raise FemeitError(f"exact_readings must be True or False, got {exact_readings!r}")
         if discretization is None:
             discretization = Discretization(mesh, order, electrode_model)
         cem = discretization.electrode_model == "cem"
@@ -154,6 +172,7 @@ class ForwardModel:
         put(self, "protocol", protocol)
         put(self, "contact_impedance", z)
         put(self, "solver", solver)
+        put(self, "exact_readings", bool(exact_readings))
         put(self, "_block_data", discretization.block_data(z))
         # Unique measurement patterns: each needs one adjoint field.
         patterns, row_meas = np.unique(protocol.measurements, axis=0, return_inverse=True)
@@ -196,7 +215,9 @@ class ForwardModel:
         d = self.discretization
         return (
             f"ForwardModel({d.mesh.dim}D, {d.mesh.n_elements} elements, P{d.order}, {d.electrode_model}, "
-            f"{self.protocol.n_rows} rows, solver={self.solver!r})"
+            f"{self.protocol.n_rows} rows, solver={self.solver!r}"
+            + ("" if self.exact_readings else ", exact_readings=False")
+            + ")"
         )
 
     # ------------------------------------------------------------- views
@@ -334,6 +355,7 @@ class ForwardModel:
             dim=self.mesh.dim,
             order=self.order,
             rhs_rows=self._electrode_rows,
+            refine=self.exact_readings,
         )
         cache = {"solve": solve}
         state.current = (np.array(sigma, dtype=float), cache)
@@ -654,7 +676,8 @@ class ForwardModel:
         ones, the readings come from the unrefined fields corrected by their
         adjoint-weighted residual (see ``_corrected_readings``): as accurate as
         the refined fields' readings, cheaper than refining.  The fields are
-        refined if they are asked for later.
+        refined if they are asked for later.  With ``exact_readings=False``
+        the readings are those of MKL's solve alone.
         """
         s = self._conductivity(sigma)
         readings = self._corrected_readings(s)

@@ -92,12 +92,13 @@ class ForwardModel:
         the readings by an extended-precision residual, and refine the fields,
         so that they are the float64 rounding of the exact solution of the
         assembled matrix (the default).  False leaves that out: a small 3D
-        model's forward solve is about a fifth faster (1.26 instead of 1.59
-        times the bare factorisation and solves on a 377-unknown ball,
-        ``benchmarks/floor_ratio.py``), and its readings differ by PARDISO's solver error,
-        which on the benchmark models was 0.37 to 5.4 times the change that
-        the assembled matrix's own rounding makes (``benchmarks/refinement_value.py``;
-        5e-14 of the largest reading on that ball).  Comparisons between
+        model's forward solve is about a fifth faster (1.28 instead of 1.59
+        times PARDISO's factorisation and solves on a 377-unknown ball,
+        ``benchmarks/floor_ratio.py``), and its readings differ by PARDISO's
+        solver error: on the benchmark balls 0.26 to 7.3 times the change
+        that the assembled matrix's own rounding makes, but 26 to 35 times on
+        a 71,802-tetrahedron CEM cylinder with a smooth conductivity (7e-13
+        of the largest reading; ``benchmarks/refinement_value.py``).  Comparisons between
         backends (PARDISO's refined solutions agree with refined SuperLU's to
         3e-16, measured on a 2D CEM tank) want the default.
 

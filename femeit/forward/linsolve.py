@@ -602,7 +602,7 @@ def _mkl_call(pt, phase, n, data, ia, ja, perm, iparm, b, x) -> None:
     through :meth:`_PardisoHandle.call`, with the addresses made once.
     """
     nrhs = b.shape[1] if b.ndim == 2 else 1
-    addresses = (x.ctypes.data for x in (pt, data, ia, ja, perm, iparm, b, x))
+    addresses = [array.ctypes.data for array in (pt, data, ia, ja, perm, iparm, b, x)]
     _PardisoScalars().call(phase, n, nrhs, *addresses)
 
 
@@ -649,6 +649,7 @@ class _PardisoHandle:
         self.lock = threading.Lock()  # one MKL call at a time on this handle
         self.scalars = _PardisoScalars()
         self.perm_buffer: np.ndarray | None = None  # the sparse solve's marker, which MKL may overwrite
+        self.perm_address = 0
         self.addresses = (self.pt.ctypes.data, self.iparm.ctypes.data)
         weakref.finalize(self, _mkl_release, self.pt)
 
@@ -840,9 +841,7 @@ def _pardiso(
                 handle.user = _claimed  # not idle before its factor's solve function exists
                 pattern.handles.append(handle)
     ia, ja, perm = pattern.addresses
-    # MKL reads the matrix by its address: solve() holds the array with it, so it lives as long.
-    matrix = (upper, upper.ctypes.data)
-    data = matrix[1]
+    data = upper.ctypes.data  # MKL reads the values by address: solve.values (below) keeps them alive
     if refactor:
         no_rhs = np.zeros((n, 1))
         try:
@@ -864,11 +863,12 @@ def _pardiso(
             if pattern.marker is not None:
                 handle.iparm[30] = 2 if sparse else 0
             marked = handle.marker_copy(pattern.marker) if sparse else perm
-            handle.call(33, n, rhs.shape[1], matrix[1], ia, ja, marked, rhs.ctypes.data, x.ctypes.data)
+            handle.call(33, n, rhs.shape[1], data, ia, ja, marked, rhs.ctypes.data, x.ctypes.data)
         if rhs is b:  # b was 2-D and Fortran-ordered, as MKL writes x: returned as it is, not copied
             return x
         return np.ascontiguousarray(x).reshape(b.shape)
 
+    solve.values = upper
     # The handle's factor is this function's until the function is collected; a handle
     # nobody holds is released (MKL keeps a factor until told, 53 MB on a 27k-unknown system).
     handle.user = weakref.ref(solve)

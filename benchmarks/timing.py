@@ -110,7 +110,7 @@ def floor_factorize(a, backend: str, reuse: dict | None = None, rhs_rows=None):
     """Factor ``a`` with ``backend`` and no iterative refinement: the bare factorisation + solves.
 
     femeit refines each PARDISO solve once (``linsolve.PARDISO_REFINEMENT_STEPS``);
-    the floor leaves that out, so femeit / floor includes its cost.  ``reuse``
+    the floor leaves that out (``factorize(..., refine=False)``), so femeit / floor includes its cost.  ``reuse``
     is the dict femeit's models keep between conductivities: pass the same
     one to every call (and make one call before timing) so the floor, like
     femeit, reuses what depends only on the sparsity pattern (the fill-reducing
@@ -122,12 +122,7 @@ def floor_factorize(a, backend: str, reuse: dict | None = None, rhs_rows=None):
     """
     from femeit.forward import linsolve
 
-    steps = linsolve.PARDISO_REFINEMENT_STEPS
-    linsolve.PARDISO_REFINEMENT_STEPS = 0
-    try:
-        return linsolve.factorize(a, backend, reuse, rhs_rows=rhs_rows)
-    finally:
-        linsolve.PARDISO_REFINEMENT_STEPS = steps
+    return linsolve.factorize(a, backend, reuse, rhs_rows=rhs_rows, refine=False)
 
 
 def bare_pardiso_floor(first, rows: np.ndarray) -> Callable:

@@ -105,6 +105,8 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=3, help="conductivity draws per case and spread")
     parser.add_argument("--no-kgpsr", action="store_true", help="leave out the 71,802-tetrahedron cylinder")
     args = parser.parse_args()
+    if args.draws < 1:
+        parser.error(f"--draws must be at least 1, got {args.draws}")
     if "pardiso" not in linsolve.available_backends():
         raise SystemExit("this measurement needs PARDISO (pypardiso)")
     start = time.perf_counter()

@@ -210,3 +210,8 @@ def test_pardiso_without_refinement_is_mkls_solve_alone(disk, sigma):
     refined = linsolve.factorize(a, "pardiso")
     assert not isinstance(plain, linsolve.RefinedSolve) and isinstance(refined, linsolve.RefinedSolve)
     np.testing.assert_array_equal(plain(b), refined.unrefined(b))
+    from femeit.errors import FemeitError
+
+    for bad in ("False", "no", None, 0):  # a truthy string would otherwise refine silently
+        with pytest.raises(FemeitError, match="refine must be True or False"):
+            linsolve.factorize(a, "pardiso", refine=bad)

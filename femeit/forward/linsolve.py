@@ -1050,6 +1050,8 @@ def factorize(
     """
     if backend not in BACKENDS:
         raise FemeitError(f"unknown linear solver {backend!r}; choose one of {BACKENDS}")
+    if not isinstance(refine, (bool, np.bool_)):  # "False" or "no" would refine silently
+        raise FemeitError(f"refine must be True or False, got {refine!r}")
     name = choose_backend(a.shape[0], dim, order) if backend == "auto" else backend
     try:
         if name == "cholmod":

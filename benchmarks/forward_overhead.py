@@ -11,7 +11,9 @@ a new conductivity:
   with no function layers: validation, assembly, the conditioning check, the
   refinement split, MKL's factorisation and sparse solve called directly on a
   handle analysed as a model analyses it, the rounded residual, the correction
-  and the readings.  It gives the same readings bit for bit (checked before timing);
+  and the readings (the residual and the readings by the compiled loops of
+  ``femeit.forward.kernels`` where numba is installed, as ``simulate`` computes
+  them).  It gives the same readings bit for bit (checked before timing);
 - ``floor``: ``timing.floor_factorize`` + the sparse solve of the current
   patterns, as in ``floor_ratio.py`` (through ``linsolve.factorize``, femeit's
   binding to MKL);
@@ -34,6 +36,7 @@ import statistics
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from timing import as_given_by_models, balanced_orders, bare_pardiso_floor, commit, floor_factorize
 
 import femeit as fe
@@ -67,8 +70,9 @@ def main() -> None:
     gc.collect()  # the solve function that held the handle is gone: the handle is idle, ours
     pattern = reuse["pardiso"]
     handle = pattern.handles[0]
-    _, starts, entry_row, row_exponent, _, _, addresses = reuse["residual"][2:]
-    scatter, mirror, diagonal, nnz = plan.upper_scatter, plan.mirror, plan.diagonal, plan.n_entries
+    split_pattern = pattern.residual_pattern(systems[3])
+    kernels = linsolve.compiled_loops()  # the compiled residual, where numba is installed (as simulate uses it)
+    scatter, mirror, diagonal = plan.upper_scatter, plan.mirror, plan.diagonal
     rhs_f, rhs_c = patterns, np.ascontiguousarray(patterns)
     no_rhs = np.zeros((n, 1))
     no_rhs_address, rhs_f_address = no_rhs.ctypes.data, rhs_f.ctypes.data
@@ -90,6 +94,14 @@ def main() -> None:
     correction_index = np.array([p for p, _ in pairs]) * 16 + protocol.row_injection
     correction_scale = np.array([scale for _, scale in pairs])
     x_shift = linsolve._shift_bits(24)
+    # Each row's terms of non-zero weight (the adjacent protocol's two), for the compiled readings.
+    width = int((weights != 0).sum(axis=1).max())
+    order = np.argsort(weights == 0, axis=1, kind="stable")[:, :width]
+    terms = tuple(np.ascontiguousarray(np.take_along_axis(v, order, axis=1)) for v in (index, weights))
+    template = systems[0]
+
+    def full_matrix(data: np.ndarray):
+        return sp.csr_matrix((data, template.indices, template.indptr), shape=template.shape)
 
     def straight_line(i: int) -> np.ndarray:
         sigma = draws[i]
@@ -100,23 +112,27 @@ def main() -> None:
         d = full[diagonal]
         if not (d.min() > 0 and d.max() < np.inf):
             raise ValueError("diagonal")
-        shift = linsolve._rounding_shift_in_place(np.maximum.reduceat(np.abs(full), starts), row_exponent)[entry_row]
-        split = np.empty(2 * nnz)
-        high = split[:nnz]
-        np.add(shift, full, out=high)
-        high -= shift
-        np.subtract(full, high, out=split[nnz:])
+        if kernels is None:
+            split = linsolve._split_values(full_matrix(full), split_pattern)
         handle.iparm[30] = 2
         data = upper.ctypes.data
         handle.call(22, n, 1, data, ia, ja, perm, no_rhs_address, no_rhs_address)
         x = np.zeros((n, 16), order="F")
         handle.call(33, n, 16, data, ia, ja, handle.marker_copy(pattern.marker), rhs_f_address, x.ctypes.data)
-        x_shift_values = linsolve._rounding_shift_in_place(np.abs(x).max(axis=0), x_shift)
-        x1 = np.add(x, x_shift_values, order="C")
-        x1 -= x_shift_values
-        product = linsolve._mkl_rows_product(sparse_blas, *addresses, split.ctypes.data, 0, 2 * n, n, x1)
-        residual = np.subtract(rhs_c, product[:n])
-        residual -= product[n:]
+        if kernels is not None:
+            x1, residual = kernels.rounded_residual(
+                full, split_pattern.indptr, split_pattern.indices, split_pattern.row_extra, x, rhs_c, 29
+            )
+        else:
+            x_shift_values = linsolve._rounding_shift_in_place(np.abs(x).max(axis=0), x_shift)
+            x1 = np.add(x, x_shift_values, order="C")
+            x1 -= x_shift_values
+            addresses = (*split_pattern.addresses, split.ctypes.data)
+            product = linsolve._mkl_rows_product(sparse_blas, *addresses, 0, 2 * n, n, x1)
+            residual = np.subtract(rhs_c, product[:n])
+            residual -= product[n:]
+        if kernels is not None:
+            return kernels.pair_readings(x1, *terms, x.T @ residual, correction_index, correction_scale)
         correction = (x.T @ residual).take(correction_index) * correction_scale
         readings = np.einsum("ij,ij->i", weights, x1.take(index))
         readings += correction
@@ -149,11 +165,16 @@ def main() -> None:
             start = time.perf_counter()
             calls[names[k]](count % len(draws))
             times[names[k]].append(time.perf_counter() - start)
-    floor = times["floor"]
     for name in names:
-        ratios = [a / b for a, b in zip(times[name], floor, strict=True)]
+        ratios = {
+            reference: statistics.median(a / b for a, b in zip(times[name], times[reference], strict=True))
+            for reference in ("floor", "bare floor")
+        }
         median = 1e6 * statistics.median(times[name])
-        print(f"{name:14s} {median:8.0f} us   / floor: median {statistics.median(ratios):.2f}")
+        print(
+            f"{name:14s} {median:8.0f} us   / floor: median {ratios['floor']:.2f}"
+            f"   / bare floor: median {ratios['bare floor']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class Timers:
                 r = solve.residual
                 return linsolve.RefinedSolve(
                     self.timed("solves", solve.unrefined),
-                    TimedResidual(r.indptr, r.indices, r.values, r.n_columns, r.x_bits),
+                    TimedResidual(r.indptr, r.indices, r._values, r.n_columns, r.x_bits, matrix=r.matrix),
                     solve.steps,
                 )
             return self.timed("solves", solve)

@@ -285,7 +285,17 @@ def _exact_residual(a: sp.csr_matrix, b: np.ndarray, x: np.ndarray) -> np.ndarra
     return np.array([[float(q) for q in column] for column in exact]).T
 
 
-def test_refinement_residual_is_exact_where_float64_loses_every_digit():
+@pytest.fixture(params=["compiled", "numpy"])
+def residual_path(request, monkeypatch):
+    """Each test using it runs with numba's compiled residual (where installed) and with numpy's operations."""
+    if request.param == "numpy":
+        monkeypatch.setattr(linsolve, "compiled_loops", lambda: None)
+    elif linsolve.compiled_loops() is None:
+        pytest.skip("numba is not installed")
+    return request.param
+
+
+def test_refinement_residual_is_exact_where_float64_loses_every_digit(residual_path):
     rng = np.random.default_rng(0)
     n = 60
     a = sp.random(n, n, density=0.1, random_state=1)
@@ -309,7 +319,7 @@ def test_refinement_residual_is_exact_where_float64_loses_every_digit():
     assert np.abs(r1 - exact1).max() < 2e-3 * scale  # ... and as accurate (measured 3.5e-4; float64: 1.3)
 
 
-def test_refinement_residual_is_exact_on_rows_that_fill_the_split_to_its_limit():
+def test_refinement_residual_is_exact_on_rows_that_fill_the_split_to_its_limit(residual_path):
     """Rows of many same-sign entries near the row maximum times x near its maximum: a1 @ x1's sums reach 2^53 quanta.
 
     With the split's bits counted right every partial sum is exact.  The count

@@ -56,7 +56,13 @@ def real_values(value, what: str) -> np.ndarray:
     return arr.astype(float)
 
 
-def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.ndarray | None = None) -> float:
+def reliable_digits(
+    system,
+    sigma: np.ndarray,
+    n_electrodes: int,
+    diagonal: np.ndarray | None = None,
+    sigma_range: tuple[float, float] | None = None,
+) -> float:
     """Estimated number of reliable decimal digits of the readings (see the module docstring).
 
     Parameters
@@ -70,13 +76,16 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.n
         Electrodes of the complete electrode model, 0 for the shunt and point models.
     diagonal : ndarray, shape (n,), optional
         ``system.diagonal()``, when the caller has it at hand.
+    sigma_range : (float, float), optional
+        ``(sigma.min(), sigma.max())``, when the caller has them at hand.
     """
     diag = system.diagonal() if diagonal is None else diagonal
     # An SPD matrix has a positive diagonal; a NaN makes the minimum NaN, an inf the maximum:
     # two reductions decide.
     if diag.size == 0 or not (diag.min() > 0 and diag.max() < math.inf):
         return -math.inf
-    loss = math.log10(float(sigma.max() / sigma.min()))
+    low, high = (sigma.min(), sigma.max()) if sigma_range is None else sigma_range
+    loss = math.log10(float(high / low))
     n_el = max(n_electrodes - 1, 0)
     if n_el:
         stiffness = float(np.median(diag[: diag.size - n_el]))
@@ -85,12 +94,14 @@ def reliable_digits(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.n
     return 16.0 - loss
 
 
-def check_conditioning(system, sigma: np.ndarray, n_electrodes: int, diagonal: np.ndarray | None = None) -> float:
+def check_conditioning(
+    system, sigma: np.ndarray, n_electrodes: int, diagonal: np.ndarray | None = None, sigma_range: tuple | None = None
+) -> float:
     """Warn (:class:`ConditioningWarning`) when the readings keep fewer than 6 reliable digits.
 
     Returns the estimate of :func:`reliable_digits` (same parameters).
     """
-    digits = reliable_digits(system, sigma, n_electrodes, diagonal)
+    digits = reliable_digits(system, sigma, n_electrodes, diagonal, sigma_range)
     if digits >= MIN_DIGITS:
         return digits
     diag = np.abs(system.diagonal())

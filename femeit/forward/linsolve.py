@@ -19,6 +19,7 @@ current and adjoint patterns as one block.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -175,29 +176,78 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
     is wider (x86 Linux: 64-bit mantissa), was 7 times slower than one float64
     product on a P2 system, and less accurate (2^-11 eps per term).
 
+    Where numba is installed the split and the products run as compiled
+    loops (:mod:`femeit.forward.kernels`: the same numbers bit for
+    bit, in one pass); otherwise as numpy operations and sparse products.
+
     ``reuse``: a dict kept between matrices of one sparsity pattern (as in
     :func:`factorize`); the split's per-pattern index arrays are stored there.
     The returned :class:`Residual` also gives, with one product,
     the residual of ``x`` rounded to ``x1`` (:meth:`Residual.rounded`).
     """
     a = _canonical_csr(a)
-    filled, starts, entry_row, row_exponent, stacked_indices, stacked_indptr, addresses = _residual_pattern(a, reuse)
+    return _residual_of(a, _residual_pattern(a, reuse))
+
+
+def _residual_of(a: sp.csr_matrix, pattern: _ResidualPattern) -> Residual:
+    """:func:`residual_function` of a canonical ``a`` whose :class:`_ResidualPattern` is known."""
+    kernels = compiled_loops()
+    if kernels is not None and pattern.row_extra is not None:
+        # The matrix's own values (a copy: a caller may change its matrix later), split in the
+        # compiled loops as they are read; the stacked [a1; a2] is made only if asked for.
+        matrix = (kernels, np.array(a.data), pattern.indptr, pattern.indices, pattern.row_extra)
+        return Residual(
+            pattern.stacked_indptr,
+            pattern.stacked_indices,
+            lambda: _split_values(a, pattern),
+            a.shape[1],
+            _X_BITS,
+            pattern.addresses,
+            matrix=matrix,
+        )
+    values = _split_values(a, pattern)
+    return Residual(pattern.stacked_indptr, pattern.stacked_indices, values, a.shape[1], _X_BITS, pattern.addresses)
+
+
+def _split_values(a: sp.csr_matrix, pattern: _ResidualPattern) -> np.ndarray:
+    """The values of the stacked matrix ``[a1; a2]`` of :func:`residual_function`, shape (2 nnz,)."""
     magnitude = np.abs(a.data)
-    if filled is None:  # every row has entries (a grounded system always does)
-        row_max = np.maximum.reduceat(magnitude, starts)
+    if pattern.filled is None:  # every row has entries (a grounded system always does)
+        row_max = np.maximum.reduceat(magnitude, pattern.starts)
     else:
         row_max = np.zeros(a.shape[0])
-        row_max[filled] = np.maximum.reduceat(magnitude, starts)
+        row_max[pattern.filled] = np.maximum.reduceat(magnitude, pattern.starts)
     # _split(a.data, row max per entry, a1's bits per entry) with the shift made per row
     # (row_exponent: _shift_bits of a1's bits, per pattern), written straight into the
     # values of the stacked matrix [a1; a2].
-    shift = _rounding_shift_in_place(row_max, row_exponent)[entry_row]
+    shift = _rounding_shift_in_place(row_max, pattern.row_exponent)[pattern.entry_row]
     values = np.empty(2 * a.nnz)
     high = values[: a.nnz]
     np.add(shift, a.data, out=high)
     high -= shift
     np.subtract(a.data, high, out=values[a.nnz :])
-    return Residual(stacked_indptr, stacked_indices, values, a.shape[1], _X_BITS, addresses)
+    return values
+
+
+_COMPILED: list = []
+
+
+def compiled_loops():
+    """:mod:`femeit.forward.kernels` where numba is installed, else None (numpy's operations).
+
+    ``FEMEIT_NUMBA=0`` in the environment leaves the compiled loops aside (the
+    same numbers, slower).  An install where numba cannot start (no place for
+    its cache, an incompatible numpy) gets numpy's operations too.
+    """
+    if not _COMPILED:
+        module = None
+        if os.environ.get("FEMEIT_NUMBA", "1") != "0":
+            try:
+                from femeit.forward import kernels as module
+            except (ImportError, OSError, RuntimeError):
+                module = None
+        _COMPILED.append(module)
+    return _COMPILED[0]
 
 
 class Residual:
@@ -212,30 +262,56 @@ class Residual:
     times on two (scipy's is single-threaded), measured on an 877-unknown and a
     175k-unknown system with 16 columns.  ``addresses``: those of ``indptr``
     and ``indices`` (made once per pattern by :func:`residual_function`).
+    ``values`` may be a function that makes them, called on first use.
+
+    ``matrix``: ``(kernels, data, indptr, indices, row_extra)``, ``a``'s own
+    CSR arrays with :mod:`femeit.forward.kernels` and ``53 - a1's
+    bits`` per row; :meth:`__call__` and :meth:`rounded` then run as compiled
+    loops, which give the same numbers as the products.
     """
 
     def __init__(
         self,
         indptr: np.ndarray,
         indices: np.ndarray,
-        values: np.ndarray,
+        values: np.ndarray | Callable[[], np.ndarray],
         n_columns: int,
         x_bits: int,
         addresses: tuple[int, int] | None = None,
+        *,
+        matrix: tuple | None = None,
     ):
-        self.indptr, self.indices, self.values = indptr, indices, values
+        self.indptr, self.indices = indptr, indices
+        self._values = values
+        self._addresses = addresses
         self.n = (len(indptr) - 1) // 2
         self.n_columns = int(n_columns)
         self.x_bits = x_bits
+        self.matrix = matrix
         self._stacked: sp.csr_matrix | None = None
         self._halves: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
-        self._mkl = None  # (MKL's functions, indptr's, indices' and values' addresses), or None: scipy
-        if indptr.dtype == np.int32 and indices.dtype == np.int32 and values.dtype == np.float64:
-            functions = _mkl_sparse()
-            if functions is not None and values.flags.c_contiguous:
-                if addresses is None:
-                    addresses = (indptr.ctypes.data, indices.ctypes.data)
-                self._mkl = (functions, *addresses, values.ctypes.data)
+        self._mkl_made = False
+        self._mkl_tuple = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The stacked matrix's values, shape (2 nnz,) (made on first use where they were given as a function)."""
+        if callable(self._values):
+            self._values = self._values()
+        return self._values
+
+    @property
+    def _mkl(self) -> tuple | None:
+        """(MKL's functions, indptr's, indices' and values' addresses) for MKL's product, or None: scipy's."""
+        if not self._mkl_made:
+            indptr, indices, values = self.indptr, self.indices, self.values
+            if indptr.dtype == np.int32 and indices.dtype == np.int32 and values.dtype == np.float64:
+                functions = _mkl_sparse()
+                if functions is not None and values.flags.c_contiguous:
+                    addresses = self._addresses or (indptr.ctypes.data, indices.ctypes.data)
+                    self._mkl_tuple = (functions, *addresses, values.ctypes.data)
+            self._mkl_made = True
+        return self._mkl_tuple
 
     @property
     def stacked(self) -> sp.csr_matrix:
@@ -272,8 +348,21 @@ class Residual:
         a1, a2 = self.halves()
         return (a1 if start == 0 else a2) @ x
 
+    def _check(self, b: np.ndarray, x: np.ndarray) -> None:
+        """``b`` (n, k) and ``x`` (n_columns, k), or a FemeitError naming the shapes (the loops read by index)."""
+        if x.ndim != 2 or b.ndim != 2 or x.shape[0] != self.n_columns or b.shape != (self.n, x.shape[1]):
+            raise FemeitError(
+                f"the residual of a ({self.n}, {self.n_columns}) matrix needs b of shape ({self.n}, k) and x of "
+                f"shape ({self.n_columns}, k), got {b.shape} and {x.shape}"
+            )
+
     def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products of the matrix's size."""
+        if self.matrix is not None:
+            kernels, data, indptr, indices, row_extra = self.matrix
+            b, x = np.ascontiguousarray(b, dtype=float), np.ascontiguousarray(x, dtype=float)
+            self._check(b, x)
+            return kernels.residual(data, indptr, indices, row_extra, x, b, 53 - self.x_bits)
         x = np.ascontiguousarray(x)  # once here, not once per product (MKL's product reads x row-major)
         x1, x2 = _split(x, _column_max_abs(x), self.x_bits)
         n = self.n
@@ -292,6 +381,14 @@ class Residual:
         ``x``, as PARDISO returns it, has its columns' maxima in two fast
         reductions).
         """
+        if self.matrix is not None:
+            kernels, data, indptr, indices, row_extra = self.matrix
+            b = np.ascontiguousarray(b, dtype=float)
+            x = np.asarray(x, dtype=float)
+            if not x.flags.f_contiguous:  # one compiled variant: PARDISO's column-major fields
+                x = np.asfortranarray(x)
+            self._check(b, x)
+            return kernels.rounded_residual(data, indptr, indices, row_extra, x, b, 53 - self.x_bits)
         if x.flags.f_contiguous and not x.flags.c_contiguous:
             largest = np.abs(x).max(axis=0, initial=0.0)  # contiguous columns: a fast reduction
         else:
@@ -336,34 +433,47 @@ def _mkl_rows_product(
     return None if status else out
 
 
-def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> tuple:
-    """Per-pattern arrays of :func:`residual_function`.
+class _ResidualPattern:
+    """Per-pattern arrays of :func:`residual_function`, made once per sparsity pattern.
 
-    Non-empty rows (None: all), row starts, entry rows, ``53 - a1's bits`` per
-    row shifted into a float64's exponent field, the structure of the stacked
-    matrix ``[a1; a2]`` and the addresses of its two index arrays.
+    ``filled``: the non-empty rows (None: all); ``starts``: their first entries;
+    ``entry_row``: each entry's row; ``row_exponent``: ``53 - a1's bits`` per
+    row in a float64's exponent field (:func:`_shift_bits`) and ``row_extra``
+    the same as an int64 (None where an index does not fit int32, which the
+    compiled loops take); ``indptr``, ``indices``: ``a``'s as int32 for the
+    compiled loops; the stacked matrix ``[a1; a2]``'s structure and the
+    addresses of its two index arrays (for MKL's product, made once).
     """
+
+    def __init__(self, a: sp.csr_matrix):
+        row_length = np.diff(a.indptr)
+        filled = row_length > 0
+        self.filled = None if filled.all() else filled
+        self.starts = a.indptr[:-1][filled]
+        self.entry_row = np.repeat(np.arange(a.shape[0]), row_length)
+        a1_bits = 52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))).astype(np.int64)
+        self.row_exponent = _shift_bits(a1_bits)
+        index = np.int32 if 2 * a.nnz < 2**31 else np.int64
+        self.stacked_indices = np.concatenate([a.indices, a.indices]).astype(index)
+        self.stacked_indptr = np.concatenate([a.indptr, a.indptr[1:] + a.nnz]).astype(index)
+        self.addresses = (self.stacked_indptr.ctypes.data, self.stacked_indices.ctypes.data)
+        small = index == np.int32
+        self.indptr = a.indptr.astype(np.int32) if small else None
+        self.indices = a.indices.astype(np.int32) if small else None
+        self.row_extra = (53 - a1_bits).astype(np.int64) if small else None
+        for x in (self.stacked_indices, self.stacked_indptr, self.indptr, self.indices, self.row_extra):
+            if x is not None:
+                x.flags.writeable = False
+
+
+def _residual_pattern(a: sp.csr_matrix, reuse: dict | None) -> _ResidualPattern:
+    """The :class:`_ResidualPattern` of ``a``'s sparsity pattern: the one kept in ``reuse`` if it matches, else new."""
     known = reuse.get("residual") if reuse is not None else None
     if known is not None and _same_structure(a, known[0], known[1]):
-        return known[2:]
-    row_length = np.diff(a.indptr)
-    filled = row_length > 0
-    index = np.int32 if 2 * a.nnz < 2**31 else np.int64
-    stacked_indices = np.concatenate([a.indices, a.indices]).astype(index)
-    stacked_indptr = np.concatenate([a.indptr, a.indptr[1:] + a.nnz]).astype(index)
-    stacked_indices.flags.writeable = stacked_indptr.flags.writeable = False
-    a1_bits = 52 - _X_BITS - np.ceil(np.log2(np.maximum(row_length, 1))).astype(np.int64)
-    pattern = (
-        None if filled.all() else filled,
-        a.indptr[:-1][filled],
-        np.repeat(np.arange(a.shape[0]), row_length),
-        _shift_bits(a1_bits),  # times 2^(53 - a1's bits), as an addition to a float64's exponent field
-        stacked_indices,
-        stacked_indptr,
-        (stacked_indptr.ctypes.data, stacked_indices.ctypes.data),  # for MKL's product, made once
-    )
+        return known[2]
+    pattern = _ResidualPattern(a)
     if reuse is not None:
-        reuse["residual"] = (*_structure_of(a), *pattern)
+        reuse["residual"] = (*_structure_of(a), pattern)
     return pattern
 
 
@@ -650,6 +760,7 @@ class _PardisoHandle:
         self.scalars = _PardisoScalars()
         self.perm_buffer: np.ndarray | None = None  # the sparse solve's marker, which MKL may overwrite
         self.perm_address = 0
+        self.no_rhs: tuple | None = None  # (zeros, address): for phase 22, which reads no b or x
         self.addresses = (self.pt.ctypes.data, self.iparm.ctypes.data)
         weakref.finalize(self, _mkl_release, self.pt)
 
@@ -666,6 +777,13 @@ class _PardisoHandle:
         """
         pt, iparm = self.addresses
         self.scalars.call(phase, n, nrhs, pt, data, ia, ja, perm, iparm, b, x)
+
+    def no_rhs_address(self, n: int) -> int:
+        """The address of an (n, 1) float64 array of zeros kept by the handle, for calls that solve nothing."""
+        if self.no_rhs is None or len(self.no_rhs[0]) != n:
+            zeros = np.zeros((n, 1))
+            self.no_rhs = (zeros, zeros.ctypes.data)
+        return self.no_rhs[1]
 
     def marker_copy(self, marker: np.ndarray) -> int:
         """The address of this handle's copy of ``marker`` (for one sparse solve, under the handle's lock)."""
@@ -735,6 +853,13 @@ class _PardisoPattern:
             self.marker = np.zeros(n, dtype=np.int32)
             self.marker[self.rhs_rows] = 1
         self.addresses = (self.ia.ctypes.data, self.ja.ctypes.data, self.perm.ctypes.data)
+        self._residual_pattern: _ResidualPattern | None = None
+
+    def residual_pattern(self, a: sp.csr_matrix) -> _ResidualPattern:
+        """The refinement residual's :class:`_ResidualPattern` of this pattern (``a``: a matrix of it), made once."""
+        if self._residual_pattern is None:
+            self._residual_pattern = _ResidualPattern(a)
+        return self._residual_pattern
 
     def matches(self, a: sp.csr_matrix, rhs_rows: np.ndarray | None) -> bool:
         if (rhs_rows is None) != (self.rhs_rows is None):
@@ -820,7 +945,7 @@ def _pardiso(
     # The refinement's split of the matrix, made while its values are still in cache
     # (after the factorisation it took twice as long on an 877-unknown system).
     steps = PARDISO_REFINEMENT_STEPS if refine else 0
-    residual = residual_function(a, reuse) if steps > 0 else None
+    residual = _residual_of(a, pattern.residual_pattern(a)) if steps > 0 else None
     # The fill-reducing ordering (METIS nested dissection) and the symbolic factorisation
     # depend only on the sparsity pattern, the same for every conductivity of a model: the
     # first factorisation finds them (phase 12, iparm[4] = 2 returns the ordering), later ones
@@ -830,7 +955,11 @@ def _pardiso(
     # pattern's lock, so no two factor on one handle; a new handle's analysis writes the
     # pattern's ordering, so it is made under the lock too.
     with pattern.lock:
-        handle = next((kept for kept in pattern.handles if kept.idle()), None)
+        handle = None
+        for kept in pattern.handles:
+            if kept.idle():
+                handle = kept
+                break
         refactor = handle is not None
         if refactor:
             handle.user = _claimed
@@ -843,9 +972,9 @@ def _pardiso(
     ia, ja, perm = pattern.addresses
     data = upper.ctypes.data  # MKL reads the values by address: solve.values (below) keeps them alive
     if refactor:
-        no_rhs = np.zeros((n, 1))
+        no_rhs = handle.no_rhs_address(n)
         try:
-            handle.call(22, n, 1, data, ia, ja, perm, no_rhs.ctypes.data, no_rhs.ctypes.data)
+            handle.call(22, n, 1, data, ia, ja, perm, no_rhs, no_rhs)
         except BaseException:
             handle.user = None
             raise
@@ -855,7 +984,7 @@ def _pardiso(
         if b.ndim not in (1, 2) or len(b) != n:  # a (n/2, 2k) array would reshape silently into (n, k)
             raise FemeitError(f"right-hand sides must have shape ({n},) or ({n}, k), got {b.shape}")
         rhs = b if b.ndim == 2 and b.flags.f_contiguous else np.asfortranarray(b.reshape(n, -1))
-        x = np.zeros_like(rhs)
+        x = np.zeros(rhs.shape, order="F")  # rhs is Fortran-ordered: MKL writes x so
         # MKL's sparse solve silently gives wrong numbers for a right-hand side with
         # non-zeros outside the marked rows (measured): each call is checked.
         sparse = pattern.sparse(rhs)

@@ -40,7 +40,7 @@ from femeit.errors import FemeitError
 from femeit.forward.adjoints import adjoint_combination
 from femeit.forward.conditioning import check_conditioning, real_values
 from femeit.forward.discretization import ELECTRODE_MODELS, Discretization
-from femeit.forward.linsolve import BACKENDS, RefinedSolve, factorize, transposed_product
+from femeit.forward.linsolve import BACKENDS, RefinedSolve, compiled_loops, factorize, transposed_product
 from femeit.limits import check_bytes
 from femeit.mesh import EITMesh
 from femeit.protocol import Protocol
@@ -211,6 +211,9 @@ class ForwardModel:
             put(self, "_reading_weights", np.ascontiguousarray(protocol.measurements[:, 1:]))
             # Row i's electrode potentials (electrodes 1..L-1) as flat indices of the (size, P) fields.
             put(self, "_reading_index", rows[None, :] * n_patterns + row_injection[:, None])
+            # The same terms less those of zero weight, for the compiled readings (kernels.pair_readings).
+            put(self, "_reading_terms", _nonzero_terms(self._reading_index, self._reading_weights))
+            put(self, "_each_row", (np.arange(protocol.n_rows), np.ones(protocol.n_rows)))
 
     def __repr__(self) -> str:
         d = self.discretization
@@ -289,7 +292,12 @@ class ForwardModel:
                     f"values (one per element), got shape {arr.shape}"
                 )
         # Two reductions decide the common case: a NaN makes the minimum NaN, an inf the maximum.
-        if not out.size or (out.min() > 0 and np.isfinite(out.max())):
+        if not out.size:
+            return out
+        low, high = out.min(), out.max()
+        if low > 0 and high < np.inf:
+            # Kept for the conditioning check of this very array (compared by identity there).
+            self._state.sigma_range = (out, (low, high))
             return out
         if not np.all(np.isfinite(out)):
             raise FemeitError("conductivity contains NaN or infinite values")
@@ -343,11 +351,13 @@ class ForwardModel:
         state.current = current = None
         system = self.discretization.system_matrix(sigma, self._block_data)  # sigma is checked already
         diagonal = self.discretization.plan.diagonal
+        checked, sigma_range = state.sigma_range
         check_conditioning(
             system,
             sigma,
             self.mesh.n_electrodes if self.electrode_model == "cem" else 0,
             system.data[diagonal] if len(diagonal) == system.shape[0] else None,
+            sigma_range if checked is sigma else None,
         )
         solve = factorize(
             system,
@@ -450,8 +460,16 @@ class ForwardModel:
         if self._meas_injection is not None:
             # w_k' r_i for every (measurement pattern, injection) pair: one small product, of
             # which each row takes its pair's entry, scaled.
-            correction = transposed_product(y, residual).take(self._correction_index)
-            correction *= self._correction_scale
+            products = transposed_product(y, residual)
+            kernels = compiled_loops()
+            if kernels is not None:  # the readings and their correction in one compiled pass
+                terms = self._reading_terms
+                readings = kernels.pair_readings(y1, *terms, products, self._correction_index, self._correction_scale)
+            else:
+                correction = products.take(self._correction_index)
+                correction *= self._correction_scale
+                readings = self._potential_readings(y1)
+                readings += correction
         else:
             # w_k = [y v] c_k (the injections' and the extra patterns' unrefined fields, combined):
             # w_k' r_i = c_k' ([y v]' r_i), for every pair in two small products.
@@ -460,13 +478,21 @@ class ForwardModel:
             correction = _row_products(
                 self._correction_coefficients, fields_residuals.T, self._row_meas, self.protocol.row_injection
             )
-        # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
-        # is the ground, 0 V, so its column of the measurement patterns is left out; y1 is row-major).
-        potentials = y1.take(self._reading_index)  # (n_rows, L - 1)
-        readings = np.einsum("ij,ij->i", self._reading_weights, potentials)
-        readings += correction
+            kernels = compiled_loops()
+            if kernels is not None:  # row i adds correction[i] (index i, scale 1: exact)
+                readings = kernels.pair_readings(y1, *self._reading_terms, correction[:, None], *self._each_row)
+            else:
+                readings = self._potential_readings(y1)
+                readings += correction
         cache["readings"] = readings
         return readings.copy()
+
+    def _potential_readings(self, y1: np.ndarray) -> np.ndarray:
+        """The readings of row-major grounded-system fields ``y1`` (size, P), uncorrected, shape (n_rows,)."""
+        # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
+        # is the ground, 0 V, so its column of the measurement patterns is left out).
+        potentials = y1.take(self._reading_index)  # (n_rows, L - 1)
+        return np.einsum("ij,ij->i", self._reading_weights, potentials)
 
     def _fields(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fields of the current patterns (P, n_unknowns) and of the measurement patterns (Q, n_unknowns).
@@ -812,6 +838,8 @@ class _SolverState:
         self.injection_rhs: np.ndarray | None = None  # Fortran-ordered, as PARDISO reads it
         self.injection_rhs_c: np.ndarray | None = None  # the same, row-major
         self.draft_rhs: np.ndarray | None = None  # injections and extra adjoint patterns, when there are extra ones
+        # The last conductivity array _conductivity accepted and its (min, max): read by identity.
+        self.sigma_range: tuple[np.ndarray | None, tuple[float, float] | None] = (None, None)
         self.solver_state: dict = {}
 
 
@@ -825,6 +853,25 @@ def _row_products(a: np.ndarray, b: np.ndarray, row_a: np.ndarray, row_b: np.nda
         sl = slice(start, start + step)
         out[sl] = np.einsum("ij,ij->i", a[row_a[sl]], b[row_b[sl]])
     return out
+
+
+def _nonzero_terms(index: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's terms of non-zero weight, in column order, padded with zero weights: (index, weights), (n, m).
+
+    ``m`` is the most non-zero terms of a row (at least 1); the padding's
+    index is the row's first (any valid index: its weight is 0).
+    """
+    nonzero = weights != 0
+    width = max(int(nonzero.sum(axis=1).max(initial=0)), 1)
+    # Stable: the non-zero columns first, in their order.
+    order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]
+    kept = np.take_along_axis(nonzero, order, axis=1)
+    terms = np.take_along_axis(index, order, axis=1)
+    terms[~kept] = index[:, :1].repeat(width, axis=1)[~kept] if index.shape[1] else 0
+    values = np.where(kept, np.take_along_axis(weights, order, axis=1), 0.0)
+    terms, values = np.ascontiguousarray(terms, dtype=np.int64), np.ascontiguousarray(values)
+    terms.flags.writeable = values.flags.writeable = False
+    return terms, values
 
 
 def _contact_impedance(value: float | np.ndarray, n_electrodes: int) -> np.ndarray:

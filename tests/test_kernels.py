@@ -105,6 +105,12 @@ def test_femeit_numba_0_leaves_the_compiled_loops_aside(monkeypatch):
     monkeypatch.setattr(linsolve, "_COMPILED", [])
     monkeypatch.delenv("FEMEIT_NUMBA")
     assert linsolve.compiled_loops() is not None
+    # numba's JIT switched off: its loops would run as Python, so numpy's operations are used.
+    import numba
+
+    monkeypatch.setattr(linsolve, "_COMPILED", [])
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    assert linsolve.compiled_loops() is None
 
 
 def test_nonzero_terms_keep_every_term_of_non_zero_weight_in_order():

@@ -237,7 +237,9 @@ def compiled_loops():
 
     ``FEMEIT_NUMBA=0`` in the environment leaves the compiled loops aside (the
     same numbers, slower).  An install where numba cannot start (no place for
-    its cache, an incompatible numpy) gets numpy's operations too.
+    its cache, an incompatible numpy) gets numpy's operations too, and so does
+    a process with numba's JIT switched off (``NUMBA_DISABLE_JIT=1``), where
+    the loops would run as Python, a thousand times slower.
     """
     if not _COMPILED:
         module = None
@@ -245,6 +247,8 @@ def compiled_loops():
             try:
                 from femeit.forward import kernels as module
             except (ImportError, OSError, RuntimeError):
+                module = None
+            if module is not None and module.numba.config.DISABLE_JIT:
                 module = None
         _COMPILED.append(module)
     return _COMPILED[0]

@@ -40,6 +40,7 @@ def _generated_system(rng: np.random.Generator) -> sp.csr_matrix:
 
 
 def test_compiled_residual_is_numpys_bit_for_bit_on_generated_systems(monkeypatch):
+    monkeypatch.setattr(linsolve, "COMPILED_RESIDUAL_MAX_ENTRIES", 10**9)  # the loops on every system
     rng = np.random.default_rng(40)
     for _ in range(25):
         a = _generated_system(rng)
@@ -68,6 +69,20 @@ def test_compiled_residual_is_numpys_bit_for_bit_on_generated_systems(monkeypatc
             np.testing.assert_array_equal(got_x1, x1)
             np.testing.assert_array_equal(got_r1, r1)
             assert got_x1.flags.c_contiguous and got_r1.flags.c_contiguous
+
+
+def test_whole_residual_of_a_large_matrix_is_numpys(monkeypatch):
+    """Above COMPILED_RESIDUAL_MAX_ENTRIES the whole residual is numpy's (faster there); the same numbers."""
+    a = _generated_system(np.random.default_rng(46))
+    x = np.random.default_rng(47).standard_normal((a.shape[0], 3))
+    b = a @ x
+    residual = linsolve.residual_function(a)
+    compiled = residual(b, x)
+    called, split = [], linsolve._split
+    monkeypatch.setattr(linsolve, "COMPILED_RESIDUAL_MAX_ENTRIES", a.nnz - 1)
+    monkeypatch.setattr(linsolve, "_split", lambda *args: called.append(1) or split(*args))
+    np.testing.assert_array_equal(residual(b, x), compiled)
+    assert called  # numpy's split of x, not the compiled loops
 
 
 def test_compiled_residual_keeps_its_own_copy_of_the_matrix():

@@ -9,14 +9,14 @@
   give the same numbers bit for bit: the products of ``a1`` and ``x1`` and
   their partial sums are exact, and the other products are summed in row
   order, as scipy's and MKL's sparse products sum them.  Per new conductivity
-  with 16 fields (``benchmarks/residual_kernels.py``, interleaved, two cores):
-  the rounded residual that ``simulate`` uses took 46 us instead of 98 on a
-  377-unknown ball, 0.25 instead of 0.47 ms on 2,007 unknowns and 10.3 instead
-  of 12.5 ms on a 38k-unknown P2 system (one thread: 0.55 to 0.70 of numpy's).
-  The whole residual (the refinement of the fields: three products) is faster
-  up to a few thousand unknowns and slower beyond, where MKL's product runs on
-  every core and these loops on one (38k-unknown P2: 31 instead of 19 ms, on a
-  forward solve and Jacobian of seconds).
+  with 16 fields (``benchmarks/residual_kernels.py``, interleaved; two runs at
+  default threads and one thread): the rounded residual that ``simulate`` uses
+  costs 0.55-0.56 of numpy's on a 377-unknown ball, 0.71-0.78 on 2,007
+  unknowns and 0.72-0.98 on a 38k-unknown P2 system.  The whole residual (the
+  refinement of the fields: three products) is faster only on small systems:
+  on large ones MKL's product runs on every core and these loops on one
+  (38k-unknown P2: 1.5-2.1 times numpy's), so
+  ``linsolve.COMPILED_RESIDUAL_MAX_ENTRIES`` bounds where it is used.
 * :func:`pair_readings`: a protocol's readings from the fields' electrode
   potentials and the adjoint correction, in one pass.
 

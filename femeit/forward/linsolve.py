@@ -61,6 +61,13 @@ SPLU_MAX_UNKNOWNS_UNKNOWN = 100_000
 PARDISO_REFINEMENT_STEPS = 1
 # Analysed PARDISO handles kept per sparsity pattern: one per thread factoring at once (see _PardisoPattern).
 PARDISO_HANDLES_KEPT = 4
+# Largest matrix (stored entries) whose whole refinement residual (Residual.__call__, three
+# products) runs in the compiled loops; above it numpy's operations with MKL's sparse product,
+# which uses every core, are faster.  Measured with benchmarks/residual_kernels.py (16 fields,
+# compiled / numpy, default threads and one thread): 4.4k entries 0.55-0.69, 11k 0.64-1.00,
+# 26k 0.99-1.06, 419k 0.99-1.17, 1.04M 1.45-2.08.  The rounded residual that simulate uses
+# (one product) is faster compiled at every size measured (0.55-0.98).
+COMPILED_RESIDUAL_MAX_ENTRIES = 20_000
 # Relative residual at which AMG-preconditioned CG stops.
 AMG_RTOL = 1e-10
 
@@ -271,7 +278,8 @@ class Residual:
     ``matrix``: ``(kernels, data, indptr, indices, row_extra)``, ``a``'s own
     CSR arrays with :mod:`femeit.forward.kernels` and ``53 - a1's
     bits`` per row; :meth:`__call__` and :meth:`rounded` then run as compiled
-    loops, which give the same numbers as the products.
+    loops, which give the same numbers as the products (:meth:`__call__` only
+    up to :data:`COMPILED_RESIDUAL_MAX_ENTRIES` stored entries).
     """
 
     def __init__(
@@ -362,7 +370,7 @@ class Residual:
 
     def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products of the matrix's size."""
-        if self.matrix is not None:
+        if self.matrix is not None and len(self.matrix[1]) <= COMPILED_RESIDUAL_MAX_ENTRIES:
             kernels, data, indptr, indices, row_extra = self.matrix
             b, x = np.ascontiguousarray(b, dtype=float), np.ascontiguousarray(x, dtype=float)
             self._check(b, x)

@@ -36,7 +36,6 @@ import statistics
 import time
 
 import numpy as np
-import scipy.sparse as sp
 from timing import as_given_by_models, balanced_orders, bare_pardiso_floor, commit, floor_factorize
 
 import femeit as fe
@@ -98,11 +97,6 @@ def main() -> None:
     width = int((weights != 0).sum(axis=1).max())
     order = np.argsort(weights == 0, axis=1, kind="stable")[:, :width]
     terms = tuple(np.ascontiguousarray(np.take_along_axis(v, order, axis=1)) for v in (index, weights))
-    template = systems[0]
-
-    def full_matrix(data: np.ndarray):
-        return sp.csr_matrix((data, template.indices, template.indptr), shape=template.shape)
-
     def straight_line(i: int) -> np.ndarray:
         sigma = draws[i]
         if not (sigma.min() > 0 and sigma.max() < np.inf):
@@ -113,7 +107,7 @@ def main() -> None:
         if not (d.min() > 0 and d.max() < np.inf):
             raise ValueError("diagonal")
         if kernels is None:
-            split = linsolve._split_values(full_matrix(full), split_pattern)
+            split = linsolve._split_values(full, split_pattern)
         handle.iparm[30] = 2
         data = upper.ctypes.data
         handle.call(22, n, 1, data, ia, ja, perm, no_rhs_address, no_rhs_address)

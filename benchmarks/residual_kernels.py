@@ -66,7 +66,7 @@ def row(h: float, order: int, rounds_377: int) -> tuple[int, int, list[str]]:
         return linsolve.Residual(
             pattern.stacked_indptr,
             pattern.stacked_indices,
-            linsolve._split_values(a, pattern),
+            linsolve._split_values(a.data, pattern),
             a.shape[1],
             linsolve._X_BITS,
             pattern.addresses,

@@ -85,14 +85,67 @@ def test_whole_residual_of_a_large_matrix_is_numpys(monkeypatch):
     assert called  # numpy's split of x, not the compiled loops
 
 
-def test_compiled_residual_keeps_its_own_copy_of_the_matrix():
-    """A caller changing its matrix after the factorisation must not change the residual."""
+@pytest.mark.parametrize("largest_compiled", [10**9, 0])  # the whole residual compiled, and numpy's
+def test_compiled_residual_keeps_its_own_copy_of_the_matrix(monkeypatch, largest_compiled):
+    """A caller changing its matrix after the factorisation must not change the residual, on either path."""
+    monkeypatch.setattr(linsolve, "COMPILED_RESIDUAL_MAX_ENTRIES", largest_compiled)
     a = _generated_system(np.random.default_rng(41))
     x = np.ones((a.shape[0], 2))
+    original = a.copy()
     residual = linsolve.residual_function(a)
-    before = residual(np.zeros_like(x), x)
+    before, before_rounded = residual(np.zeros_like(x), x), residual.rounded(np.zeros_like(x), x)
     a.data[:] = 0.0
     np.testing.assert_array_equal(residual(np.zeros_like(x), x), before)
+    np.testing.assert_array_equal(residual.rounded(np.zeros_like(x), x)[1], before_rounded[1])
+    # The stacked split (a1; a2), made on first use after the change, is the original matrix's.
+    np.testing.assert_array_equal(residual.values, linsolve.residual_function(original).values)
+
+
+@pytest.mark.skipif("pardiso" not in linsolve.available_backends(), reason="pypardiso is not installed")
+def test_refined_pardiso_solve_of_a_large_matrix_ignores_later_changes_to_it():
+    """Above COMPILED_RESIDUAL_MAX_ENTRIES the refinement is numpy's: from the copy of the values, too."""
+    n = 3000
+    a = (sp.random(n, n, density=3e-3, random_state=48) + sp.eye(n)).tocsr()
+    a = (a + a.T + sp.diags(np.full(n, 10.0))).tocsr()
+    assert a.nnz > linsolve.COMPILED_RESIDUAL_MAX_ENTRIES
+    b = np.random.default_rng(49).standard_normal(n)
+    original = a.copy()
+    solve = linsolve.factorize(a, "pardiso", refine=True)
+    a.data[:] = 0.0
+    x = solve(b)
+    assert np.abs(original @ x - b).max() < 1e-13 * np.abs(b).max()
+
+
+def test_the_split_values_are_made_once_when_threads_ask_at_once(monkeypatch):
+    """Threads first asking a residual for its stacked values get one array, made once (MKL reads it by address)."""
+    import threading
+    import time
+
+    a = sp.random(300, 300, density=0.05, random_state=50, format="csr") + sp.eye(300, format="csr")
+    residual = linsolve.residual_function(a)
+    assert callable(residual._values)  # made on first use (the matrix is below COMPILED_RESIDUAL_MAX_ENTRIES)
+    made, split = [], linsolve._split_values
+
+    def slow_split(*args):
+        made.append(1)
+        time.sleep(0.05)  # widens the window in which a second thread could make them too
+        return split(*args)
+
+    monkeypatch.setattr(linsolve, "_split_values", slow_split)
+    start = threading.Barrier(6)
+    seen = []
+
+    def ask():
+        start.wait()
+        seen.append(residual.values)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    assert all(v is seen[0] for v in seen)
 
 
 def test_compiled_residual_propagates_nan_and_names_wrong_shapes():

@@ -43,7 +43,11 @@ def _rounding_shift(largest: float, extra: int) -> float:
     ``(v + s) - s`` then rounds every ``|v| <= largest`` to a multiple of
     ``2^(e + extra - 53)`` (Rump, Ogita & Oishi's ExtractScalar; the same
     shift as ``linsolve._rounding_shift``).  A NaN shift makes the values it
-    rounds NaN, as numpy's reductions propagate a NaN.
+    rounds NaN, as numpy's reductions propagate a NaN.  Outside the normal
+    range (``largest`` subnormal, or above about ``2^(1023 - extra)``, where
+    the shift overflows to inf and the values become NaN) the split is not
+    exact, and differs from numpy's bit trick, which is not exact there
+    either; the systems of a forward model are far from both ends.
     """
     if not largest < math.inf:
         return math.nan

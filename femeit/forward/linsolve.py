@@ -154,7 +154,7 @@ def _column_max_abs(x: np.ndarray) -> np.ndarray:
     n, k = magnitude.shape
     block = 32
     whole = n // block * block
-    if not magnitude.flags.c_contiguous or whole == 0:
+    if not magnitude.flags.c_contiguous or whole == 0 or k == 0:
         return magnitude.max(axis=0, initial=0.0)
     head = magnitude[:whole].reshape(-1, block * k).max(axis=0).reshape(block, k).max(axis=0)
     return np.maximum(head, magnitude[whole:].max(axis=0, initial=0.0))
@@ -199,40 +199,40 @@ def residual_function(a: sp.spmatrix, reuse: dict | None = None) -> Residual:
 def _residual_of(a: sp.csr_matrix, pattern: _ResidualPattern) -> Residual:
     """:func:`residual_function` of a canonical ``a`` whose :class:`_ResidualPattern` is known."""
     kernels = compiled_loops()
+    shape = (pattern.stacked_indptr, pattern.stacked_indices)
     if kernels is not None and pattern.row_extra is not None:
         # The matrix's own values (a copy: a caller may change its matrix later), split in the
-        # compiled loops as they are read; the stacked [a1; a2] is made only if asked for.
-        matrix = (kernels, np.array(a.data), pattern.indptr, pattern.indices, pattern.row_extra)
-        return Residual(
-            pattern.stacked_indptr,
-            pattern.stacked_indices,
-            lambda: _split_values(a, pattern),
-            a.shape[1],
-            _X_BITS,
-            pattern.addresses,
-            matrix=matrix,
-        )
-    values = _split_values(a, pattern)
-    return Residual(pattern.stacked_indptr, pattern.stacked_indices, values, a.shape[1], _X_BITS, pattern.addresses)
+        # compiled loops as they are read.  The stacked [a1; a2], which the whole residual of a
+        # matrix above COMPILED_RESIDUAL_MAX_ENTRIES needs, is made from the same copy on first
+        # use (simulate never asks for it: 1-2 ms saved per forward solve of the KGPSR cylinder).
+        data = np.array(a.data)
+        matrix = (kernels, data, pattern.indptr, pattern.indices, pattern.row_extra)
+        values = lambda: _split_values(data, pattern)  # noqa: E731 - made on first use
+        return Residual(*shape, values, a.shape[1], _X_BITS, pattern.addresses, matrix=matrix)
+    return Residual(*shape, _split_values(a.data, pattern), a.shape[1], _X_BITS, pattern.addresses)
 
 
-def _split_values(a: sp.csr_matrix, pattern: _ResidualPattern) -> np.ndarray:
-    """The values of the stacked matrix ``[a1; a2]`` of :func:`residual_function`, shape (2 nnz,)."""
-    magnitude = np.abs(a.data)
+def _split_values(data: np.ndarray, pattern: _ResidualPattern) -> np.ndarray:
+    """The values of the stacked matrix ``[a1; a2]`` of :func:`residual_function`, shape (2 nnz,).
+
+    ``data``: the CSR values, shape (nnz,), of a matrix of ``pattern``'s sparsity pattern.
+    """
+    magnitude = np.abs(data)
     if pattern.filled is None:  # every row has entries (a grounded system always does)
         row_max = np.maximum.reduceat(magnitude, pattern.starts)
     else:
-        row_max = np.zeros(a.shape[0])
+        row_max = np.zeros(len(pattern.filled))
         row_max[pattern.filled] = np.maximum.reduceat(magnitude, pattern.starts)
     # _split(a.data, row max per entry, a1's bits per entry) with the shift made per row
     # (row_exponent: _shift_bits of a1's bits, per pattern), written straight into the
     # values of the stacked matrix [a1; a2].
     shift = _rounding_shift_in_place(row_max, pattern.row_exponent)[pattern.entry_row]
-    values = np.empty(2 * a.nnz)
-    high = values[: a.nnz]
-    np.add(shift, a.data, out=high)
+    nnz = len(data)
+    values = np.empty(2 * nnz)
+    high = values[:nnz]
+    np.add(shift, data, out=high)
     high -= shift
-    np.subtract(a.data, high, out=values[a.nnz :])
+    np.subtract(data, high, out=values[nnz:])
     return values
 
 
@@ -302,28 +302,34 @@ class Residual:
         self.matrix = matrix
         self._stacked: sp.csr_matrix | None = None
         self._halves: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
-        self._mkl_made = False
-        self._mkl_tuple = None
+        self._mkl_tuple: tuple | None = None  # (the MKL tuple or None,) once made
+        # Threads sharing a factorisation (Dask's threaded workers) may first ask for the values
+        # at once: they are made once, under this lock, and never replaced (MKL reads them by
+        # address).
+        self._lock = threading.Lock() if callable(values) else None
 
     @property
     def values(self) -> np.ndarray:
         """The stacked matrix's values, shape (2 nnz,) (made on first use where they were given as a function)."""
-        if callable(self._values):
-            self._values = self._values()
+        if self._lock is not None:
+            with self._lock:
+                if callable(self._values):
+                    self._values = self._values()
         return self._values
 
     @property
     def _mkl(self) -> tuple | None:
         """(MKL's functions, indptr's, indices' and values' addresses) for MKL's product, or None: scipy's."""
-        if not self._mkl_made:
+        if self._mkl_tuple is None:
+            made = None
             indptr, indices, values = self.indptr, self.indices, self.values
             if indptr.dtype == np.int32 and indices.dtype == np.int32 and values.dtype == np.float64:
                 functions = _mkl_sparse()
                 if functions is not None and values.flags.c_contiguous:
                     addresses = self._addresses or (indptr.ctypes.data, indices.ctypes.data)
-                    self._mkl_tuple = (functions, *addresses, values.ctypes.data)
-            self._mkl_made = True
-        return self._mkl_tuple
+                    made = (functions, *addresses, values.ctypes.data)
+            self._mkl_tuple = (made,)
+        return self._mkl_tuple[0]
 
     @property
     def stacked(self) -> sp.csr_matrix:
@@ -375,7 +381,7 @@ class Residual:
             b, x = np.ascontiguousarray(b, dtype=float), np.ascontiguousarray(x, dtype=float)
             self._check(b, x)
             return kernels.residual(data, indptr, indices, row_extra, x, b, 53 - self.x_bits)
-        x = np.ascontiguousarray(x)  # once here, not once per product (MKL's product reads x row-major)
+        x = np.ascontiguousarray(x, dtype=float)  # once here, not once per product (MKL's reads x row-major)
         x1, x2 = _split(x, _column_max_abs(x), self.x_bits)
         n = self.n
         return (b - self._product(0, n, x1)) - (self._product(0, n, x2) + self._product(n, 2 * n, x))
@@ -401,6 +407,7 @@ class Residual:
                 x = np.asfortranarray(x)
             self._check(b, x)
             return kernels.rounded_residual(data, indptr, indices, row_extra, x, b, 53 - self.x_bits)
+        x = np.asarray(x, dtype=float)  # float64: the shift is made in its exponent field
         if x.flags.f_contiguous and not x.flags.c_contiguous:
             largest = np.abs(x).max(axis=0, initial=0.0)  # contiguous columns: a fast reduction
         else:
@@ -954,8 +961,9 @@ def _pardiso(
         if reuse is not None:
             reuse["pardiso"] = pattern
     upper = np.ascontiguousarray(a.data[pattern.upper])
-    # The refinement's split of the matrix, made while its values are still in cache
-    # (after the factorisation it took twice as long on an 877-unknown system).
+    # The refinement's residual (the split of the matrix, or the copy of its values that the
+    # compiled loops split), made while its values are still in cache (after the factorisation
+    # the split took twice as long on an 877-unknown system).
     steps = PARDISO_REFINEMENT_STEPS if refine else 0
     residual = _residual_of(a, pattern.residual_pattern(a)) if steps > 0 else None
     # The fill-reducing ordering (METIS nested dissection) and the symbolic factorisation

@@ -196,6 +196,7 @@ def test_existing_store_with_another_config_is_refused(config, tmp_path):
         ({"image": {"shape": [64]}}, "image.shape"),
         ({"split": {"validation": 0.6, "test": 0.5}}, "split"),
         ({"sensor": {"kind": "halfspace_line"}}, "sensor"),
+        ({"forward": {"exact_readings": "false"}}, "forward.exact_readings"),
     ],
 )
 def test_bad_configs_name_the_key(config_path, edit, key):
@@ -209,6 +210,24 @@ def test_bad_configs_name_the_key(config_path, edit, key):
             data[section] = value
     with pytest.raises(fe.FemeitError, match=key.replace(".", r"\.")):
         datasets.config_from_dict(data)
+
+
+def test_exact_readings_reach_the_model_and_only_a_change_of_them_changes_the_dataset(config_path):
+    import tomllib
+
+    from femeit.datasets.config import config_json
+    from femeit.datasets.simulator import Simulator
+
+    data = tomllib.loads(config_path.read_text())
+    default = datasets.config_from_dict(data)
+    assert default.exact_readings is True
+    data["forward"]["exact_readings"] = True
+    assert config_json(datasets.config_from_dict(data)) == config_json(default)  # datasets made before keep their key
+    data["forward"]["exact_readings"] = False
+    plain = datasets.config_from_dict(data)
+    assert plain.exact_readings is False and config_json(plain) != config_json(default)
+    assert Simulator(plain).model.exact_readings is False
+    assert Simulator(default).model.exact_readings is True
 
 
 def test_ready_configs_load():

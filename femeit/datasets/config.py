@@ -20,6 +20,8 @@ Example (``datasets/cnn_eim.toml`` holds the CNN-EIM set-up)::
     [forward]
     protocol = "adjacent"         # a name of Protocol.by_name (multi-ring ones use the sensor's rings)
     contact_impedance = 0.01      # ohm m (2D) or ohm m^2 (3D)
+    # exact_readings = false      # PARDISO's readings without their extended-precision correction
+                                  # (ForwardModel(exact_readings=...); default true)
 
     [phantom]
     shape = "circle"              # circle or mixed (2D: circles, polygons, blobs; datasets.outlines);
@@ -141,6 +143,7 @@ class DatasetConfig:
     protocol_table: dict | None = None
     noise_relative: float | None = None
     noise_floor: float | None = None
+    exact_readings: bool = True
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -231,13 +234,25 @@ def config_from_dict(data: dict, base: str | Path | None = None) -> DatasetConfi
     _keys(
         "forward",
         forward,
-        {"protocol", "protocol_file", "abmn", "patterns", "contact_impedance", "order", "fraction_level"},
+        {
+            "protocol",
+            "protocol_file",
+            "abmn",
+            "patterns",
+            "contact_impedance",
+            "order",
+            "fraction_level",
+            "exact_readings",
+        },
     )
     protocol, protocol_table, forward = _protocol(forward, spec, base)
     contact = _number("forward.contact_impedance", forward.get("contact_impedance", 0.01), positive=True)
     order = forward.get("order", 1)
     if order not in (1, 2):
         raise _error("forward.order", f"must be 1 or 2, got {order!r}")
+    exact_readings = forward.get("exact_readings", True)
+    if not isinstance(exact_readings, bool):  # "false" or 0 would be taken as a request silently
+        raise _error("forward.exact_readings", f"must be true or false, got {exact_readings!r}")
     level = forward.get("fraction_level", 2)
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 4:
         raise _error("forward.fraction_level", f"must be an integer in 0..4, got {level!r}")
@@ -318,6 +333,7 @@ def config_from_dict(data: dict, base: str | Path | None = None) -> DatasetConfi
         protocol_table=protocol_table,
         noise_relative=relative,
         noise_floor=floor,
+        exact_readings=exact_readings,
         raw=json.loads(json.dumps(data | {"sensor": sensor, "forward": forward})),
     )
 
@@ -483,6 +499,8 @@ def config_json(config: DatasetConfig) -> str:
     for key in ("noise_relative", "noise_floor"):
         if data[key] is None:
             data.pop(key)
+    if data["exact_readings"]:
+        data.pop("exact_readings")
     if not data["phantom"]["both_signs"]:
         data["phantom"].pop("both_signs")
     return json.dumps(data, sort_keys=True, default=list)

@@ -31,7 +31,9 @@ class Simulator:
         self.mesh = spec.mesh() if getattr(spec, "mesh_is_given", False) else mesh_from_spec(spec)
         rings = [r.n_electrodes for r in getattr(spec, "rings", ())] or None
         self.protocol = config.protocol_object(self.mesh.n_electrodes, rings=rings)
-        self.model = ForwardModel(self.mesh, self.protocol, config.contact_impedance, order=config.order)
+        self.model = ForwardModel(
+            self.mesh, self.protocol, config.contact_impedance, order=config.order, exact_readings=config.exact_readings
+        )
         self.region = self.sampler.region
         self.extent = self.region.extent
         self.has_eim = config.protocol == "adjacent"

@@ -1,19 +1,18 @@
-"""The refinement residual by numba's compiled loops beside numpy's operations, interleaved in one process.
+"""The readings' residual by numba's compiled loop beside numpy's operations, interleaved in one process.
 
 Run:  python benchmarks/residual_kernels.py [--rounds 200]
 
 On the grounded systems of balls with 16 point electrodes (P1 377, 877, 2,007
 and 28,909 unknowns; P2 38,438) and 16 random fields, times
-``Residual.rounded`` (what ``simulate`` uses: one product) and
-``Residual.__call__`` (the refinement of whole fields: three products), each
-with the compiled loops of ``femeit.forward.kernels`` and with numpy's
-operations and sparse products (MKL's where pypardiso is installed), each made
-anew as a new conductivity's factorisation makes it (numpy: the split of the
+``Residual.rounded`` (what ``simulate`` uses to correct its readings) with the
+compiled loop of ``femeit.forward.kernels`` and with numpy's operations and
+sparse products (MKL's where pypardiso is installed), each residual made anew
+as a new conductivity's factorisation makes it (numpy: the split of the
 matrix; compiled: a copy of its values), the split's per-pattern arrays made
-beforehand as a model's cache has them.  The
-two give the same numbers bit for bit (checked first).  Cells: median wall
-time (us) and the median per-round ratio compiled / numpy.  Default threads
-(MKL's product then uses every core; the compiled loops one).
+beforehand as a model's cache has them.  The two give the same numbers bit for
+bit (checked first).  Cells: median wall time (us) and the median per-round
+ratio compiled / numpy.  Default threads (MKL's product then uses every core;
+the compiled loop one).
 """
 
 from __future__ import annotations
@@ -39,8 +38,8 @@ def main() -> None:
     if kernels is None:
         raise SystemExit("numba is not installed (or FEMEIT_NUMBA=0): nothing to compare")
     print(f"femeit at {commit()}; median wall us (compiled / numpy: median per-round ratio)")
-    print("| system | unknowns | nonzeros | rounded: compiled | numpy | ratio | whole: compiled | numpy | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| system | unknowns | nonzeros | compiled us | numpy us | compiled / numpy |")
+    print("|---|---|---|---|---|---|")
     for h, order in CASES:
         n, nnz, cells = row(h, order, args.rounds)
         print(f"| ball h={h}, P{order} | {n} | {nnz} | " + " | ".join(cells) + " |")
@@ -73,25 +72,15 @@ def row(h: float, order: int, rounds_377: int) -> tuple[int, int, list[str]]:
         )
 
     compiled, plain = made(True), made(False)
-    for left, right in ((compiled.rounded(b, x), plain.rounded(b, x)), ((compiled(b, x),), (plain(b, x),))):
-        if not all(np.array_equal(p, q) for p, q in zip(left, right, strict=True)):
-            raise SystemExit("the compiled residual differs from numpy's: fix that first")
+    if not all(np.array_equal(p, q) for p, q in zip(compiled.rounded(b, x), plain.rounded(b, x), strict=True)):
+        raise SystemExit("the compiled residual differs from numpy's: fix that first")
     rounds = max(10, rounds_377 * 377 // n)
-    # simulate: the residual made and its rounded form once; the refinement of the fields adds the whole.
     times = interleaved(
-        {
-            "rounded compiled": lambda: made(True).rounded(b, x),
-            "rounded numpy": lambda: made(False).rounded(b, x),
-            "whole compiled": lambda: made(True)(b, x),
-            "whole numpy": lambda: made(False)(b, x),
-        },
-        rounds,
+        {"compiled": lambda: made(True).rounded(b, x), "numpy": lambda: made(False).rounded(b, x)}, rounds
     )
-    cells = []
-    for kind in ("rounded", "whole"):
-        fast, slow = times[f"{kind} compiled"], times[f"{kind} numpy"]
-        ratio = statistics.median(p / q for p, q in zip(fast, slow, strict=True))
-        cells += [f"{1e6 * statistics.median(fast):.0f}", f"{1e6 * statistics.median(slow):.0f}", f"{ratio:.2f}"]
+    fast, slow = times["compiled"], times["numpy"]
+    ratio = statistics.median(p / q for p, q in zip(fast, slow, strict=True))
+    cells = [f"{1e6 * statistics.median(fast):.0f}", f"{1e6 * statistics.median(slow):.0f}", f"{ratio:.2f}"]
     return n, a.nnz, cells
 
 

@@ -1,22 +1,21 @@
 """Compiled loops (numba) of the forward solve's hot path, where numba is installed.
 
-* :func:`rounded_residual` and :func:`residual`: the refinement's
-  extended-precision residual.  :class:`femeit.forward.linsolve.Residual`
-  computes ``b - a x`` to far better than float64 from the split ``a = a1 + a2``
-  and ``x = x1 + x2`` (see :func:`femeit.forward.linsolve.residual_function`).
-  With numpy and sparse products that takes a dozen passes over the matrix and
-  the fields; the loops here make the split and every product in one pass, and
-  give the same numbers bit for bit: the products of ``a1`` and ``x1`` and
-  their partial sums are exact, and the other products are summed in row
-  order, as scipy's and MKL's sparse products sum them.  Per new conductivity
-  with 16 fields (``benchmarks/residual_kernels.py``, interleaved; two runs at
-  default threads and one thread): the rounded residual that ``simulate`` uses
-  costs 0.55-0.56 of numpy's on a 377-unknown ball, 0.71-0.78 on 2,007
-  unknowns and 0.72-0.98 on a 38k-unknown P2 system.  The whole residual (the
-  refinement of the fields: three products) is faster only on small systems:
-  on large ones MKL's product runs on every core and these loops on one
-  (38k-unknown P2: 1.5-2.1 times numpy's), so
-  ``linsolve.COMPILED_RESIDUAL_MAX_ENTRIES`` bounds where it is used.
+* :func:`rounded_residual`: the extended-precision residual that corrects the
+  readings.  :class:`femeit.forward.linsolve.Residual` computes ``b - a x1`` to
+  far better than float64 from the split ``a = a1 + a2`` and the rounded
+  fields ``x1`` (see :func:`femeit.forward.linsolve.residual_function`).  With
+  numpy and sparse products that takes a dozen passes over the matrix and the
+  fields; the loop here makes the split and both products in one pass, and
+  gives the same numbers bit for bit: the products of ``a1`` and ``x1`` and
+  their partial sums are exact, and the others are summed in row order, as
+  scipy's and MKL's sparse products sum them.  Per new conductivity with 16
+  fields (``benchmarks/residual_kernels.py``, interleaved, default threads and
+  one thread) it costs 0.50-0.55 of numpy's on a 377-unknown ball, 0.67 on
+  2,007 unknowns and 0.65-0.67 on a 38k-unknown P2 system.  The whole residual
+  of unrounded fields (the refinement of the fields, three products) stays
+  with numpy: compiled in the same way it was faster only on small systems,
+  and up to 2.1 times slower on large ones, where MKL's product runs on every
+  core and the loop on one.
 * :func:`pair_readings`: a protocol's readings from the fields' electrode
   potentials and the adjoint correction, in one pass.
 
@@ -149,49 +148,6 @@ def rounded_residual(
         for j in range(k):
             residual[i, j] = (b[i, j] - exact[j]) - rest[j]
     return x1, residual
-
-
-@numba.njit(**_JIT)
-def residual(
-    data: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    row_extra: np.ndarray,
-    x: np.ndarray,
-    b: np.ndarray,
-    x_extra: int,
-) -> np.ndarray:
-    """``b - a x`` to far better than float64: ``(b - a1 @ x1) - (a1 @ x2 + a2 @ x)``, shape (n, k).
-
-    Parameters as :func:`rounded_residual`; ``x = x1 + x2`` is split per
-    column (``x1`` keeps ``53 - x_extra`` bits of the column's largest entry),
-    and the three products are summed in row order each.
-    """
-    k = x.shape[1]
-    n = len(indptr) - 1
-    x1 = _rounded_columns(x, x_extra)
-    x2 = x - x1
-    out = np.empty((n, k))
-    exact = np.empty(k)
-    high_rest = np.empty(k)  # a1 @ x2
-    low_rest = np.empty(k)  # a2 @ x
-    for i in range(n):
-        start, stop = indptr[i], indptr[i + 1]
-        shift = _row_shift(data, start, stop, row_extra[i])
-        exact[:] = 0.0
-        high_rest[:] = 0.0
-        low_rest[:] = 0.0
-        for p in range(start, stop):
-            high = (shift + data[p]) - shift
-            low = data[p] - high
-            c = indices[p]
-            for j in range(k):
-                exact[j] += high * x1[c, j]
-                high_rest[j] += high * x2[c, j]
-                low_rest[j] += low * x[c, j]
-        for j in range(k):
-            out[i, j] = (b[i, j] - exact[j]) - (high_rest[j] + low_rest[j])
-    return out
 
 
 @numba.njit(**_JIT)

@@ -61,13 +61,6 @@ SPLU_MAX_UNKNOWNS_UNKNOWN = 100_000
 PARDISO_REFINEMENT_STEPS = 1
 # Analysed PARDISO handles kept per sparsity pattern: one per thread factoring at once (see _PardisoPattern).
 PARDISO_HANDLES_KEPT = 4
-# Largest matrix (stored entries) whose whole refinement residual (Residual.__call__, three
-# products) runs in the compiled loops; above it numpy's operations with MKL's sparse product,
-# which uses every core, are faster.  Measured with benchmarks/residual_kernels.py (16 fields,
-# compiled / numpy, default threads and one thread): 4.4k entries 0.55-0.69, 11k 0.64-1.00,
-# 26k 0.99-1.06, 419k 0.99-1.17, 1.04M 1.45-2.08.  The rounded residual that simulate uses
-# (one product) is faster compiled at every size measured (0.55-0.98).
-COMPILED_RESIDUAL_MAX_ENTRIES = 20_000
 # Relative residual at which AMG-preconditioned CG stops.
 AMG_RTOL = 1e-10
 
@@ -202,9 +195,9 @@ def _residual_of(a: sp.csr_matrix, pattern: _ResidualPattern) -> Residual:
     shape = (pattern.stacked_indptr, pattern.stacked_indices)
     if kernels is not None and pattern.row_extra is not None:
         # The matrix's own values (a copy: a caller may change its matrix later), split in the
-        # compiled loops as they are read.  The stacked [a1; a2], which the whole residual of a
-        # matrix above COMPILED_RESIDUAL_MAX_ENTRIES needs, is made from the same copy on first
-        # use (simulate never asks for it: 1-2 ms saved per forward solve of the KGPSR cylinder).
+        # compiled loops as they are read.  The stacked [a1; a2], which the whole residual (the
+        # refinement of the fields) needs, is made from the same copy on first use (simulate
+        # never asks for it: 1-2 ms saved per forward solve of the KGPSR cylinder).
         data = np.array(a.data)
         matrix = (kernels, data, pattern.indptr, pattern.indices, pattern.row_extra)
         values = lambda: _split_values(data, pattern)  # noqa: E731 - made on first use
@@ -276,10 +269,9 @@ class Residual:
     ``values`` may be a function that makes them, called on first use.
 
     ``matrix``: ``(kernels, data, indptr, indices, row_extra)``, ``a``'s own
-    CSR arrays with :mod:`femeit.forward.kernels` and ``53 - a1's
-    bits`` per row; :meth:`__call__` and :meth:`rounded` then run as compiled
-    loops, which give the same numbers as the products (:meth:`__call__` only
-    up to :data:`COMPILED_RESIDUAL_MAX_ENTRIES` stored entries).
+    CSR arrays (a copy of its values) with :mod:`femeit.forward.kernels` and
+    ``53 - a1's bits`` per row; :meth:`rounded` then runs as a compiled loop,
+    which gives the same numbers as the products.
     """
 
     def __init__(
@@ -376,12 +368,9 @@ class Residual:
 
     def __call__(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
         """``b - a x`` for ``b`` and ``x`` of shape (n, k): three sparse products of the matrix's size."""
-        if self.matrix is not None and len(self.matrix[1]) <= COMPILED_RESIDUAL_MAX_ENTRIES:
-            kernels, data, indptr, indices, row_extra = self.matrix
-            b, x = np.ascontiguousarray(b, dtype=float), np.ascontiguousarray(x, dtype=float)
-            self._check(b, x)
-            return kernels.residual(data, indptr, indices, row_extra, x, b, 53 - self.x_bits)
-        x = np.ascontiguousarray(x, dtype=float)  # once here, not once per product (MKL's reads x row-major)
+        b = np.asarray(b, dtype=float)
+        x = np.ascontiguousarray(x, dtype=float)
+        self._check(b, x)  # once here, not once per product (MKL's reads x row-major)
         x1, x2 = _split(x, _column_max_abs(x), self.x_bits)
         n = self.n
         return (b - self._product(0, n, x1)) - (self._product(0, n, x2) + self._product(n, 2 * n, x))

@@ -92,9 +92,9 @@ class ForwardModel:
         the readings by an extended-precision residual, and refine the fields,
         so that they are the float64 rounding of the exact solution of the
         assembled matrix (the default).  False leaves that out: a small 3D
-        model's forward solve is about a fifth faster (1.28 instead of 1.59
-        times PARDISO's factorisation and solves on a 377-unknown ball,
-        ``benchmarks/floor_ratio.py``), and its readings differ by PARDISO's
+        model's forward solve is about a tenth faster (1.25-1.29 instead of
+        1.35-1.44 times PARDISO's factorisation and solves on a 377-unknown
+        ball, ``benchmarks/floor_ratio.py``), and its readings differ by PARDISO's
         solver error: on the benchmark balls 0.26 to 7.3 times the change
         that the assembled matrix's own rounding makes, but 26 to 35 times on
         a 71,802-tetrahedron CEM cylinder with a smooth conductivity (7e-13
@@ -457,42 +457,29 @@ class ForwardModel:
         # products of y's own, and as exact (the error left is the
         # product of the adjoint's error and y1's, each tiny).
         y1, residual = solve.residual.rounded(self._state.injection_rhs_c, y)
+        # Row i adds scale[i] * products.flat[index[i]], its reading's correction w_k' r_i.
         if self._meas_injection is not None:
-            # w_k' r_i for every (measurement pattern, injection) pair: one small product, of
-            # which each row takes its pair's entry, scaled.
+            # For every (measurement pattern, injection) pair in one small product, of which each
+            # row takes its pair's entry, scaled.
             products = transposed_product(y, residual)
-            kernels = compiled_loops()
-            if kernels is not None:  # the readings and their correction in one compiled pass
-                terms = self._reading_terms
-                readings = kernels.pair_readings(y1, *terms, products, self._correction_index, self._correction_scale)
-            else:
-                correction = products.take(self._correction_index)
-                correction *= self._correction_scale
-                readings = self._potential_readings(y1)
-                readings += correction
+            index, scale = self._correction_index, self._correction_scale
         else:
             # w_k = [y v] c_k (the injections' and the extra patterns' unrefined fields, combined):
             # w_k' r_i = c_k' ([y v]' r_i), for every pair in two small products.
             fields_residuals = transposed_product(cache.get("adjoint_draft", y), residual)  # (P + d, P)
             # Row i takes c_q' g_p (q, p its patterns): the (Q, P) product when most pairs are read.
-            correction = _row_products(
+            products = _row_products(
                 self._correction_coefficients, fields_residuals.T, self._row_meas, self.protocol.row_injection
-            )
-            kernels = compiled_loops()
-            if kernels is not None:  # row i adds correction[i] (index i, scale 1: exact)
-                readings = kernels.pair_readings(y1, *self._reading_terms, correction[:, None], *self._each_row)
-            else:
-                readings = self._potential_readings(y1)
-                readings += correction
+            )[:, None]
+            index, scale = self._each_row  # row i's own entry, times 1 (exact)
+        kernels = compiled_loops()
+        if kernels is not None:  # the readings and their correction in one compiled pass
+            readings = kernels.pair_readings(y1, *self._reading_terms, products, index, scale)
+        else:  # each row's electrode potentials in one gather (electrode 0, the ground, is left out)
+            readings = np.einsum("ij,ij->i", self._reading_weights, y1.take(self._reading_index))
+            readings += products.take(index) * scale
         cache["readings"] = readings
         return readings.copy()
-
-    def _potential_readings(self, y1: np.ndarray) -> np.ndarray:
-        """The readings of row-major grounded-system fields ``y1`` (size, P), uncorrected, shape (n_rows,)."""
-        # Each row's electrode potentials straight from the grounded rows in one gather (electrode 0
-        # is the ground, 0 V, so its column of the measurement patterns is left out).
-        potentials = y1.take(self._reading_index)  # (n_rows, L - 1)
-        return np.einsum("ij,ij->i", self._reading_weights, potentials)
 
     def _fields(self, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fields of the current patterns (P, n_unknowns) and of the measurement patterns (Q, n_unknowns).

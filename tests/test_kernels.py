@@ -149,9 +149,10 @@ def test_compiled_residual_propagates_nan_and_names_wrong_shapes():
 
 
 def test_femeit_numba_0_leaves_the_compiled_loops_aside(monkeypatch):
-    monkeypatch.setattr(linsolve, "_COMPILED", [])
-    monkeypatch.setenv("FEMEIT_NUMBA", "0")
-    assert linsolve.compiled_loops() is None
+    for off in ("0", "false", " Off "):
+        monkeypatch.setattr(linsolve, "_COMPILED", [])
+        monkeypatch.setenv("FEMEIT_NUMBA", off)
+        assert linsolve.compiled_loops() is None
     assert linsolve.residual_function(_generated_system(np.random.default_rng(43))).matrix is None
     monkeypatch.setattr(linsolve, "_COMPILED", [])
     monkeypatch.delenv("FEMEIT_NUMBA")

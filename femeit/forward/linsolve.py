@@ -235,7 +235,7 @@ _COMPILED: list = []
 def compiled_loops():
     """:mod:`femeit.forward.kernels` where numba is installed, else None (numpy's operations).
 
-    ``FEMEIT_NUMBA=0`` in the environment leaves the compiled loops aside (the
+    ``FEMEIT_NUMBA=0`` (or ``false``, ``no``, ``off``) leaves the compiled loops aside (the
     same numbers, slower).  An install where numba cannot start (no place for
     its cache, an incompatible numpy) gets numpy's operations too, and so does
     a process with numba's JIT switched off (``NUMBA_DISABLE_JIT=1``), where
@@ -243,7 +243,7 @@ def compiled_loops():
     """
     if not _COMPILED:
         module = None
-        if os.environ.get("FEMEIT_NUMBA", "1") != "0":
+        if os.environ.get("FEMEIT_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off"):
             try:
                 from femeit.forward import kernels as module
             except (ImportError, OSError, RuntimeError):
